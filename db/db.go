@@ -1,0 +1,165 @@
+// Package db owns tokenjar's SQL: the SQLite file, its migrations, and every query.
+//
+// One SQLite file is opened twice: a write pool of exactly one connection, driven by a
+// single writer goroutine that commits whatever is queued as one transaction (group commit),
+// and a read pool whose connections are query-only, so dashboard reads never wait on writes.
+package db
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"runtime"
+	"sort"
+	"strings"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// ErrNotFound is returned by lookups that match no row.
+var ErrNotFound = errors.New("not found")
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Queryer is what both a pool and a transaction offer.
+type Queryer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// DB is one tokenjar database file.
+type DB struct {
+	Path   string
+	write  *sql.DB
+	read   *sql.DB
+	writer *Writer
+}
+
+func dsn(path string, readOnly bool) string {
+	q := url.Values{}
+	q.Add("_pragma", "journal_mode(WAL)")
+	// FULL: a commit is on disk before the writer answers, so a 201 survives a power cut.
+	q.Add("_pragma", "synchronous(FULL)")
+	q.Add("_pragma", "busy_timeout(5000)")
+	q.Add("_pragma", "foreign_keys(1)")
+	if readOnly {
+		q.Add("_pragma", "query_only(1)")
+	} else {
+		q.Set("_txlock", "immediate")
+	}
+	return "file:" + path + "?" + q.Encode()
+}
+
+// Open opens (creating if needed) the database file at path.
+func Open(path string) (*DB, error) {
+	write, err := sql.Open("sqlite", dsn(path, false))
+	if err != nil {
+		return nil, fmt.Errorf("open write pool: %w", err)
+	}
+	write.SetMaxOpenConns(1)
+	write.SetMaxIdleConns(1)
+	write.SetConnMaxLifetime(0)
+	var mode string
+	if err := write.QueryRow("PRAGMA journal_mode").Scan(&mode); err != nil {
+		write.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	var syncMode int
+	if err := write.QueryRow("PRAGMA synchronous").Scan(&syncMode); err != nil {
+		write.Close()
+		return nil, fmt.Errorf("read synchronous: %w", err)
+	}
+	if strings.ToLower(mode) != "wal" || syncMode != 2 {
+		write.Close()
+		return nil, fmt.Errorf("%s: want journal_mode=wal synchronous=FULL(2), got %s/%d", path, mode, syncMode)
+	}
+
+	read, err := sql.Open("sqlite", dsn(path, true))
+	if err != nil {
+		write.Close()
+		return nil, fmt.Errorf("open read pool: %w", err)
+	}
+	n := max(4, runtime.NumCPU()*2)
+	read.SetMaxOpenConns(n)
+	read.SetMaxIdleConns(n)
+
+	d := &DB{Path: path, write: write, read: read}
+	d.writer = newWriter(write)
+	return d, nil
+}
+
+// Close stops the writer (after it drains its queue) and closes both pools.
+func (d *DB) Close() error {
+	d.writer.close()
+	err1 := d.read.Close()
+	err2 := d.write.Close()
+	return errors.Join(err1, err2)
+}
+
+// Read returns a Conn on the read pool.
+func (d *DB) Read() *Conn { return &Conn{q: d.read} }
+
+// Update runs fn inside the writer's current batch transaction. fn's changes commit
+// (durably) before Update returns nil; an error from fn rolls back only fn's changes.
+// fn must be quick and must not wait on anything but the Conn it is given.
+func (d *DB) Update(ctx context.Context, fn func(*Conn) error) error {
+	return d.writer.do(ctx, fn)
+}
+
+// Migrate applies every embedded migration that has not run yet, in file name order.
+func (d *DB) Migrate(ctx context.Context) error {
+	return d.Update(ctx, func(c *Conn) error {
+		if _, err := c.q.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP) STRICT`); err != nil {
+			return err
+		}
+		names, err := fs.Glob(migrations, "migrations/*.sql")
+		if err != nil {
+			return err
+		}
+		sort.Strings(names)
+		for _, name := range names {
+			var n int
+			if err := c.q.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE name = ?`, name).Scan(&n); err != nil {
+				return err
+			}
+			if n > 0 {
+				continue
+			}
+			body, err := migrations.ReadFile(name)
+			if err != nil {
+				return err
+			}
+			if _, err := c.q.ExecContext(ctx, string(body)); err != nil {
+				return fmt.Errorf("migration %s: %w", name, err)
+			}
+			if _, err := c.q.ExecContext(ctx, `INSERT INTO schema_migrations(name) VALUES (?)`, name); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Backup writes a consistent copy of the database to dest with VACUUM INTO. It uses a
+// connection of its own: the read pool is query-only, and the write connection belongs to
+// the writer, which must not wait on a copy.
+func (d *DB) Backup(ctx context.Context, dest string) error {
+	conn, err := sql.Open("sqlite", "file:"+d.Path+"?_pragma=busy_timeout(5000)")
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	_, err = conn.ExecContext(ctx, `VACUUM INTO ?`, dest)
+	return err
+}
+
+// Conn runs tokenjar's queries on a pool or inside the writer's transaction.
+type Conn struct {
+	q Queryer
+}

@@ -1,0 +1,190 @@
+package db
+
+import (
+	"context"
+	"fmt"
+	"strings"
+)
+
+// DailyDelta is what one event (or its refund) adds to its per-day rollup row.
+type DailyDelta struct {
+	UserID       int64
+	Day          int64
+	AppID        int64
+	Model        string
+	Provider     string
+	UsageType    string
+	Project      string
+	Modality     string
+	DelegationID int64
+	Requests     int64
+	Credits      int64
+	Tokens       int64
+	Kinds        KindSplit
+}
+
+// KindSplit divides credits by the kind of bucket that paid them; Debt is the uncovered part.
+type KindSplit struct {
+	Subscription, Addon, Event, Debt int64
+}
+
+func (c *Conn) AddDaily(ctx context.Context, d DailyDelta) error {
+	_, err := c.q.ExecContext(ctx, `INSERT INTO usage_daily(user_id, day, app_id, model, provider, usage_type, project, modality, delegation_id,
+		requests, credits, tokens, c_subscription, c_addon, c_event, c_debt) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT DO UPDATE SET requests = requests + excluded.requests, credits = credits + excluded.credits,
+		tokens = tokens + excluded.tokens, c_subscription = c_subscription + excluded.c_subscription,
+		c_addon = c_addon + excluded.c_addon, c_event = c_event + excluded.c_event, c_debt = c_debt + excluded.c_debt`,
+		d.UserID, d.Day, d.AppID, d.Model, d.Provider, d.UsageType, d.Project, d.Modality, d.DelegationID,
+		d.Requests, d.Credits, d.Tokens, d.Kinds.Subscription, d.Kinds.Addon, d.Kinds.Event, d.Kinds.Debt)
+	return err
+}
+
+// AggFilter selects rollup rows. Days are inclusive; zero values mean "any".
+type AggFilter struct {
+	UserID    int64
+	GranterID int64
+	GranteeID int64
+	FromDay   int64
+	ToDay     int64
+	HasFrom   bool
+	HasTo     bool
+	AppID     int64
+	Model     string
+	Provider  string
+	UsageType string
+	Project   string
+	Modality  string
+	// Source: "" any, "personal", or "delegation" with DelegationID.
+	Source       string
+	DelegationID int64
+}
+
+// AggRow is one group of an aggregate.
+type AggRow struct {
+	Key      string
+	Requests int64
+	Credits  int64
+	Tokens   int64
+	Kinds    KindSplit
+}
+
+var aggKeys = map[string]string{
+	"day":       "CAST(d.day AS TEXT)",
+	"usageType": "d.usage_type",
+	"app":       "CAST(d.app_id AS TEXT)",
+	"model":     "d.model",
+	"provider":  "d.provider",
+	"project":   "d.project",
+	"modality":  "d.modality",
+	"source":    "CAST(d.delegation_id AS TEXT)",
+	"member":    "CAST(d.user_id AS TEXT)",
+	"all":       "''",
+}
+
+// Aggregate sums rollup rows grouped by one dimension (see aggKeys).
+func (c *Conn) Aggregate(ctx context.Context, by string, f AggFilter) ([]AggRow, error) {
+	key, ok := aggKeys[by]
+	if !ok {
+		return nil, fmt.Errorf("db: unknown aggregate key %q", by)
+	}
+	var conds []string
+	var args []any
+	add := func(cond string, a ...any) {
+		conds = append(conds, cond)
+		args = append(args, a...)
+	}
+	if f.UserID != 0 {
+		add("d.user_id = ?", f.UserID)
+	}
+	if f.GranterID != 0 {
+		add("d.delegation_id IN (SELECT id FROM delegations WHERE granter_id = ?)", f.GranterID)
+	}
+	if f.GranteeID != 0 {
+		add("d.user_id = ?", f.GranteeID)
+	}
+	if f.HasFrom {
+		add("d.day >= ?", f.FromDay)
+	}
+	if f.HasTo {
+		add("d.day <= ?", f.ToDay)
+	}
+	if f.AppID != 0 {
+		add("d.app_id = ?", f.AppID)
+	}
+	for _, kv := range []struct{ col, v string }{{"d.model", f.Model}, {"d.provider", f.Provider}, {"d.usage_type", f.UsageType}, {"d.project", f.Project}, {"d.modality", f.Modality}} {
+		if kv.v != "" {
+			add(kv.col+" = ?", kv.v)
+		}
+	}
+	switch f.Source {
+	case "personal":
+		add("d.delegation_id = 0")
+	case "delegation":
+		add("d.delegation_id = ?", f.DelegationID)
+	}
+	where := ""
+	if len(conds) > 0 {
+		where = " WHERE " + strings.Join(conds, " AND ")
+	}
+	q := `SELECT ` + key + ` AS k, sum(d.requests), sum(d.credits), sum(d.tokens), sum(d.c_subscription), sum(d.c_addon), sum(d.c_event), sum(d.c_debt)
+		FROM usage_daily d` + where + ` GROUP BY k ORDER BY k`
+	rows, err := c.q.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []AggRow
+	for rows.Next() {
+		var r AggRow
+		if err := rows.Scan(&r.Key, &r.Requests, &r.Credits, &r.Tokens, &r.Kinds.Subscription, &r.Kinds.Addon, &r.Kinds.Event, &r.Kinds.Debt); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// Facets lists the distinct values seen in a member's rollups, for filter menus.
+func (c *Conn) Facets(ctx context.Context, userID int64, col string) ([]string, error) {
+	allowed := map[string]bool{"model": true, "provider": true, "usage_type": true, "project": true, "modality": true}
+	if !allowed[col] {
+		return nil, fmt.Errorf("db: unknown facet %q", col)
+	}
+	rows, err := c.q.QueryContext(ctx, `SELECT DISTINCT `+col+` FROM usage_daily WHERE user_id = ? AND `+col+` != '' ORDER BY 1`, userID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+// FacetAppIDs lists the app ids seen in a member's rollups.
+func (c *Conn) FacetAppIDs(ctx context.Context, userID int64) ([]int64, error) {
+	return c.ids(ctx, `SELECT DISTINCT app_id FROM usage_daily WHERE user_id = ? AND app_id != 0 ORDER BY 1`, userID)
+}
+
+// AllowanceByCycle sums the Monthly credits granted to a member per cycle (YYYYMM).
+func (c *Conn) AllowanceByCycle(ctx context.Context, userID, fromCycle, toCycle int64) (map[int64]int64, error) {
+	rows, err := c.q.QueryContext(ctx, `SELECT cycle, sum(granted) FROM buckets WHERE user_id = ? AND kind = 'subscription' AND cycle BETWEEN ? AND ? GROUP BY cycle`, userID, fromCycle, toCycle)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[int64]int64{}
+	for rows.Next() {
+		var cy, n int64
+		if err := rows.Scan(&cy, &n); err != nil {
+			return nil, err
+		}
+		out[cy] = n
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,241 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strings"
+)
+
+// UsageEvent is one reported AI request.
+type UsageEvent struct {
+	ID               int64
+	UserID           int64
+	PayerID          int64
+	DelegationID     sql.NullInt64
+	AppID            sql.NullInt64
+	At               int64
+	Day              int64
+	RecordedAt       int64
+	Description      string
+	ShortDescription string
+	UsageType        string
+	Model            string
+	Provider         string
+	Modality         string
+	InputTokens      int64
+	OutputTokens     int64
+	TotalTokens      int64
+	ProcessingTimeMs sql.NullInt64
+	ModelParameters  sql.NullString
+	InternalUnits    sql.NullString
+	Project          string
+	CostUSD          sql.NullString
+	Credits          int64
+	Debt             int64
+	Charged          bool
+	SourceNote       string
+	RefundedAt       sql.NullInt64
+	IdemScope        sql.NullString
+	IdemKey          sql.NullString
+
+	// Joined for display.
+	UserName, UserEmail string
+	AppSlug, AppName    sql.NullString
+}
+
+const usageCols = `e.id, e.user_id, e.payer_id, e.delegation_id, e.app_id, e.at, e.day, e.recorded_at, e.description,
+	e.short_description, e.usage_type, e.model, e.provider, e.modality, e.input_tokens, e.output_tokens, e.total_tokens,
+	e.processing_time_ms, e.model_parameters, e.internal_units, e.project, e.cost_usd, e.credits, e.debt, e.charged,
+	e.source_note, e.refunded_at, e.idem_scope, e.idem_key, u.name, u.email, a.slug, a.name`
+
+const usageFrom = ` FROM usage_events e JOIN users u ON u.id = e.user_id LEFT JOIN apps a ON a.id = e.app_id`
+
+func scanUsage(row interface{ Scan(...any) error }) (UsageEvent, error) {
+	var e UsageEvent
+	err := row.Scan(&e.ID, &e.UserID, &e.PayerID, &e.DelegationID, &e.AppID, &e.At, &e.Day, &e.RecordedAt, &e.Description,
+		&e.ShortDescription, &e.UsageType, &e.Model, &e.Provider, &e.Modality, &e.InputTokens, &e.OutputTokens, &e.TotalTokens,
+		&e.ProcessingTimeMs, &e.ModelParameters, &e.InternalUnits, &e.Project, &e.CostUSD, &e.Credits, &e.Debt, &e.Charged,
+		&e.SourceNote, &e.RefundedAt, &e.IdemScope, &e.IdemKey, &e.UserName, &e.UserEmail, &e.AppSlug, &e.AppName)
+	if errors.Is(err, sql.ErrNoRows) {
+		return e, ErrNotFound
+	}
+	return e, err
+}
+
+func (c *Conn) InsertUsage(ctx context.Context, e UsageEvent) (int64, error) {
+	res, err := c.q.ExecContext(ctx, `INSERT INTO usage_events(user_id, payer_id, delegation_id, app_id, at, day, recorded_at,
+		description, short_description, usage_type, model, provider, modality, input_tokens, output_tokens, total_tokens,
+		processing_time_ms, model_parameters, internal_units, project, cost_usd, credits, debt, charged, source_note, idem_scope, idem_key)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		e.UserID, e.PayerID, e.DelegationID, e.AppID, e.At, e.Day, e.RecordedAt,
+		e.Description, e.ShortDescription, e.UsageType, e.Model, e.Provider, e.Modality, e.InputTokens, e.OutputTokens, e.TotalTokens,
+		e.ProcessingTimeMs, e.ModelParameters, e.InternalUnits, e.Project, e.CostUSD, e.Credits, e.Debt, e.Charged, e.SourceNote, e.IdemScope, e.IdemKey)
+	if err != nil {
+		return 0, err
+	}
+	return res.LastInsertId()
+}
+
+func (c *Conn) SetUsageDebt(ctx context.Context, id, debt int64) error {
+	_, err := c.q.ExecContext(ctx, `UPDATE usage_events SET debt = ? WHERE id = ?`, debt, id)
+	return err
+}
+
+func (c *Conn) MarkRefunded(ctx context.Context, id, at int64) error {
+	_, err := c.q.ExecContext(ctx, `UPDATE usage_events SET refunded_at = ? WHERE id = ?`, at, id)
+	return err
+}
+
+func (c *Conn) UsageByID(ctx context.Context, id int64) (UsageEvent, error) {
+	return scanUsage(c.q.QueryRowContext(ctx, `SELECT `+usageCols+usageFrom+` WHERE e.id = ?`, id))
+}
+
+// UsageByIdempotencyKey finds the event an app (or member) already reported under key.
+func (c *Conn) UsageByIdempotencyKey(ctx context.Context, scope, key string) (UsageEvent, error) {
+	return scanUsage(c.q.QueryRowContext(ctx, `SELECT `+usageCols+usageFrom+` WHERE e.idem_scope = ? AND e.idem_key = ?`, scope, key))
+}
+
+// UsageFilter selects usage events. Zero values mean "any".
+type UsageFilter struct {
+	UserID    int64 // events of this member
+	GranterID int64 // events billed to delegations this member granted
+	From, To  int64 // from <= at < to, unix ms; 0 = open
+	AppID     int64
+	Model     string
+	Provider  string
+	UsageType string
+	Project   string
+	Modality  string
+	// Source: "" any, "personal", or a delegation id in DelegationID.
+	Source       string
+	DelegationID int64
+
+	Sort   string // "at", "credits" or "total_tokens"
+	Asc    bool
+	Limit  int
+	After  *Cursor
+	AtOnly bool
+}
+
+// Cursor is a keyset position: the sort value and id of the last row of the previous page.
+type Cursor struct {
+	Value int64
+	ID    int64
+}
+
+func (f UsageFilter) where() (string, []any) {
+	var conds []string
+	var args []any
+	add := func(cond string, a ...any) {
+		conds = append(conds, cond)
+		args = append(args, a...)
+	}
+	if f.UserID != 0 {
+		add("e.user_id = ?", f.UserID)
+	}
+	if f.GranterID != 0 {
+		add("e.delegation_id IN (SELECT id FROM delegations WHERE granter_id = ?)", f.GranterID)
+	}
+	if f.From != 0 {
+		add("e.at >= ?", f.From)
+	}
+	if f.To != 0 {
+		add("e.at < ?", f.To)
+	}
+	if f.AppID != 0 {
+		add("e.app_id = ?", f.AppID)
+	}
+	for _, kv := range []struct{ col, v string }{{"e.model", f.Model}, {"e.provider", f.Provider}, {"e.usage_type", f.UsageType}, {"e.project", f.Project}, {"e.modality", f.Modality}} {
+		if kv.v != "" {
+			add(kv.col+" = ?", kv.v)
+		}
+	}
+	switch f.Source {
+	case "personal":
+		add("e.delegation_id IS NULL")
+	case "delegation":
+		add("e.delegation_id = ?", f.DelegationID)
+	}
+	if len(conds) == 0 {
+		return "", nil
+	}
+	return " WHERE " + strings.Join(conds, " AND "), args
+}
+
+func (f UsageFilter) sortCol() string {
+	switch f.Sort {
+	case "credits":
+		return "e.credits"
+	case "total_tokens":
+		return "e.total_tokens"
+	default:
+		return "e.at"
+	}
+}
+
+// SortValue returns the value of e's sort column, for building the next cursor.
+func (f UsageFilter) SortValue(e UsageEvent) int64 {
+	switch f.Sort {
+	case "credits":
+		return e.Credits
+	case "total_tokens":
+		return e.TotalTokens
+	default:
+		return e.At
+	}
+}
+
+func (f UsageFilter) query() (string, []any) {
+	where, args := f.where()
+	col := f.sortCol()
+	dir, cmp := "DESC", "<"
+	if f.Asc {
+		dir, cmp = "ASC", ">"
+	}
+	if f.After != nil {
+		cond := "(" + col + ", e.id) " + cmp + " (?, ?)"
+		if where == "" {
+			where = " WHERE " + cond
+		} else {
+			where += " AND " + cond
+		}
+		args = append(args, f.After.Value, f.After.ID)
+	}
+	q := `SELECT ` + usageCols + usageFrom + where + ` ORDER BY ` + col + ` ` + dir + `, e.id ` + dir
+	if f.Limit > 0 {
+		q += ` LIMIT ?`
+		args = append(args, f.Limit)
+	}
+	return q, args
+}
+
+// ListUsage returns one page of events.
+func (c *Conn) ListUsage(ctx context.Context, f UsageFilter) ([]UsageEvent, error) {
+	var out []UsageEvent
+	err := c.EachUsage(ctx, f, func(e UsageEvent) error {
+		out = append(out, e)
+		return nil
+	})
+	return out, err
+}
+
+// EachUsage streams every matching event to fn without holding them in memory.
+func (c *Conn) EachUsage(ctx context.Context, f UsageFilter, fn func(UsageEvent) error) error {
+	q, args := f.query()
+	rows, err := c.q.QueryContext(ctx, q, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		e, err := scanUsage(rows)
+		if err != nil {
+			return err
+		}
+		if err := fn(e); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}

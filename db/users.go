@@ -1,0 +1,128 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strings"
+)
+
+// User is a member of the instance.
+type User struct {
+	ID           int64
+	Email        string
+	Name         string
+	Role         string
+	PasswordHash string
+	Disabled     bool
+	PlanCredits  int64
+	PlanNext     sql.NullInt64
+	Balance      int64
+	Debt         int64
+	CreatedAt    int64
+}
+
+const userCols = `id, email, name, role, password_hash, disabled, plan_credits, plan_next, balance, debt, created_at`
+
+func scanUser(row interface{ Scan(...any) error }) (User, error) {
+	var u User
+	err := row.Scan(&u.ID, &u.Email, &u.Name, &u.Role, &u.PasswordHash, &u.Disabled, &u.PlanCredits, &u.PlanNext, &u.Balance, &u.Debt, &u.CreatedAt)
+	if errors.Is(err, sql.ErrNoRows) {
+		return u, ErrNotFound
+	}
+	return u, err
+}
+
+func (c *Conn) UserByID(ctx context.Context, id int64) (User, error) {
+	return scanUser(c.q.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE id = ?`, id))
+}
+
+func (c *Conn) UserByEmail(ctx context.Context, email string) (User, error) {
+	return scanUser(c.q.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE email = ?`, strings.TrimSpace(email)))
+}
+
+func (c *Conn) CountUsers(ctx context.Context) (int64, error) {
+	var n int64
+	err := c.q.QueryRowContext(ctx, `SELECT count(*) FROM users`).Scan(&n)
+	return n, err
+}
+
+func (c *Conn) CountActiveOwners(ctx context.Context) (int64, error) {
+	var n int64
+	err := c.q.QueryRowContext(ctx, `SELECT count(*) FROM users WHERE role = 'owner' AND disabled = 0`).Scan(&n)
+	return n, err
+}
+
+func (c *Conn) ListUsers(ctx context.Context) ([]User, error) {
+	rows, err := c.q.QueryContext(ctx, `SELECT `+userCols+` FROM users ORDER BY id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []User
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, u)
+	}
+	return out, rows.Err()
+}
+
+// IsUniqueViolation tells whether err is a UNIQUE constraint failure.
+func IsUniqueViolation(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
+}
+
+func (c *Conn) InsertUser(ctx context.Context, u User) (int64, error) {
+	res, err := c.q.ExecContext(ctx, `INSERT INTO users(email, name, role, password_hash, plan_credits, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+		strings.TrimSpace(u.Email), u.Name, u.Role, u.PasswordHash, u.PlanCredits, u.CreatedAt)
+	if err != nil {
+		return 0, err
+	}
+	return res.LastInsertId()
+}
+
+func (c *Conn) UpdateUserProfile(ctx context.Context, id int64, name, role string, disabled bool) error {
+	_, err := c.q.ExecContext(ctx, `UPDATE users SET name = ?, role = ?, disabled = ? WHERE id = ?`, name, role, disabled, id)
+	return err
+}
+
+func (c *Conn) SetPassword(ctx context.Context, id int64, hash string) error {
+	_, err := c.q.ExecContext(ctx, `UPDATE users SET password_hash = ? WHERE id = ?`, hash, id)
+	return err
+}
+
+func (c *Conn) SetPlan(ctx context.Context, id int64, credits int64, next sql.NullInt64) error {
+	_, err := c.q.ExecContext(ctx, `UPDATE users SET plan_credits = ?, plan_next = ? WHERE id = ?`, credits, next, id)
+	return err
+}
+
+// SetMoney stores a member's running balance and debt, moved in step with the ledger.
+func (c *Conn) SetMoney(ctx context.Context, id, balance, debt int64) error {
+	_, err := c.q.ExecContext(ctx, `UPDATE users SET balance = ?, debt = ? WHERE id = ?`, balance, debt, id)
+	return err
+}
+
+// ActiveUserIDs lists members that are not disabled.
+func (c *Conn) ActiveUserIDs(ctx context.Context) ([]int64, error) {
+	return c.ids(ctx, `SELECT id FROM users WHERE disabled = 0 ORDER BY id`)
+}
+
+func (c *Conn) ids(ctx context.Context, query string, args ...any) ([]int64, error) {
+	rows, err := c.q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}

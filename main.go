@@ -1,0 +1,310 @@
+// Command tokenjar is a self-hosted AI credit wallet and usage dashboard in one binary.
+//
+// main wires config → db.Open → migrate → domain → server.New → jobs.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+	_ "time/tzdata" // time zones work on machines without a zoneinfo database
+
+	"tokenjar/db"
+	"tokenjar/server"
+	"tokenjar/server/core"
+)
+
+var version = "dev"
+
+const usage = `tokenjar: a self-hosted AI credit wallet and usage dashboard.
+
+Usage:
+  tokenjar [serve] [--addr 127.0.0.1:8420] [--data DIR] [--no-browser]
+  tokenjar version
+  tokenjar backup [--data DIR] [--out FILE]
+  tokenjar user create --email E --name N [--password P] [--role owner|admin|member] [--data DIR]
+  tokenjar user reset-password --email E --password P [--data DIR]
+  tokenjar jobs run refresh|expire|backup [--at RFC3339] [--data DIR]
+  tokenjar demo [--data DIR] [--seed N]
+
+Flags have environment twins: TOKENJAR_ADDR, TOKENJAR_DATA.
+`
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "tokenjar:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string, out io.Writer) error {
+	cmd := "serve"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		return serve(args, out)
+	case "version":
+		fmt.Fprintln(out, "tokenjar", version)
+		return nil
+	case "backup":
+		return backupCmd(args, out)
+	case "user":
+		return userCmd(args, out)
+	case "jobs":
+		return jobsCmd(args, out)
+	case "demo":
+		return demoCmd(args, out)
+	case "help", "-h", "--help":
+		fmt.Fprint(out, usage)
+		return nil
+	}
+	return fmt.Errorf("unknown command %q\n\n%s", cmd, usage)
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// defaultDataDir is where a double-clicked tokenjar keeps its database.
+func defaultDataDir() string {
+	if runtime.GOOS == "linux" {
+		if d := os.Getenv("XDG_DATA_HOME"); d != "" {
+			return filepath.Join(d, "tokenjar")
+		}
+		if h, err := os.UserHomeDir(); err == nil {
+			return filepath.Join(h, ".local", "share", "tokenjar")
+		}
+	}
+	if d, err := os.UserConfigDir(); err == nil {
+		return filepath.Join(d, "tokenjar")
+	}
+	return "tokenjar-data"
+}
+
+func dataFlag(fs *flag.FlagSet) *string {
+	return fs.String("data", envOr("TOKENJAR_DATA", defaultDataDir()), "data folder (env TOKENJAR_DATA)")
+}
+
+// open creates the data folder, opens and migrates the database, and builds the domain.
+func open(ctx context.Context, dataDir string, log *slog.Logger) (*db.DB, *core.Service, error) {
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, nil, fmt.Errorf("create data folder: %w", err)
+	}
+	d, err := db.Open(filepath.Join(dataDir, "tokenjar.db"))
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := d.Migrate(ctx); err != nil {
+		d.Close()
+		return nil, nil, fmt.Errorf("migrate: %w", err)
+	}
+	svc, err := core.New(ctx, d, core.SystemClock, log)
+	if err != nil {
+		d.Close()
+		return nil, nil, err
+	}
+	return d, svc, nil
+}
+
+func serve(args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	addr := fs.String("addr", envOr("TOKENJAR_ADDR", "127.0.0.1:8420"), "listen address (env TOKENJAR_ADDR)")
+	data := dataFlag(fs)
+	noBrowser := fs.Bool("no-browser", false, "do not open the browser")
+	secure := fs.Bool("secure-cookies", os.Getenv("TOKENJAR_SECURE_COOKIES") == "true", "mark cookies Secure (behind HTTPS)")
+	trustProxy := fs.Bool("trust-proxy", os.Getenv("TOKENJAR_TRUST_PROXY") == "true", "trust X-Forwarded-* headers from a reverse proxy")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	ctx := context.Background()
+	d, svc, err := open(ctx, *data, log)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+
+	srv := server.New(svc, frontendFS(), server.Config{SecureCookies: *secure, TrustProxy: *trustProxy, Version: version}, log)
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w (is tokenjar already running? try --addr)", *addr, err)
+	}
+	sched, err := server.StartScheduler(svc, *data, log)
+	if err != nil {
+		return err
+	}
+	defer sched.Stop()
+
+	url := "http://" + browserHost(ln.Addr().String())
+	fmt.Fprintf(out, "tokenjar %s is running at %s (data: %s)\n", version, url, *data)
+	if !*noBrowser && hasDesktop() {
+		openBrowser(url)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.App().Listener(ln) }()
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	select {
+	case err := <-errc:
+		return err
+	case <-sig:
+		fmt.Fprintln(out, "tokenjar: shutting down")
+		return srv.Shutdown()
+	}
+}
+
+func browserHost(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// hasDesktop tells whether a person is likely looking at a screen: never in CI or over SSH.
+func hasDesktop() bool {
+	if os.Getenv("CI") != "" || os.Getenv("SSH_CONNECTION") != "" {
+		return false
+	}
+	switch runtime.GOOS {
+	case "windows", "darwin":
+		return true
+	}
+	return os.Getenv("DISPLAY") != "" || os.Getenv("WAYLAND_DISPLAY") != ""
+}
+
+func openBrowser(url string) {
+	var cmd *exec.Cmd
+	switch runtime.GOOS {
+	case "windows":
+		cmd = exec.Command("rundll32", "url.dll,FileProtocolHandler", url)
+	case "darwin":
+		cmd = exec.Command("open", url)
+	default:
+		cmd = exec.Command("xdg-open", url)
+	}
+	_ = cmd.Start() // no browser is not an error: the URL is printed
+}
+
+func backupCmd(args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("backup", flag.ContinueOnError)
+	data := dataFlag(fs)
+	dest := fs.String("out", "", "file to write (default: DATA/backups/tokenjar-<time>.db)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	ctx := context.Background()
+	d, _, err := open(ctx, *data, slog.Default())
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if *dest == "" {
+		if err := os.MkdirAll(filepath.Join(*data, "backups"), 0o700); err != nil {
+			return err
+		}
+		*dest = filepath.Join(*data, "backups", "tokenjar-manual-"+time.Now().Format("20060102-150405")+".db")
+	}
+	if _, err := os.Stat(*dest); err == nil {
+		return fmt.Errorf("%s exists already", *dest)
+	}
+	if err := d.Backup(ctx, *dest); err != nil {
+		return err
+	}
+	if err := os.Chmod(*dest, 0o600); err != nil { // it holds password hashes
+		return err
+	}
+	fmt.Fprintln(out, "wrote", *dest)
+	return nil
+}
+
+func userCmd(args []string, out io.Writer) error {
+	if len(args) == 0 {
+		return errors.New("user needs a subcommand: create or reset-password")
+	}
+	sub := args[0]
+	fs := flag.NewFlagSet("user "+sub, flag.ContinueOnError)
+	data := dataFlag(fs)
+	email := fs.String("email", "", "email")
+	name := fs.String("name", "", "name")
+	password := fs.String("password", "", "password")
+	role := fs.String("role", "member", "owner, admin or member")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	ctx := context.Background()
+	d, svc, err := open(ctx, *data, slog.Default())
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	switch sub {
+	case "create":
+		m, err := svc.CreateMemberAsOperator(ctx, core.NewMember{Email: *email, Name: *name, Password: *password, Role: *role})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "created %s <%s> (%s), id %d\n", m.Name, m.Email, m.Role, m.ID)
+	case "reset-password":
+		if err := svc.ResetPasswordAsOperator(ctx, *email, *password); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "password reset for %s; their sessions were signed out\n", *email)
+	default:
+		return fmt.Errorf("unknown user subcommand %q: use create or reset-password", sub)
+	}
+	return nil
+}
+
+func jobsCmd(args []string, out io.Writer) error {
+	if len(args) < 2 || args[0] != "run" {
+		return fmt.Errorf("usage: tokenjar jobs run %s [--at RFC3339]", strings.Join(core.Jobs, "|"))
+	}
+	name := args[1]
+	fs := flag.NewFlagSet("jobs run", flag.ContinueOnError)
+	data := dataFlag(fs)
+	at := fs.String("at", "", "run as of this instant (RFC 3339); default now")
+	if err := fs.Parse(args[2:]); err != nil {
+		return err
+	}
+	when := time.Now()
+	if *at != "" {
+		t, err := time.Parse(time.RFC3339, *at)
+		if err != nil {
+			return fmt.Errorf("--at must be RFC 3339, such as 2026-12-01T00:00:00Z")
+		}
+		when = t
+	}
+	ctx := context.Background()
+	d, svc, err := open(ctx, *data, slog.Default())
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	res, err := svc.RunJob(ctx, name, when, *data)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "%s as of %s: %s\n", name, when.Format(time.RFC3339), res)
+	return nil
+}

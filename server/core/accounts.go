@@ -1,0 +1,545 @@
+package core
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"net/mail"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"tokenjar/db"
+)
+
+// Session lifetimes.
+const (
+	SessionIdle     = 7 * 24 * time.Hour
+	SessionAbsolute = 30 * 24 * time.Hour
+)
+
+// NewMember is what an admin (or the first-run setup) fills in.
+type NewMember struct {
+	Email    string
+	Name     string
+	Password string
+	Role     string
+}
+
+func validateMember(m *NewMember) error {
+	m.Email = strings.TrimSpace(m.Email)
+	m.Name = strings.TrimSpace(m.Name)
+	if m.Email == "" {
+		return Invalid("email", "email is required")
+	}
+	if a, err := mail.ParseAddress(m.Email); err != nil || a.Address != m.Email || len(m.Email) > 254 {
+		return Invalid("email", "%q is not an email address", m.Email)
+	}
+	if m.Name == "" || len(m.Name) > 100 {
+		return Invalid("name", "name must be 1 to 100 characters")
+	}
+	if m.Password != "" && len(m.Password) < 8 {
+		return Invalid("password", "password must be at least 8 characters")
+	}
+	if len(m.Password) > 72 {
+		return Invalid("password", "password must be at most 72 bytes")
+	}
+	switch m.Role {
+	case "":
+		m.Role = RoleMember
+	case RoleOwner, RoleAdmin, RoleMember:
+	default:
+		return Invalid("role", "role must be owner, admin or member")
+	}
+	return nil
+}
+
+func hashPassword(pw string) (string, error) {
+	if pw == "" {
+		return "", nil
+	}
+	b, err := bcrypt.GenerateFromPassword([]byte(pw), bcrypt.DefaultCost)
+	return string(b), err
+}
+
+// Member is a member as the API shows it.
+type Member struct {
+	ID                 int64    `json:"id"`
+	Email              string   `json:"email"`
+	Name               string   `json:"name"`
+	Role               string   `json:"role"`
+	Disabled           bool     `json:"disabled"`
+	MonthlyCredits     Credits  `json:"monthlyCredits"`
+	NextMonthlyCredits *Credits `json:"nextMonthlyCredits"`
+	Balance            Credits  `json:"balance"`
+	Debt               Credits  `json:"debt"`
+	CreatedAt          string   `json:"createdAt"`
+}
+
+func memberOf(u db.User) Member {
+	m := Member{ID: u.ID, Email: u.Email, Name: u.Name, Role: u.Role, Disabled: u.Disabled,
+		MonthlyCredits: Credits(u.PlanCredits), Balance: Credits(u.Balance), Debt: Credits(u.Debt),
+		CreatedAt: fromMS(u.CreatedAt).Format(time.RFC3339)}
+	if u.PlanNext.Valid {
+		n := Credits(u.PlanNext.Int64)
+		m.NextMonthlyCredits = &n
+	}
+	return m
+}
+
+// SetupNeeded tells whether the instance still has no user.
+func (s *Service) SetupNeeded(ctx context.Context) (bool, error) {
+	n, err := s.db.Read().CountUsers(ctx)
+	return n == 0, err
+}
+
+// SetupResult is the first owner and a personal token for them.
+type SetupResult struct {
+	User  Member `json:"user"`
+	Token string `json:"token"`
+}
+
+// Setup creates the first owner, only while no user exists.
+func (s *Service) Setup(ctx context.Context, m NewMember, settings SettingsUpdate) (SetupResult, error) {
+	m.Role = RoleOwner
+	if m.Password == "" {
+		return SetupResult{}, Invalid("password", "password is required")
+	}
+	if err := validateMember(&m); err != nil {
+		return SetupResult{}, err
+	}
+	next, err := validateSettings(s.Settings(), settings)
+	if err != nil {
+		return SetupResult{}, err
+	}
+	hash, err := hashPassword(m.Password)
+	if err != nil {
+		return SetupResult{}, err
+	}
+	var res SetupResult
+	now := ms(s.clock.Now())
+	err = s.db.Update(ctx, func(c *db.Conn) error {
+		n, err := c.CountUsers(ctx)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			return Errorf(ECONFLICT, "setup is done already; sign in instead")
+		}
+		id, err := c.InsertUser(ctx, db.User{Email: m.Email, Name: m.Name, Role: RoleOwner, PasswordHash: hash, CreatedAt: now})
+		if err != nil {
+			return err
+		}
+		if err := s.storeSettings(ctx, c, next); err != nil {
+			return err
+		}
+		if err := c.InsertCycleGrant(ctx, id, CycleAt(s.clock.Now(), next.Location).Key, sql.NullInt64{}, now); err != nil {
+			return err
+		}
+		plain, th := secret("tj_pat_")
+		if _, err := c.InsertToken(ctx, db.Key{OwnerID: id, Name: "setup", Prefix: plain[:12], CreatedAt: now}, th); err != nil {
+			return err
+		}
+		u, err := c.UserByID(ctx, id)
+		res = SetupResult{User: memberOf(u), Token: plain}
+		return err
+	})
+	if err != nil {
+		return SetupResult{}, err
+	}
+	s.settings.mu.Lock()
+	s.settings.s = next
+	s.settings.mu.Unlock()
+	return res, nil
+}
+
+// CreateMember adds a member (admins only; only owners make owners).
+func (s *Service) CreateMember(ctx context.Context, p Principal, m NewMember) (Member, error) {
+	if err := p.requireAdmin(); err != nil {
+		return Member{}, err
+	}
+	if err := validateMember(&m); err != nil {
+		return Member{}, err
+	}
+	if m.Role == RoleOwner && p.Role != RoleOwner {
+		return Member{}, &Error{Code: EFORBIDDEN, Message: "only an owner can make owners", Field: "role"}
+	}
+	hash, err := hashPassword(m.Password)
+	if err != nil {
+		return Member{}, err
+	}
+	var out Member
+	err = s.db.Update(ctx, func(c *db.Conn) error {
+		id, err := c.InsertUser(ctx, db.User{Email: m.Email, Name: m.Name, Role: m.Role, PasswordHash: hash, CreatedAt: ms(s.clock.Now())})
+		if db.IsUniqueViolation(err) {
+			return &Error{Code: ECONFLICT, Message: "a member with this email exists already", Field: "email"}
+		}
+		if err != nil {
+			return err
+		}
+		// A plan set later starts with the next cycle (or at once with now=true), so this
+		// cycle counts as handled for the refresh job.
+		if err := c.InsertCycleGrant(ctx, id, CycleAt(s.clock.Now(), s.Settings().Location).Key, sql.NullInt64{}, ms(s.clock.Now())); err != nil {
+			return err
+		}
+		u, err := c.UserByID(ctx, id)
+		out = memberOf(u)
+		return err
+	})
+	return out, err
+}
+
+// MemberUpdate changes a member; nil fields stay as they are.
+type MemberUpdate struct {
+	Name     *string
+	Role     *string
+	Disabled *bool
+}
+
+// UpdateMember renames, changes the role of, or disables a member (admins only).
+func (s *Service) UpdateMember(ctx context.Context, p Principal, id int64, upd MemberUpdate) (Member, error) {
+	if err := p.requireAdmin(); err != nil {
+		return Member{}, err
+	}
+	var out Member
+	err := s.db.Update(ctx, func(c *db.Conn) error {
+		u, err := c.UserByID(ctx, id)
+		if errors.Is(err, db.ErrNotFound) {
+			return Errorf(ENOTFOUND, "no member %d", id)
+		}
+		if err != nil {
+			return err
+		}
+		name, role, disabled := u.Name, u.Role, u.Disabled
+		if upd.Name != nil {
+			name = strings.TrimSpace(*upd.Name)
+			if name == "" || len(name) > 100 {
+				return Invalid("name", "name must be 1 to 100 characters")
+			}
+		}
+		if upd.Role != nil {
+			role = *upd.Role
+			if role != RoleOwner && role != RoleAdmin && role != RoleMember {
+				return Invalid("role", "role must be owner, admin or member")
+			}
+			if (role == RoleOwner || u.Role == RoleOwner) && role != u.Role && p.Role != RoleOwner {
+				return &Error{Code: EFORBIDDEN, Message: "only an owner can make or unmake owners", Field: "role"}
+			}
+		}
+		if upd.Disabled != nil {
+			disabled = *upd.Disabled
+		}
+		if u.Role == RoleOwner && !u.Disabled && (role != RoleOwner || disabled) {
+			owners, err := c.CountActiveOwners(ctx)
+			if err != nil {
+				return err
+			}
+			if owners <= 1 {
+				return Errorf(ECONFLICT, "%s is the only owner; make another owner first", u.Email)
+			}
+		}
+		if err := c.UpdateUserProfile(ctx, id, name, role, disabled); err != nil {
+			return err
+		}
+		if disabled && !u.Disabled {
+			if err := c.DeleteUserSessions(ctx, id); err != nil {
+				return err
+			}
+		}
+		u, err = c.UserByID(ctx, id)
+		out = memberOf(u)
+		return err
+	})
+	if err == nil {
+		s.keys.clear() // roles and disabled members must take effect on cached tokens at once
+	}
+	return out, err
+}
+
+// Login checks a password and opens a session. It returns the session id (for the cookie).
+func (s *Service) Login(ctx context.Context, email, password, ip string) (Member, string, Session, error) {
+	email = strings.TrimSpace(strings.ToLower(email))
+	if email == "" {
+		return Member{}, "", Session{}, Invalid("email", "email is required")
+	}
+	if password == "" {
+		return Member{}, "", Session{}, Invalid("password", "password is required")
+	}
+	now := s.clock.Now()
+	if wait := s.throttle.blocked(now, "acct:"+email, "ip:"+ip); wait > 0 {
+		return Member{}, "", Session{}, Errorf(ERATELIMITED, "too many failed sign-ins; try again in %d seconds", int(wait.Seconds())+1)
+	}
+	u, err := s.db.Read().UserByEmail(ctx, email)
+	if err != nil && !errors.Is(err, db.ErrNotFound) {
+		return Member{}, "", Session{}, err
+	}
+	ok := err == nil && u.PasswordHash != "" && bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(password)) == nil
+	if !ok || u.Disabled {
+		s.throttle.fail(now, "acct:"+email, "ip:"+ip)
+		return Member{}, "", Session{}, Errorf(EUNAUTHORIZED, "wrong email or password")
+	}
+	s.throttle.reset("acct:" + email)
+	id, sess, err := s.openSession(ctx, u.ID)
+	return memberOf(u), id, sess, err
+}
+
+// Session is a browser sign-in as the server hands it to the cookie layer.
+type Session struct {
+	CSRF      string
+	ExpiresAt time.Time
+}
+
+func (s *Service) openSession(ctx context.Context, userID int64) (string, Session, error) {
+	plain, hash := secret("")
+	csrf, _ := secret("")
+	now := s.clock.Now()
+	exp := now.Add(SessionAbsolute)
+	err := s.db.Update(ctx, func(c *db.Conn) error {
+		return c.InsertSession(ctx, hash, db.Session{UserID: userID, CSRF: csrf, CreatedAt: ms(now), LastSeenAt: ms(now), ExpiresAt: ms(exp)})
+	})
+	return plain, Session{CSRF: csrf, ExpiresAt: exp}, err
+}
+
+// OpenSessionFor starts a session for a member who proved themselves another way (setup).
+func (s *Service) OpenSessionFor(ctx context.Context, userID int64) (string, Session, error) {
+	return s.openSession(ctx, userID)
+}
+
+// AuthenticateSession resolves a session cookie, enforcing idle and absolute expiry.
+func (s *Service) AuthenticateSession(ctx context.Context, sessionID string) (Principal, error) {
+	hash := hashSecret(sessionID)
+	r := s.db.Read()
+	sess, err := r.SessionByHash(ctx, hash)
+	if errors.Is(err, db.ErrNotFound) {
+		return Principal{}, Errorf(EUNAUTHORIZED, "your session has ended; sign in again")
+	}
+	if err != nil {
+		return Principal{}, err
+	}
+	now := s.clock.Now()
+	if ms(now) >= sess.ExpiresAt || now.Sub(fromMS(sess.LastSeenAt)) > SessionIdle {
+		return Principal{}, Errorf(EUNAUTHORIZED, "your session has expired; sign in again")
+	}
+	u, err := r.UserByID(ctx, sess.UserID)
+	if err != nil {
+		return Principal{}, s.authErr(err)
+	}
+	if u.Disabled {
+		return Principal{}, Errorf(EUNAUTHORIZED, "this member is disabled")
+	}
+	if now.Sub(fromMS(sess.LastSeenAt)) > time.Minute {
+		// Best effort: a failed touch only shortens the idle window.
+		_ = s.db.Update(ctx, func(c *db.Conn) error { return c.TouchSession(ctx, hash, ms(now)) })
+	}
+	return Principal{Via: ViaSession, UserID: u.ID, Role: u.Role, Email: u.Email, Name: u.Name, SessionHash: hash, CSRF: sess.CSRF}, nil
+}
+
+// Logout ends the caller's session.
+func (s *Service) Logout(ctx context.Context, p Principal) error {
+	if p.SessionHash == "" {
+		return nil
+	}
+	return s.db.Update(ctx, func(c *db.Conn) error { return c.DeleteSession(ctx, p.SessionHash) })
+}
+
+// Me returns the caller as a member.
+func (s *Service) Me(ctx context.Context, p Principal) (Member, error) {
+	if err := p.requireUser(); err != nil {
+		return Member{}, err
+	}
+	u, err := s.db.Read().UserByID(ctx, p.UserID)
+	if err != nil {
+		return Member{}, err
+	}
+	return memberOf(u), nil
+}
+
+// TokenInfo is a personal token or app key as listed (never with its secret).
+type TokenInfo struct {
+	ID         int64   `json:"id"`
+	Name       string  `json:"name,omitempty"`
+	Prefix     string  `json:"prefix"`
+	CreatedAt  string  `json:"createdAt"`
+	LastUsedAt *string `json:"lastUsedAt"`
+	RevokedAt  *string `json:"revokedAt,omitempty"`
+}
+
+func optTime(v sql.NullInt64) *string {
+	if !v.Valid {
+		return nil
+	}
+	s := fromMS(v.Int64).Format(time.RFC3339)
+	return &s
+}
+
+func tokenInfo(k db.Key) TokenInfo {
+	return TokenInfo{ID: k.ID, Name: k.Name, Prefix: k.Prefix, CreatedAt: fromMS(k.CreatedAt).Format(time.RFC3339),
+		LastUsedAt: optTime(k.LastUsedAt), RevokedAt: optTime(k.RevokedAt)}
+}
+
+// NewToken is a freshly made secret, shown once.
+type NewToken struct {
+	TokenInfo
+	Token string `json:"token"`
+}
+
+// CreateToken makes a personal token for the caller.
+func (s *Service) CreateToken(ctx context.Context, p Principal, name string) (NewToken, error) {
+	if err := p.requireUser(); err != nil {
+		return NewToken{}, err
+	}
+	name = strings.TrimSpace(name)
+	if name == "" || len(name) > 100 {
+		return NewToken{}, Invalid("name", "name must be 1 to 100 characters")
+	}
+	plain, hash := secret("tj_pat_")
+	k := db.Key{OwnerID: p.UserID, Name: name, Prefix: plain[:12], CreatedAt: ms(s.clock.Now())}
+	err := s.db.Update(ctx, func(c *db.Conn) error {
+		id, err := c.InsertToken(ctx, k, hash)
+		k.ID = id
+		return err
+	})
+	return NewToken{TokenInfo: tokenInfo(k), Token: plain}, err
+}
+
+// ListTokens lists the caller's live tokens.
+func (s *Service) ListTokens(ctx context.Context, p Principal) ([]TokenInfo, error) {
+	if err := p.requireUser(); err != nil {
+		return nil, err
+	}
+	ks, err := s.db.Read().ListTokens(ctx, p.UserID)
+	out := []TokenInfo{}
+	for _, k := range ks {
+		if !k.RevokedAt.Valid {
+			out = append(out, tokenInfo(k))
+		}
+	}
+	return out, err
+}
+
+// RevokeToken revokes one of the caller's tokens at once.
+func (s *Service) RevokeToken(ctx context.Context, p Principal, id int64) error {
+	if err := p.requireUser(); err != nil {
+		return err
+	}
+	err := s.db.Update(ctx, func(c *db.Conn) error { return c.RevokeToken(ctx, p.UserID, id, ms(s.clock.Now())) })
+	if errors.Is(err, db.ErrNotFound) {
+		return Errorf(ENOTFOUND, "no token %d", id)
+	}
+	s.keys.clear()
+	return err
+}
+
+// throttle counts failed sign-ins per account and per address.
+type throttle struct {
+	mu    sync.Mutex
+	fails map[string][]time.Time
+}
+
+const (
+	throttleWindow  = 15 * time.Minute
+	throttleAccount = 5
+	throttleIP      = 20
+)
+
+func newThrottle() *throttle { return &throttle{fails: map[string][]time.Time{}} }
+
+func (t *throttle) recent(now time.Time, key string) []time.Time {
+	var keep []time.Time
+	for _, f := range t.fails[key] {
+		if now.Sub(f) < throttleWindow {
+			keep = append(keep, f)
+		}
+	}
+	if keep == nil {
+		delete(t.fails, key)
+	} else {
+		t.fails[key] = keep
+	}
+	return keep
+}
+
+// blocked returns how long the caller must wait, or 0.
+func (t *throttle) blocked(now time.Time, acct, ip string) time.Duration {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for key, limit := range map[string]int{acct: throttleAccount, ip: throttleIP} {
+		if f := t.recent(now, key); len(f) >= limit {
+			return throttleWindow - now.Sub(f[len(f)-limit])
+		}
+	}
+	return 0
+}
+
+func (t *throttle) fail(now time.Time, keys ...string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, k := range keys {
+		t.fails[k] = append(t.recent(now, k), now)
+	}
+}
+
+func (t *throttle) reset(key string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	delete(t.fails, key)
+}
+
+var slugRe = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+
+func slugify(name string) string {
+	var b strings.Builder
+	dash := false
+	for _, r := range strings.ToLower(name) {
+		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') {
+			b.WriteRune(r)
+			dash = false
+		} else if !dash && b.Len() > 0 {
+			b.WriteByte('-')
+			dash = true
+		}
+	}
+	s := strings.TrimRight(b.String(), "-")
+	if len(s) > 63 {
+		s = strings.TrimRight(s[:63], "-")
+	}
+	if s == "" {
+		s = "app"
+	}
+	return s
+}
+
+// operator is the principal of the server's own command line (tokenjar user …).
+var operator = Principal{Via: "cli", UserID: -1, Role: RoleOwner}
+
+// CreateMemberAsOperator creates a member from the command line, with an owner's rights.
+func (s *Service) CreateMemberAsOperator(ctx context.Context, m NewMember) (Member, error) {
+	return s.CreateMember(ctx, operator, m)
+}
+
+// ResetPasswordAsOperator sets a member's password from the command line and ends their sessions.
+func (s *Service) ResetPasswordAsOperator(ctx context.Context, email, password string) error {
+	if len(password) < 8 || len(password) > 72 {
+		return Invalid("password", "password must be 8 to 72 characters")
+	}
+	hash, err := hashPassword(password)
+	if err != nil {
+		return err
+	}
+	return s.db.Update(ctx, func(c *db.Conn) error {
+		u, err := c.UserByEmail(ctx, email)
+		if errors.Is(err, db.ErrNotFound) {
+			return Invalid("email", "no member with this email")
+		}
+		if err != nil {
+			return err
+		}
+		if err := c.SetPassword(ctx, u.ID, hash); err != nil {
+			return err
+		}
+		return c.DeleteUserSessions(ctx, u.ID)
+	})
+}

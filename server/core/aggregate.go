@@ -1,0 +1,287 @@
+package core
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"time"
+
+	"tokenjar/db"
+)
+
+// AggItem is one group of an aggregate.
+type AggItem struct {
+	Key       string    `json:"key"`
+	Label     string    `json:"label"`
+	Requests  int64     `json:"requests"`
+	Credits   Credits   `json:"credits"`
+	Tokens    int64     `json:"tokens"`
+	Kinds     KindsJSON `json:"kinds"`
+	Allowance *Credits  `json:"allowance,omitempty"`
+}
+
+// KindsJSON splits credits by the kind of bucket that paid them.
+type KindsJSON struct {
+	Subscription Credits `json:"subscription"`
+	Addon        Credits `json:"addon"`
+	Event        Credits `json:"event"`
+	Debt         Credits `json:"debt"`
+}
+
+// Totals sums an aggregate.
+type Totals struct {
+	Requests int64   `json:"requests"`
+	Credits  Credits `json:"credits"`
+	Tokens   int64   `json:"tokens"`
+}
+
+// Aggregate is the reply of GET /usage/aggregate.
+type Aggregate struct {
+	By     string    `json:"by"`
+	Items  []AggItem `json:"items"`
+	Totals Totals    `json:"totals"`
+}
+
+var aggBy = map[string]bool{"day": true, "month": true, "usageType": true, "app": true, "model": true, "provider": true,
+	"project": true, "source": true, "modality": true, "member": true}
+
+// Aggregate groups the usage a caller may see by one dimension, from the per-day rollups.
+// Ranges count whole days in the instance time zone. scope: own (default), granted, or all
+// (admins: every member's totals).
+func (s *Service) Aggregate(ctx context.Context, p Principal, q UsageQuery) (Aggregate, error) {
+	if q.By == "" {
+		q.By = "day"
+	}
+	if !aggBy[q.By] {
+		return Aggregate{}, Invalid("by", "by must be one of day, month, usageType, app, model, provider, project, source, modality, member")
+	}
+	r, err := s.resolveQuery(ctx, q)
+	if err != nil {
+		return Aggregate{}, err
+	}
+	switch q.Scope {
+	case "", "own":
+		err = s.scope(p, &r, false)
+	case "granted":
+		err = s.scope(p, &r, true)
+	case "all":
+		if err = p.requireAdmin(); err == nil && r.member != 0 {
+			r.agg.UserID = r.member
+		}
+	default:
+		err = Invalid("scope", "scope must be own, granted or all")
+	}
+	if err != nil {
+		return Aggregate{}, err
+	}
+	by := q.By
+	if by == "month" {
+		by = "day"
+	}
+	rd := s.db.Read()
+	rows, err := rd.Aggregate(ctx, by, r.agg)
+	if err != nil {
+		return Aggregate{}, err
+	}
+	out := Aggregate{By: q.By, Items: []AggItem{}}
+	if q.By == "month" {
+		rows = foldMonths(rows)
+	}
+	labels, err := s.labels(ctx, rd, q.By, rows)
+	if err != nil {
+		return Aggregate{}, err
+	}
+	for _, row := range rows {
+		it := AggItem{Key: row.Key, Label: row.Key, Requests: row.Requests, Credits: Credits(row.Credits), Tokens: row.Tokens,
+			Kinds: KindsJSON{Credits(row.Kinds.Subscription), Credits(row.Kinds.Addon), Credits(row.Kinds.Event), Credits(row.Kinds.Debt)}}
+		if q.By == "day" {
+			n, _ := strconv.ParseInt(row.Key, 10, 64)
+			it.Key = DayString(n)
+			it.Label = it.Key
+		}
+		if l, ok := labels[row.Key]; ok {
+			it.Label = l
+		}
+		out.Totals.Requests += row.Requests
+		out.Totals.Credits += Credits(row.Credits)
+		out.Totals.Tokens += row.Tokens
+		out.Items = append(out.Items, it)
+	}
+	if q.By == "month" && p.isUser() && (q.Scope == "" || q.Scope == "own") && len(out.Items) > 0 {
+		if err := s.addAllowance(ctx, rd, p.UserID, out.Items); err != nil {
+			return Aggregate{}, err
+		}
+	}
+	return out, nil
+}
+
+// foldMonths turns day-keyed rows into YYYY-MM rows.
+func foldMonths(rows []db.AggRow) []db.AggRow {
+	var out []db.AggRow
+	for _, r := range rows {
+		n, _ := strconv.ParseInt(r.Key, 10, 64)
+		m := DayString(n)[:7]
+		if len(out) == 0 || out[len(out)-1].Key != m {
+			out = append(out, db.AggRow{Key: m})
+		}
+		o := &out[len(out)-1]
+		o.Requests += r.Requests
+		o.Credits += r.Credits
+		o.Tokens += r.Tokens
+		o.Kinds.Subscription += r.Kinds.Subscription
+		o.Kinds.Addon += r.Kinds.Addon
+		o.Kinds.Event += r.Kinds.Event
+		o.Kinds.Debt += r.Kinds.Debt
+	}
+	return out
+}
+
+func (s *Service) addAllowance(ctx context.Context, r *db.Conn, userID int64, items []AggItem) error {
+	cycle := func(key string) int64 {
+		n, _ := strconv.ParseInt(strings.ReplaceAll(key, "-", ""), 10, 64)
+		return n
+	}
+	allow, err := r.AllowanceByCycle(ctx, userID, cycle(items[0].Key), cycle(items[len(items)-1].Key))
+	if err != nil {
+		return err
+	}
+	for i := range items {
+		v := Credits(allow[cycle(items[i].Key)])
+		items[i].Allowance = &v
+	}
+	return nil
+}
+
+// labels names the keys that are ids.
+func (s *Service) labels(ctx context.Context, r *db.Conn, by string, rows []db.AggRow) (map[string]string, error) {
+	out := map[string]string{}
+	for _, row := range rows {
+		id, _ := strconv.ParseInt(row.Key, 10, 64)
+		switch by {
+		case "app":
+			if id == 0 {
+				out[row.Key] = "(no app)"
+			} else if a, err := r.AppByID(ctx, id); err == nil {
+				out[row.Key] = a.Name
+			}
+		case "source":
+			if id == 0 {
+				out[row.Key] = "personal"
+			} else if d, err := r.DelegationByID(ctx, id); err == nil {
+				label := "from " + d.GranterName
+				if d.Note != "" {
+					label += " (" + d.Note + ")"
+				}
+				out[row.Key] = label
+			}
+		case "member":
+			if u, err := r.UserByID(ctx, id); err == nil {
+				out[row.Key] = u.Name
+			}
+		case "model", "project", "usageType", "provider", "modality":
+			if row.Key == "" {
+				out[row.Key] = "(none)"
+			}
+		}
+	}
+	return out, nil
+}
+
+// Facets are the values seen in the caller's events, for filter menus.
+type Facets struct {
+	Apps       []AppInfo `json:"apps"`
+	Models     []string  `json:"models"`
+	Providers  []string  `json:"providers"`
+	UsageTypes []string  `json:"usageTypes"`
+	Projects   []string  `json:"projects"`
+	Modalities []string  `json:"modalities"`
+}
+
+// Facets lists filter values from the caller's own rollups.
+func (s *Service) Facets(ctx context.Context, p Principal) (Facets, error) {
+	if err := p.requireUser(); err != nil {
+		return Facets{}, err
+	}
+	r := s.db.Read()
+	f := Facets{Apps: []AppInfo{}}
+	var err error
+	for _, x := range []struct {
+		col string
+		dst *[]string
+	}{{"model", &f.Models}, {"provider", &f.Providers}, {"usage_type", &f.UsageTypes}, {"project", &f.Projects}, {"modality", &f.Modalities}} {
+		if *x.dst, err = r.Facets(ctx, p.UserID, x.col); err != nil {
+			return f, err
+		}
+		if *x.dst == nil {
+			*x.dst = []string{}
+		}
+	}
+	ids, err := r.FacetAppIDs(ctx, p.UserID)
+	if err != nil {
+		return f, err
+	}
+	for _, id := range ids {
+		if a, err := r.AppByID(ctx, id); err == nil {
+			f.Apps = append(f.Apps, appInfo(a, nil))
+		}
+	}
+	return f, nil
+}
+
+// MemberSummary is a member with this cycle's totals, for the admin's members page.
+type MemberSummary struct {
+	Member
+	UsedThisCycle     Credits `json:"usedThisCycle"`
+	RequestsThisCycle int64   `json:"requestsThisCycle"`
+}
+
+// ListMembers lists every member with balances and this cycle's totals (admins only). It shows
+// totals, never another member's per-request log.
+func (s *Service) ListMembers(ctx context.Context, p Principal) ([]MemberSummary, error) {
+	if err := p.requireAdmin(); err != nil {
+		return nil, err
+	}
+	r := s.db.Read()
+	us, err := r.ListUsers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	loc := s.Settings().Location
+	cy := CycleAt(s.clock.Now(), loc)
+	rows, err := r.Aggregate(ctx, "member", db.AggFilter{HasFrom: true, FromDay: DayOf(cy.Start, loc), HasTo: true, ToDay: DayOf(cy.End, loc) - 1})
+	if err != nil {
+		return nil, err
+	}
+	used := map[string]db.AggRow{}
+	for _, row := range rows {
+		used[row.Key] = row
+	}
+	out := []MemberSummary{}
+	for _, u := range us {
+		row := used[strconv.FormatInt(u.ID, 10)]
+		out = append(out, MemberSummary{Member: memberOf(u), UsedThisCycle: Credits(row.Credits), RequestsThisCycle: row.Requests})
+	}
+	return out, nil
+}
+
+// SettingsView is the settings as the API shows them.
+type SettingsView struct {
+	InstanceName  string    `json:"instanceName"`
+	TimeZone      string    `json:"timeZone"`
+	CreditsPerUSD Credits   `json:"creditsPerUSD"`
+	Cycle         CycleView `json:"cycle"`
+}
+
+// CycleView is the current cycle's bounds.
+type CycleView struct {
+	Start string `json:"start"`
+	End   string `json:"end"`
+}
+
+// SettingsView returns the settings with the current cycle.
+func (s *Service) SettingsView() SettingsView {
+	set := s.Settings()
+	cy := CycleAt(s.clock.Now(), set.Location)
+	return SettingsView{InstanceName: set.InstanceName, TimeZone: set.TimeZone, CreditsPerUSD: Credits(set.MilliPerUSD),
+		Cycle: CycleView{Start: cy.Start.UTC().Format(time.RFC3339), End: cy.End.UTC().Format(time.RFC3339)}}
+}

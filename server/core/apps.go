@@ -1,0 +1,134 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"tokenjar/db"
+)
+
+// AppInfo is an app as the API shows it.
+type AppInfo struct {
+	ID        int64       `json:"id"`
+	Slug      string      `json:"slug"`
+	Name      string      `json:"name"`
+	Disabled  bool        `json:"disabled"`
+	CreatedAt string      `json:"createdAt"`
+	Keys      []TokenInfo `json:"keys,omitempty"`
+}
+
+func appInfo(a db.App, keys []db.Key) AppInfo {
+	info := AppInfo{ID: a.ID, Slug: a.Slug, Name: a.Name, Disabled: a.Disabled, CreatedAt: fromMS(a.CreatedAt).Format(time.RFC3339)}
+	if keys != nil {
+		info.Keys = []TokenInfo{}
+		for _, k := range keys {
+			info.Keys = append(info.Keys, tokenInfo(k))
+		}
+	}
+	return info
+}
+
+// NewApp is the reply to registering an app: the key is shown once.
+type NewApp struct {
+	ID    int64  `json:"id"`
+	Slug  string `json:"slug"`
+	Name  string `json:"name"`
+	Key   string `json:"key"`
+	KeyID int64  `json:"keyId"`
+}
+
+// CreateApp registers an app and makes its first key (admins only).
+func (s *Service) CreateApp(ctx context.Context, p Principal, name, slug string) (NewApp, error) {
+	if err := p.requireAdmin(); err != nil {
+		return NewApp{}, err
+	}
+	name = strings.TrimSpace(name)
+	if name == "" || len(name) > 100 {
+		return NewApp{}, Invalid("name", "name must be 1 to 100 characters")
+	}
+	if slug == "" {
+		slug = slugify(name)
+	} else if !slugRe.MatchString(slug) {
+		return NewApp{}, Invalid("slug", "slug may hold lowercase letters, digits and -, at most 63")
+	}
+	if slug[0] >= '0' && slug[0] <= '9' && strings.Trim(slug, "0123456789") == "" {
+		slug = "app-" + slug // an all-digit slug would read as an id
+	}
+	now := ms(s.clock.Now())
+	plain, hash := secret("tj_app_")
+	var out NewApp
+	err := s.db.Update(ctx, func(c *db.Conn) error {
+		id, err := c.InsertApp(ctx, db.App{Slug: slug, Name: name, CreatedAt: now})
+		if db.IsUniqueViolation(err) {
+			return &Error{Code: ECONFLICT, Message: "an app with slug " + slug + " exists already", Field: "slug"}
+		}
+		if err != nil {
+			return err
+		}
+		kid, err := c.InsertAppKey(ctx, db.Key{OwnerID: id, Prefix: plain[:12], CreatedAt: now}, hash)
+		out = NewApp{ID: id, Slug: slug, Name: name, Key: plain, KeyID: kid}
+		return err
+	})
+	return out, err
+}
+
+// ListApps lists apps; admins also see each app's keys (never their secrets).
+func (s *Service) ListApps(ctx context.Context, p Principal) ([]AppInfo, error) {
+	if err := p.requireUser(); err != nil {
+		return nil, err
+	}
+	r := s.db.Read()
+	apps, err := r.ListApps(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := []AppInfo{}
+	for _, a := range apps {
+		var keys []db.Key
+		if p.isAdmin() {
+			if keys, err = r.ListAppKeys(ctx, a.ID); err != nil {
+				return nil, err
+			}
+			if keys == nil {
+				keys = []db.Key{}
+			}
+		}
+		out = append(out, appInfo(a, keys))
+	}
+	return out, nil
+}
+
+// CreateAppKey makes another key for an app (admins only).
+func (s *Service) CreateAppKey(ctx context.Context, p Principal, appID int64) (NewToken, error) {
+	if err := p.requireAdmin(); err != nil {
+		return NewToken{}, err
+	}
+	plain, hash := secret("tj_app_")
+	k := db.Key{OwnerID: appID, Prefix: plain[:12], CreatedAt: ms(s.clock.Now())}
+	err := s.db.Update(ctx, func(c *db.Conn) error {
+		if _, err := c.AppByID(ctx, appID); errors.Is(err, db.ErrNotFound) {
+			return Errorf(ENOTFOUND, "no app %d", appID)
+		} else if err != nil {
+			return err
+		}
+		id, err := c.InsertAppKey(ctx, k, hash)
+		k.ID = id
+		return err
+	})
+	return NewToken{TokenInfo: tokenInfo(k), Token: plain}, err
+}
+
+// RevokeAppKey revokes an app key at once (admins only).
+func (s *Service) RevokeAppKey(ctx context.Context, p Principal, appID, keyID int64) error {
+	if err := p.requireAdmin(); err != nil {
+		return err
+	}
+	err := s.db.Update(ctx, func(c *db.Conn) error { return c.RevokeAppKey(ctx, appID, keyID, ms(s.clock.Now())) })
+	if errors.Is(err, db.ErrNotFound) {
+		return Errorf(ENOTFOUND, "no live key %d on app %d", keyID, appID)
+	}
+	s.keys.clear()
+	return err
+}

@@ -1,0 +1,532 @@
+package core
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"tokenjar/db"
+)
+
+// UsageItem is a usage event as the API shows it.
+type UsageItem struct {
+	ID                      int64           `json:"id"`
+	At                      string          `json:"at"`
+	UserID                  int64           `json:"userId"`
+	UserName                string          `json:"userName"`
+	UserEmail               string          `json:"userEmail"`
+	AppID                   *int64          `json:"appId"`
+	AppSlug                 string          `json:"appSlug"`
+	AppName                 string          `json:"appName"`
+	Description             string          `json:"description"`
+	ShortDescription        string          `json:"shortDescription"`
+	UsageType               string          `json:"usageType"`
+	Model                   string          `json:"model"`
+	Provider                string          `json:"provider"`
+	Modality                string          `json:"modality"`
+	InputTokens             int64           `json:"inputTokens"`
+	OutputTokens            int64           `json:"outputTokens"`
+	TotalTokens             int64           `json:"totalTokens"`
+	ProcessingTimeMs        *int64          `json:"processingTimeMs"`
+	Project                 string          `json:"project"`
+	BillingSource           string          `json:"billingSource"`
+	DelegationID            *int64          `json:"delegationId"`
+	SourceNote              string          `json:"sourceNote,omitempty"`
+	CostUSD                 json.RawMessage `json:"costUsd"`
+	Credits                 Credits         `json:"credits"`
+	Charged                 bool            `json:"charged"`
+	Debt                    Credits         `json:"debt"`
+	Refunded                bool            `json:"refunded"`
+	ModelParameters         json.RawMessage `json:"modelParameters"`
+	InternalTokensOrCredits json.RawMessage `json:"internalTokensOrCredits"`
+	IdempotencyKey          string          `json:"idempotencyKey,omitempty"`
+
+	// payerID is who paid, for routing live events; not shown.
+	payerID int64
+}
+
+var jsonNull = json.RawMessage("null")
+
+func rawOrNull(v string, ok bool) json.RawMessage {
+	if !ok || v == "" {
+		return jsonNull
+	}
+	return json.RawMessage(v)
+}
+
+func (s *Service) usageItem(_ context.Context, e db.UsageEvent) UsageItem {
+	it := UsageItem{ID: e.ID, At: fromMS(e.At).Format(time.RFC3339Nano), UserID: e.UserID, UserName: e.UserName, UserEmail: e.UserEmail,
+		AppSlug: e.AppSlug.String, AppName: e.AppName.String, Description: e.Description, ShortDescription: e.ShortDescription,
+		UsageType: e.UsageType, Model: e.Model, Provider: e.Provider, Modality: e.Modality,
+		InputTokens: e.InputTokens, OutputTokens: e.OutputTokens, TotalTokens: e.TotalTokens, Project: e.Project,
+		BillingSource: sourceName(e.DelegationID), SourceNote: e.SourceNote,
+		CostUSD: rawOrNull(e.CostUSD.String, e.CostUSD.Valid), Credits: Credits(e.Credits), Charged: e.Charged,
+		Debt: Credits(e.Debt), Refunded: e.RefundedAt.Valid,
+		ModelParameters:         rawOrNull(e.ModelParameters.String, e.ModelParameters.Valid),
+		InternalTokensOrCredits: rawOrNull(e.InternalUnits.String, e.InternalUnits.Valid),
+		IdempotencyKey:          e.IdemKey.String, payerID: e.PayerID}
+	if e.AppID.Valid {
+		v := e.AppID.Int64
+		it.AppID = &v
+	}
+	if e.DelegationID.Valid {
+		v := e.DelegationID.Int64
+		it.DelegationID = &v
+	}
+	if e.ProcessingTimeMs.Valid {
+		v := e.ProcessingTimeMs.Int64
+		it.ProcessingTimeMs = &v
+	}
+	if it.AppSlug == "" && e.AppID.Valid {
+		if a, err := s.db.Read().AppByID(context.Background(), e.AppID.Int64); err == nil {
+			it.AppSlug, it.AppName = a.Slug, a.Name
+		}
+	}
+	return it
+}
+
+// UsageQuery is the filter set of the usage list, export and aggregates, as given in a URL.
+type UsageQuery struct {
+	From, To, App, Model, Provider, UsageType, Project, Source, Modality, Member string
+	Limit, Cursor, Sort, By, Scope                                               string
+}
+
+// Range is a resolved time range; zero times are open ends.
+type Range struct {
+	From, To time.Time
+}
+
+// parseInstant reads RFC 3339 or YYYY-MM-DD (a whole day in the instance time zone; as the
+// end of a range it means the end of that day).
+func parseInstant(field, v string, end bool, loc *time.Location) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+		return t, nil
+	}
+	d, err := time.ParseInLocation("2006-01-02", v, loc)
+	if err != nil {
+		return time.Time{}, Invalid(field, "%s must be RFC 3339 or YYYY-MM-DD", field)
+	}
+	if end {
+		d = d.AddDate(0, 0, 1)
+	}
+	return d, nil
+}
+
+type resolvedQuery struct {
+	f      db.UsageFilter
+	agg    db.AggFilter
+	member int64
+}
+
+func (s *Service) resolveQuery(ctx context.Context, q UsageQuery) (resolvedQuery, error) {
+	loc := s.Settings().Location
+	var r resolvedQuery
+	from, err := parseInstant("from", q.From, false, loc)
+	if err != nil {
+		return r, err
+	}
+	to, err := parseInstant("to", q.To, true, loc)
+	if err != nil {
+		return r, err
+	}
+	if !from.IsZero() && !to.IsZero() && !to.After(from) {
+		return r, Invalid("to", "to must be after from")
+	}
+	if !from.IsZero() {
+		r.f.From = ms(from)
+		r.agg.HasFrom, r.agg.FromDay = true, DayOf(from, loc)
+		if DayStart(r.agg.FromDay, loc).Before(from) {
+			r.agg.FromDay++ // rollups count whole days: a partial first day is left out
+		}
+	}
+	if !to.IsZero() {
+		r.f.To = ms(to)
+		r.agg.HasTo, r.agg.ToDay = true, DayOf(to.Add(-time.Millisecond), loc)
+		if !DayStart(r.agg.ToDay+1, loc).Equal(to) {
+			r.agg.ToDay-- // a partial last day is left out
+		}
+	}
+	if q.App != "" {
+		a, err := s.appByRef(ctx, q.App)
+		if errors.Is(err, db.ErrNotFound) {
+			a.ID = -1 // unknown app: matches nothing
+		} else if err != nil {
+			return r, err
+		}
+		r.f.AppID, r.agg.AppID = a.ID, a.ID
+	}
+	r.f.Model, r.agg.Model = q.Model, q.Model
+	r.f.Provider, r.agg.Provider = q.Provider, q.Provider
+	r.f.UsageType, r.agg.UsageType = q.UsageType, q.UsageType
+	r.f.Project, r.agg.Project = q.Project, q.Project
+	r.f.Modality, r.agg.Modality = q.Modality, q.Modality
+	switch q.Source {
+	case "":
+	case "personal":
+		r.f.Source, r.agg.Source = "personal", "personal"
+	default:
+		id, err := strconv.ParseInt(q.Source, 10, 64)
+		if err != nil || id <= 0 {
+			return r, Invalid("source", `source must be "personal" or a delegation id`)
+		}
+		r.f.Source, r.f.DelegationID = "delegation", id
+		r.agg.Source, r.agg.DelegationID = "delegation", id
+	}
+	if q.Member != "" {
+		id, err := strconv.ParseInt(q.Member, 10, 64)
+		if err != nil || id <= 0 {
+			return r, Invalid("member", "member must be a member id")
+		}
+		r.member = id
+	}
+	if q.Limit != "" {
+		n, err := strconv.Atoi(q.Limit)
+		if err != nil || n < 1 || n > 500 {
+			return r, Invalid("limit", "limit must be 1 to 500")
+		}
+		r.f.Limit = n
+	} else {
+		r.f.Limit = 50
+	}
+	switch strings.TrimPrefix(q.Sort, "-") {
+	case "", "at":
+		r.f.Sort = "at"
+	case "credits":
+		r.f.Sort = "credits"
+	case "totalTokens":
+		r.f.Sort = "total_tokens"
+	default:
+		return r, Invalid("sort", "sort must be at, credits or totalTokens, with - for descending")
+	}
+	r.f.Asc = q.Sort != "" && !strings.HasPrefix(q.Sort, "-")
+	if q.Cursor != "" {
+		c, err := decodeCursor(q.Cursor)
+		if err != nil {
+			return r, Invalid("cursor", "cursor is not one this server made")
+		}
+		r.f.After = &c
+	}
+	return r, nil
+}
+
+func encodeCursor(c db.Cursor) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(fmt.Sprintf("%d.%d", c.Value, c.ID)))
+}
+
+func decodeCursor(s string) (db.Cursor, error) {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return db.Cursor{}, err
+	}
+	v, id, ok := strings.Cut(string(b), ".")
+	if !ok {
+		return db.Cursor{}, errors.New("bad cursor")
+	}
+	var c db.Cursor
+	if c.Value, err = strconv.ParseInt(v, 10, 64); err != nil {
+		return c, err
+	}
+	c.ID, err = strconv.ParseInt(id, 10, 64)
+	return c, err
+}
+
+// scope restricts a query to what the caller may see. own: the caller's events; granted:
+// events billed to delegations the caller granted (member filters by grantee).
+func (s *Service) scope(p Principal, r *resolvedQuery, granted bool) error {
+	if err := p.requireUser(); err != nil {
+		return err
+	}
+	if granted {
+		r.f.GranterID = p.UserID
+		r.agg.GranterID = p.UserID
+		if r.member != 0 {
+			r.f.UserID, r.agg.GranteeID = r.member, r.member
+		}
+		return nil
+	}
+	if r.member != 0 && r.member != p.UserID {
+		return &Error{Code: EFORBIDDEN, Message: "per-request logs show only your own usage; see Granted usage for your delegations", Field: "member"}
+	}
+	r.f.UserID, r.agg.UserID = p.UserID, p.UserID
+	return nil
+}
+
+// UsagePage is one page of the usage log.
+type UsagePage struct {
+	Items      []UsageItem `json:"items"`
+	NextCursor *string     `json:"nextCursor"`
+}
+
+// ListUsage returns a page of the caller's own events, or (granted) of events billed to the
+// caller's delegations.
+func (s *Service) ListUsage(ctx context.Context, p Principal, q UsageQuery, granted bool) (UsagePage, error) {
+	r, err := s.resolveQuery(ctx, q)
+	if err != nil {
+		return UsagePage{}, err
+	}
+	if err := s.scope(p, &r, granted); err != nil {
+		return UsagePage{}, err
+	}
+	r.f.Limit++ // one extra row tells whether there is a next page
+	evs, err := s.db.Read().ListUsage(ctx, r.f)
+	if err != nil {
+		return UsagePage{}, err
+	}
+	page := UsagePage{Items: []UsageItem{}}
+	if len(evs) == r.f.Limit {
+		evs = evs[:len(evs)-1]
+		last := evs[len(evs)-1]
+		c := encodeCursor(db.Cursor{Value: r.f.SortValue(last), ID: last.ID})
+		page.NextCursor = &c
+	}
+	for _, e := range evs {
+		page.Items = append(page.Items, s.usageItem(ctx, e))
+	}
+	return page, nil
+}
+
+// EachUsage streams every event a query selects (no limit) for export.
+func (s *Service) EachUsage(ctx context.Context, p Principal, q UsageQuery, granted bool, fn func(UsageItem) error) error {
+	q.Limit, q.Cursor = "", ""
+	r, err := s.resolveQuery(ctx, q)
+	if err != nil {
+		return err
+	}
+	if err := s.scope(p, &r, granted); err != nil {
+		return err
+	}
+	r.f.Limit = 0
+	return s.db.Read().EachUsage(ctx, r.f, func(e db.UsageEvent) error { return fn(s.usageItem(ctx, e)) })
+}
+
+// CheckUsageQuery validates an export query up front, so errors come before streaming starts.
+func (s *Service) CheckUsageQuery(ctx context.Context, p Principal, q UsageQuery, granted bool) error {
+	q.Limit, q.Cursor = "", ""
+	r, err := s.resolveQuery(ctx, q)
+	if err != nil {
+		return err
+	}
+	return s.scope(p, &r, granted)
+}
+
+// UsageDetail is one event with the bucket parts and ledger rows behind it.
+type UsageDetail struct {
+	UsageItem
+	Parts  []Part      `json:"parts"`
+	Ledger []LedgerRow `json:"ledger"`
+}
+
+// GetUsage returns one event to its member, or to the granter whose delegation paid for it.
+func (s *Service) GetUsage(ctx context.Context, p Principal, id int64) (UsageDetail, error) {
+	if err := p.requireUser(); err != nil {
+		return UsageDetail{}, err
+	}
+	r := s.db.Read()
+	e, err := r.UsageByID(ctx, id)
+	if errors.Is(err, db.ErrNotFound) || (err == nil && e.UserID != p.UserID && !(e.DelegationID.Valid && e.PayerID == p.UserID)) {
+		return UsageDetail{}, Errorf(ENOTFOUND, "no usage event %d", id)
+	}
+	if err != nil {
+		return UsageDetail{}, err
+	}
+	rows, err := r.LedgerForUsage(ctx, id)
+	if err != nil {
+		return UsageDetail{}, err
+	}
+	d := UsageDetail{UsageItem: s.usageItem(ctx, e), Parts: []Part{}, Ledger: ledgerRows(rows)}
+	for _, row := range rows {
+		if row.Action == "usage" && row.BucketID.Valid {
+			d.Parts = append(d.Parts, Part{BucketID: row.BucketID.Int64, Kind: row.Kind, Credits: Credits(-row.Amount)})
+		}
+	}
+	return d, nil
+}
+
+// LedgerRow is a ledger row as the API shows it.
+type LedgerRow struct {
+	ID           int64   `json:"id"`
+	At           string  `json:"at"`
+	Action       string  `json:"action"`
+	Credits      Credits `json:"credits"`
+	BucketID     *int64  `json:"bucketId"`
+	Kind         string  `json:"kind"`
+	Ref          string  `json:"ref"`
+	BalanceAfter Credits `json:"balanceAfter"`
+	Note         string  `json:"note"`
+}
+
+func ledgerRows(rows []db.LedgerRow) []LedgerRow {
+	out := make([]LedgerRow, 0, len(rows))
+	for _, r := range rows {
+		lr := LedgerRow{ID: r.ID, At: fromMS(r.At).Format(time.RFC3339Nano), Action: r.Action, Credits: Credits(r.Amount),
+			Kind: r.Kind, BalanceAfter: Credits(r.BalanceAfter), Note: r.Note}
+		if r.Kind == "" {
+			lr.Kind = "debt"
+		}
+		if r.BucketID.Valid {
+			v := r.BucketID.Int64
+			lr.BucketID = &v
+		}
+		switch {
+		case r.UsageID.Valid:
+			lr.Ref = "usage:" + strconv.FormatInt(r.UsageID.Int64, 10)
+		case r.BucketID.Valid:
+			lr.Ref = "bucket:" + strconv.FormatInt(r.BucketID.Int64, 10)
+		}
+		out = append(out, lr)
+	}
+	return out
+}
+
+// LedgerMonth is one month of a member's ledger.
+type LedgerMonth struct {
+	Month string      `json:"month"`
+	Items []LedgerRow `json:"items"`
+}
+
+// Ledger returns one month (YYYY-MM, instance time zone) of the caller's ledger; admins may
+// read a member's.
+func (s *Service) Ledger(ctx context.Context, p Principal, month string, member int64) (LedgerMonth, error) {
+	if err := p.requireUser(); err != nil {
+		return LedgerMonth{}, err
+	}
+	user := p.UserID
+	if member != 0 && member != p.UserID {
+		if !p.isAdmin() {
+			return LedgerMonth{}, &Error{Code: EFORBIDDEN, Message: "only admins may read another member's ledger", Field: "member"}
+		}
+		user = member
+	}
+	loc := s.Settings().Location
+	var start time.Time
+	if month == "" {
+		start = CycleAt(s.clock.Now(), loc).Start
+	} else {
+		t, err := time.ParseInLocation("2006-01", month, loc)
+		if err != nil {
+			return LedgerMonth{}, Invalid("month", "month must be YYYY-MM")
+		}
+		start = t
+	}
+	end := start.AddDate(0, 1, 0)
+	rows, err := s.db.Read().LedgerBetween(ctx, user, ms(start), ms(end))
+	if err != nil {
+		return LedgerMonth{}, err
+	}
+	return LedgerMonth{Month: start.Format("2006-01"), Items: ledgerRows(rows)}, nil
+}
+
+// BucketInfo is a bucket as the balance shows it.
+type BucketInfo struct {
+	ID        int64   `json:"id"`
+	Kind      string  `json:"kind"`
+	Remaining Credits `json:"remaining"`
+	Granted   Credits `json:"granted"`
+	GrantedAt string  `json:"grantedAt"`
+	ExpiresAt *string `json:"expiresAt"`
+	Note      string  `json:"note"`
+}
+
+// CycleInfo is this cycle against the plan allowance.
+type CycleInfo struct {
+	Start     string  `json:"start"`
+	End       string  `json:"end"`
+	Allowance Credits `json:"allowance"`
+	Used      Credits `json:"used"`
+	Requests  int64   `json:"requests"`
+}
+
+// Balance is a member's credits by bucket.
+type Balance struct {
+	Total   Credits      `json:"total"`
+	Debt    Credits      `json:"debt"`
+	Buckets []BucketInfo `json:"buckets"`
+	Cycle   CycleInfo    `json:"cycle"`
+}
+
+// Balance returns the live buckets of the caller, or of a member an app key names.
+func (s *Service) Balance(ctx context.Context, p Principal, userID int64, email string) (Balance, error) {
+	r := s.db.Read()
+	var u db.User
+	var err error
+	switch {
+	case p.Via == ViaAppKey:
+		field := "userId"
+		if userID != 0 {
+			u, err = r.UserByID(ctx, userID)
+		} else if email != "" {
+			field = "userEmail"
+			u, err = r.UserByEmail(ctx, email)
+		} else {
+			return Balance{}, Invalid("userId", "an app key must name the member: userId or userEmail")
+		}
+		if errors.Is(err, db.ErrNotFound) {
+			return Balance{}, Invalid(field, "no such member")
+		}
+	case (userID != 0 && userID != p.UserID) || (email != "" && !strings.EqualFold(email, p.Email)):
+		if !p.isAdmin() {
+			return Balance{}, &Error{Code: EFORBIDDEN, Message: "you may read only your own balance", Field: "userId"}
+		}
+		if userID != 0 {
+			u, err = r.UserByID(ctx, userID)
+		} else {
+			u, err = r.UserByEmail(ctx, email)
+		}
+		if errors.Is(err, db.ErrNotFound) {
+			return Balance{}, Errorf(ENOTFOUND, "no such member")
+		}
+	default:
+		if err := p.requireUser(); err != nil {
+			return Balance{}, err
+		}
+		u, err = r.UserByID(ctx, p.UserID)
+	}
+	if err != nil {
+		return Balance{}, err
+	}
+	return s.balanceOf(ctx, r, u)
+}
+
+func (s *Service) balanceOf(ctx context.Context, r *db.Conn, u db.User) (Balance, error) {
+	now := s.clock.Now()
+	bs, err := r.BucketsWithCredits(ctx, u.ID)
+	if err != nil {
+		return Balance{}, err
+	}
+	b := Balance{Debt: Credits(u.Debt), Buckets: []BucketInfo{}}
+	var total int64
+	for _, bk := range bs {
+		if expired(bk, ms(now)) {
+			continue
+		}
+		total += bk.Remaining
+		b.Buckets = append(b.Buckets, BucketInfo{ID: bk.ID, Kind: bk.Kind, Remaining: Credits(bk.Remaining), Granted: Credits(bk.Granted),
+			GrantedAt: fromMS(bk.GrantedAt).Format(time.RFC3339), ExpiresAt: optTime(bk.ExpiresAt), Note: bk.Note})
+	}
+	b.Total = Credits(total - u.Debt)
+	loc := s.Settings().Location
+	cy := CycleAt(now, loc)
+	b.Cycle = CycleInfo{Start: cy.Start.UTC().Format(time.RFC3339), End: cy.End.UTC().Format(time.RFC3339)}
+	allow, err := r.AllowanceByCycle(ctx, u.ID, cy.Key, cy.Key)
+	if err != nil {
+		return Balance{}, err
+	}
+	b.Cycle.Allowance = Credits(allow[cy.Key])
+	rows, err := r.Aggregate(ctx, "all", db.AggFilter{UserID: u.ID, Source: "personal", HasFrom: true, FromDay: DayOf(cy.Start, loc), HasTo: true, ToDay: DayOf(cy.End, loc) - 1})
+	if err != nil {
+		return Balance{}, err
+	}
+	if len(rows) > 0 {
+		b.Cycle.Used = Credits(rows[0].Credits)
+		b.Cycle.Requests = rows[0].Requests
+	}
+	return b, nil
+}

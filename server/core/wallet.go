@@ -1,0 +1,197 @@
+package core
+
+import (
+	"context"
+	"database/sql"
+
+	"tokenjar/db"
+)
+
+// Bucket kinds.
+const (
+	KindSubscription = "subscription"
+	KindAddon        = "addon"
+	KindEvent        = "event"
+)
+
+// Part is the piece of a charge one bucket paid.
+type Part struct {
+	BucketID int64   `json:"bucketId"`
+	Kind     string  `json:"kind"`
+	Credits  Credits `json:"credits"`
+}
+
+// wallet moves one member's credits inside a write transaction. Every movement writes its
+// ledger row and keeps the running balance, so sum(ledger) = sum(remaining) - debt always holds.
+type wallet struct {
+	ctx     context.Context
+	c       *db.Conn
+	user    db.User
+	now     int64
+	written []db.LedgerRow
+}
+
+func openWallet(ctx context.Context, c *db.Conn, userID, now int64) (*wallet, error) {
+	u, err := c.UserByID(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	return &wallet{ctx: ctx, c: c, user: u, now: now}, nil
+}
+
+func (w *wallet) record(action string, amount int64, b *db.Bucket, usageID int64, note string) error {
+	w.user.Balance += amount
+	row := db.LedgerRow{UserID: w.user.ID, At: w.now, Action: action, Amount: amount, BalanceAfter: w.user.Balance, Note: note}
+	if b != nil {
+		row.BucketID = sql.NullInt64{Int64: b.ID, Valid: true}
+		row.Kind = b.Kind
+	}
+	if usageID != 0 {
+		row.UsageID = sql.NullInt64{Int64: usageID, Valid: true}
+	}
+	id, err := w.c.InsertLedger(w.ctx, row)
+	row.ID = id
+	w.written = append(w.written, row)
+	return err
+}
+
+// save stores the member's running balance and debt; call once after the movements.
+func (w *wallet) save() error {
+	return w.c.SetMoney(w.ctx, w.user.ID, w.user.Balance, w.user.Debt)
+}
+
+func expired(b db.Bucket, now int64) bool {
+	return b.ExpiresAt.Valid && b.ExpiresAt.Int64 <= now
+}
+
+// liveBuckets loads the buckets holding credits in deduction order, first writing off any
+// whose expiry has passed: an expired bucket is never drawn, whether or not the job ran.
+func (w *wallet) liveBuckets() ([]db.Bucket, error) {
+	all, err := w.c.BucketsWithCredits(w.ctx, w.user.ID)
+	if err != nil {
+		return nil, err
+	}
+	live := all[:0]
+	for _, b := range all {
+		if expired(b, w.now) {
+			if err := w.expire(b); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		live = append(live, b)
+	}
+	return live, nil
+}
+
+func (w *wallet) expire(b db.Bucket) error {
+	if b.Remaining == 0 {
+		return nil
+	}
+	amount := b.Remaining
+	if err := w.c.SetBucketRemaining(w.ctx, b.ID, 0); err != nil {
+		return err
+	}
+	return w.record("expire", -amount, &b, 0, "")
+}
+
+// deduction is how a charge splits over buckets, computed before anything is written.
+type deduction struct {
+	parts     []Part
+	shortfall int64
+}
+
+func planDeduction(live []db.Bucket, amount int64) deduction {
+	var d deduction
+	left := amount
+	for _, b := range live {
+		if left == 0 {
+			break
+		}
+		take := min(b.Remaining, left)
+		if take == 0 {
+			continue
+		}
+		d.parts = append(d.parts, Part{BucketID: b.ID, Kind: b.Kind, Credits: Credits(take)})
+		left -= take
+	}
+	d.shortfall = left
+	return d
+}
+
+// applyDeduction writes the usage rows of a planned charge, and the debt for what no bucket covered.
+func (w *wallet) applyDeduction(live []db.Bucket, d deduction, usageID int64) error {
+	byID := make(map[int64]*db.Bucket, len(live))
+	for i := range live {
+		byID[live[i].ID] = &live[i]
+	}
+	for _, p := range d.parts {
+		b := byID[p.BucketID]
+		b.Remaining -= int64(p.Credits)
+		if err := w.c.SetBucketRemaining(w.ctx, b.ID, b.Remaining); err != nil {
+			return err
+		}
+		if err := w.record("usage", -int64(p.Credits), b, usageID, ""); err != nil {
+			return err
+		}
+	}
+	if d.shortfall > 0 {
+		w.user.Debt += d.shortfall
+		if err := w.record("debt", -d.shortfall, nil, usageID, "not covered by any bucket"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// creditIn adds a new bucket and lets it pay any debt first.
+func (w *wallet) creditIn(action string, b db.Bucket, note string) (db.Bucket, error) {
+	b.UserID = w.user.ID
+	b.Remaining = b.Granted
+	if b.GrantedAt == 0 {
+		b.GrantedAt = w.now
+	}
+	id, err := w.c.InsertBucket(w.ctx, b)
+	if err != nil {
+		return b, err
+	}
+	b.ID = id
+	if err := w.record(action, b.Granted, &b, 0, note); err != nil {
+		return b, err
+	}
+	return b, w.repayDebt(&b)
+}
+
+// repayDebt moves credits from b to the debt; a zero-sum pair of rows, so the balance holds.
+func (w *wallet) repayDebt(b *db.Bucket) error {
+	pay := min(w.user.Debt, b.Remaining)
+	if pay <= 0 || expired(*b, w.now) {
+		return nil
+	}
+	b.Remaining -= pay
+	if err := w.c.SetBucketRemaining(w.ctx, b.ID, b.Remaining); err != nil {
+		return err
+	}
+	if err := w.record("debt", -pay, b, 0, "repays debt"); err != nil {
+		return err
+	}
+	w.user.Debt -= pay
+	return w.record("debt", pay, nil, 0, "debt repaid")
+}
+
+// addToBucket returns credits to an existing bucket (refunds, allowance raises).
+func (w *wallet) addToBucket(action string, b *db.Bucket, amount int64, usageID int64, note string) error {
+	b.Remaining += amount
+	if err := w.c.SetBucketRemaining(w.ctx, b.ID, b.Remaining); err != nil {
+		return err
+	}
+	return w.record(action, amount, b, usageID, note)
+}
+
+func sumRemaining(bs []db.Bucket) int64 {
+	var n int64
+	for _, b := range bs {
+		n += b.Remaining
+	}
+	return n
+}

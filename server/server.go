@@ -1,0 +1,115 @@
+// Package server is tokenjar's HTTP face: the JSON API under /api/v1 and the embedded SPA.
+// Handlers parse, call one domain method, and reply; one error handler maps coded errors to
+// statuses.
+package server
+
+import (
+	"errors"
+	"io/fs"
+	"log/slog"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"tokenjar/server/core"
+)
+
+// Config is what the server needs besides the domain.
+type Config struct {
+	// SecureCookies marks cookies Secure. Also set per request when the request came over HTTPS.
+	SecureCookies bool
+	// TrustProxy honours X-Forwarded-Proto / X-Forwarded-For from a reverse proxy.
+	TrustProxy bool
+	Version    string
+}
+
+// Server is the HTTP application.
+type Server struct {
+	app *fiber.App
+	svc *core.Service
+	cfg Config
+	log *slog.Logger
+	spa fs.FS
+}
+
+// New builds the server. spa is the built frontend (frontend/dist).
+func New(svc *core.Service, spa fs.FS, cfg Config, log *slog.Logger) *Server {
+	s := &Server{svc: svc, cfg: cfg, log: log, spa: spa}
+	s.app = fiber.New(fiber.Config{
+		ErrorHandler:            s.handleError,
+		BodyLimit:               4 << 20,
+		DisableStartupMessage:   true,
+		ReadTimeout:             30 * time.Second,
+		IdleTimeout:             120 * time.Second,
+		AppName:                 "tokenjar",
+		EnableTrustedProxyCheck: !cfg.TrustProxy,
+		ProxyHeader: func() string {
+			if cfg.TrustProxy {
+				return fiber.HeaderXForwardedFor
+			}
+			return ""
+		}(),
+	})
+	s.routes()
+	return s
+}
+
+// App exposes the Fiber app (for Listen and for tests' app.Test).
+func (s *Server) App() *fiber.App { return s.app }
+
+// Listen serves on addr until Shutdown.
+func (s *Server) Listen(addr string) error { return s.app.Listen(addr) }
+
+// Shutdown stops accepting requests and waits for those in flight.
+func (s *Server) Shutdown() error { return s.app.ShutdownWithTimeout(10 * time.Second) }
+
+var statusOf = map[string]int{
+	core.EINVALID:      fiber.StatusBadRequest,
+	core.EUNAUTHORIZED: fiber.StatusUnauthorized,
+	core.EFORBIDDEN:    fiber.StatusForbidden,
+	core.ENOTFOUND:     fiber.StatusNotFound,
+	core.ECONFLICT:     fiber.StatusConflict,
+	core.ETOOLARGE:     fiber.StatusRequestEntityTooLarge,
+	core.ERATELIMITED:  fiber.StatusTooManyRequests,
+}
+
+type errorBody struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Field   string `json:"field,omitempty"`
+}
+
+func (s *Server) handleError(c *fiber.Ctx, err error) error {
+	var ce *core.Error
+	var fe *fiber.Error
+	body := errorBody{Code: core.EINTERNAL, Message: "internal error"}
+	status := fiber.StatusInternalServerError
+	switch {
+	case errors.As(err, &ce):
+		body = errorBody{Code: ce.Code, Message: ce.Message, Field: ce.Field}
+		if st, ok := statusOf[ce.Code]; ok {
+			status = st
+		}
+	case errors.As(err, &fe):
+		status = fe.Code
+		body.Message = fe.Message
+		switch fe.Code {
+		case fiber.StatusNotFound:
+			body.Code = core.ENOTFOUND
+		case fiber.StatusRequestEntityTooLarge:
+			body.Code, body.Message = core.ETOOLARGE, "the body is too large"
+		case fiber.StatusMethodNotAllowed:
+			body.Code = "method_not_allowed"
+		default:
+			if fe.Code >= 500 {
+				body = errorBody{Code: core.EINTERNAL, Message: "internal error"}
+				s.log.Error("request failed", "method", c.Method(), "path", c.Path(), "err", err)
+			} else {
+				body.Code = core.EINVALID
+			}
+		}
+	default:
+		s.log.Error("request failed", "method", c.Method(), "path", c.Path(), "err", err)
+	}
+	return c.Status(status).JSON(fiber.Map{"error": body})
+}

@@ -1,0 +1,141 @@
+package server
+
+import (
+	"bufio"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"tokenjar/server/core"
+)
+
+var csvHeader = []string{"id", "at", "member", "memberEmail", "app", "model", "provider", "modality", "usageType",
+	"description", "shortDescription", "inputTokens", "outputTokens", "totalTokens", "processingTimeMs", "project",
+	"billingSource", "costUsd", "credits", "charged", "debt", "refunded"}
+
+// cell guards text against spreadsheet formula injection: a cell that starts with = + - @
+// would run as a formula when an accountant opens the file.
+func cell(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
+}
+
+func csvRow(it core.UsageItem) []string {
+	pt := ""
+	if it.ProcessingTimeMs != nil {
+		pt = strconv.FormatInt(*it.ProcessingTimeMs, 10)
+	}
+	cost := ""
+	if string(it.CostUSD) != "null" {
+		cost = string(it.CostUSD)
+	}
+	app := it.AppSlug
+	return []string{strconv.FormatInt(it.ID, 10), it.At, cell(it.UserName), cell(it.UserEmail), cell(app), cell(it.Model),
+		cell(it.Provider), it.Modality, cell(it.UsageType), cell(it.Description), cell(it.ShortDescription),
+		strconv.FormatInt(it.InputTokens, 10), strconv.FormatInt(it.OutputTokens, 10), strconv.FormatInt(it.TotalTokens, 10),
+		pt, cell(it.Project), it.BillingSource, cost, it.Credits.String(), strconv.FormatBool(it.Charged), it.Debt.String(),
+		strconv.FormatBool(it.Refunded)}
+}
+
+func (s *Server) exportUsage(c *fiber.Ctx) error {
+	return s.export(c, false)
+}
+
+// export streams every selected row; rows go out as they are read, never held in memory.
+func (s *Server) export(c *fiber.Ctx, granted bool) error {
+	p, _ := principal(c)
+	q := usageQuery(c)
+	format := c.Query("format", "csv")
+	if format != "csv" && format != "json" {
+		return core.Invalid("format", "format must be csv or json")
+	}
+	if err := s.svc.CheckUsageQuery(c.UserContext(), p, q, granted); err != nil {
+		return err
+	}
+	stamp := s.svc.Now().Format("2006-01-02")
+	c.Set(fiber.HeaderContentDisposition, fmt.Sprintf(`attachment; filename="tokenjar-usage-%s.%s"`, stamp, format))
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	if format == "csv" {
+		c.Set(fiber.HeaderContentType, "text/csv; charset=utf-8")
+	} else {
+		c.Set(fiber.HeaderContentType, "application/json")
+	}
+	svc, log := s.svc, s.log
+	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		var err error
+		if format == "csv" {
+			cw := csv.NewWriter(w)
+			cw.Write(csvHeader)
+			err = svc.EachUsage(ctx, p, q, granted, func(it core.UsageItem) error {
+				return cw.Write(csvRow(it))
+			})
+			cw.Flush()
+			if err == nil {
+				err = cw.Error()
+			}
+		} else {
+			enc := json.NewEncoder(w)
+			w.WriteString("[")
+			first := true
+			err = svc.EachUsage(ctx, p, q, granted, func(it core.UsageItem) error {
+				if !first {
+					w.WriteString(",")
+				}
+				first = false
+				return enc.Encode(it)
+			})
+			w.WriteString("]\n")
+		}
+		if err == nil {
+			err = w.Flush()
+		}
+		if err != nil {
+			log.Error("export stopped", "err", err)
+		}
+	})
+	return nil
+}
+
+// stream sends new usage events the caller may see as server-sent events.
+func (s *Server) stream(c *fiber.Ctx) error {
+	p, _ := principal(c)
+	if p.UserID == 0 {
+		return core.Errorf(core.EFORBIDDEN, "the live stream is for signed-in members")
+	}
+	c.Set(fiber.HeaderContentType, "text/event-stream")
+	c.Set(fiber.HeaderCacheControl, "no-cache")
+	c.Set("X-Accel-Buffering", "no")
+	hub := s.svc.Hub()
+	sub := hub.Subscribe(p.UserID)
+	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
+		defer hub.Unsubscribe(sub)
+		ping := time.NewTicker(20 * time.Second)
+		defer ping.Stop()
+		if _, err := w.WriteString(": connected\nretry: 3000\n\n"); err != nil || w.Flush() != nil {
+			return
+		}
+		for {
+			select {
+			case it := <-sub.C:
+				b, _ := json.Marshal(it)
+				fmt.Fprintf(w, "event: usage\ndata: %s\n\n", b)
+			case <-ping.C:
+				w.WriteString(": ping\n\n")
+			}
+			if err := w.Flush(); err != nil {
+				return // the viewer left
+			}
+		}
+	})
+	return nil
+}
