@@ -30,11 +30,13 @@ type Server struct {
 	cfg Config
 	log *slog.Logger
 	spa fs.FS
+	// done closes on Shutdown, so long-lived streams end instead of holding shutdown up.
+	done chan struct{}
 }
 
 // New builds the server. spa is the built frontend (frontend/dist).
 func New(svc *core.Service, spa fs.FS, cfg Config, log *slog.Logger) *Server {
-	s := &Server{svc: svc, cfg: cfg, log: log, spa: spa}
+	s := &Server{svc: svc, cfg: cfg, log: log, spa: spa, done: make(chan struct{})}
 	s.app = fiber.New(fiber.Config{
 		ErrorHandler:            s.handleError,
 		BodyLimit:               4 << 20,
@@ -61,7 +63,14 @@ func (s *Server) App() *fiber.App { return s.app }
 func (s *Server) Listen(addr string) error { return s.app.Listen(addr) }
 
 // Shutdown stops accepting requests and waits for those in flight.
-func (s *Server) Shutdown() error { return s.app.ShutdownWithTimeout(10 * time.Second) }
+func (s *Server) Shutdown() error {
+	select {
+	case <-s.done:
+	default:
+		close(s.done)
+	}
+	return s.app.ShutdownWithTimeout(10 * time.Second)
+}
 
 var statusOf = map[string]int{
 	core.EINVALID:      fiber.StatusBadRequest,

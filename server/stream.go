@@ -117,6 +117,7 @@ func (s *Server) stream(c *fiber.Ctx) error {
 	c.Set("X-Accel-Buffering", "no")
 	hub := s.svc.Hub()
 	sub := hub.Subscribe(p.UserID)
+	done := s.done
 	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
 		defer hub.Unsubscribe(sub)
 		ping := time.NewTicker(20 * time.Second)
@@ -131,6 +132,8 @@ func (s *Server) stream(c *fiber.Ctx) error {
 				fmt.Fprintf(w, "event: usage\ndata: %s\n\n", b)
 			case <-ping.C:
 				w.WriteString(": ping\n\n")
+			case <-done:
+				return
 			}
 			if err := w.Flush(); err != nil {
 				return // the viewer left

@@ -1,0 +1,59 @@
+package db
+
+import (
+	"context"
+	"fmt"
+)
+
+// CheckLedger verifies the ledger invariant for every member and bucket and returns one line
+// per violation (none means consistent):
+//   - each member: sum(ledger) = sum(bucket remainders) - debt = stored balance
+//   - each bucket: the sum of its ledger rows equals its remainder
+//   - each member's debt equals minus the sum of the ledger rows that move debt
+func (c *Conn) CheckLedger(ctx context.Context) ([]string, error) {
+	var out []string
+	rows, err := c.q.QueryContext(ctx, `SELECT u.id, u.balance, u.debt,
+		(SELECT coalesce(sum(amount), 0) FROM ledger WHERE user_id = u.id),
+		(SELECT coalesce(sum(remaining), 0) FROM buckets WHERE user_id = u.id),
+		(SELECT coalesce(sum(amount), 0) FROM ledger WHERE user_id = u.id AND bucket_id IS NULL)
+		FROM users u ORDER BY u.id`)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var id, balance, debt, ledger, remaining, debtRows int64
+		if err := rows.Scan(&id, &balance, &debt, &ledger, &remaining, &debtRows); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		if ledger != remaining-debt || balance != ledger {
+			out = append(out, fmt.Sprintf("member %d: ledger %d, remaining %d - debt %d = %d, stored balance %d", id, ledger, remaining, debt, remaining-debt, balance))
+		}
+		if debtRows != -debt {
+			out = append(out, fmt.Sprintf("member %d: debt %d but debt rows sum to %d", id, debt, debtRows))
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	brows, err := c.q.QueryContext(ctx, `SELECT b.id, b.remaining, coalesce(sum(l.amount), 0) AS s
+		FROM buckets b LEFT JOIN ledger l ON l.bucket_id = b.id GROUP BY b.id HAVING s != b.remaining`)
+	if err != nil {
+		return nil, err
+	}
+	defer brows.Close()
+	for brows.Next() {
+		var id, remaining, sum int64
+		if err := brows.Scan(&id, &remaining, &sum); err != nil {
+			return nil, err
+		}
+		out = append(out, fmt.Sprintf("bucket %d: remaining %d but its ledger rows sum to %d", id, remaining, sum))
+	}
+	return out, brows.Err()
+}
+
+// QueryRowForTest runs one query that returns a single value; tests use it to count rows.
+func (c *Conn) QueryRowForTest(ctx context.Context, query string, dest any) error {
+	return c.q.QueryRowContext(ctx, query).Scan(dest)
+}
