@@ -127,7 +127,9 @@ func TestServerErrorsHideInternals(t *testing.T) {
 	ts := newTestServer(t)
 	ts.db.Close() // every query now fails inside the server
 	status, b := ts.send(httpClient, "GET", "/api/v1/setup", "", nil, nil)
-	var e struct{ Error struct{ Code, Message string } }
+	var e struct {
+		Error struct{ Code, Message string }
+	}
 	json.Unmarshal(b, &e)
 	if status != 500 || e.Error.Code != "internal" || e.Error.Message != "internal error" {
 		t.Fatalf("500 reply: %d %s", status, b)
