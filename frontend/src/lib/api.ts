@@ -1,0 +1,740 @@
+// The one typed client for the tokenjar API (docs/api.md). Every reply type lives here.
+
+/** Credits as the API sends them: a JSON decimal number with at most 3 decimals. */
+export type Credits = number;
+/** RFC 3339 timestamp. */
+export type Timestamp = string;
+export type Id = number;
+
+export type Role = 'owner' | 'admin' | 'member';
+export type BucketKind = 'subscription' | 'addon' | 'event';
+export type LedgerAction = 'usage' | 'grant' | 'topup' | 'refresh' | 'expire' | 'refund' | 'debt';
+export type Modality = 'text' | 'image' | 'audio' | 'video' | 'embedding';
+export type Period = 'day' | 'week' | 'month' | 'once';
+export type UsageSort = '-at' | 'at' | '-credits' | 'credits' | '-totalTokens' | 'totalTokens';
+export type AggregateBy =
+  | 'day'
+  | 'month'
+  | 'usageType'
+  | 'app'
+  | 'model'
+  | 'provider'
+  | 'project'
+  | 'source'
+  | 'modality'
+  | 'member';
+export type AggregateScope = 'own' | 'granted' | 'all';
+export type ExportFormat = 'csv' | 'json';
+
+// ---- setup and sign-in ----
+
+export interface User {
+  id: Id;
+  email: string;
+  name: string;
+  role: Role;
+}
+export type Me = User;
+
+export interface SetupStatus {
+  needed: boolean;
+}
+export interface SetupRequest {
+  email: string;
+  name: string;
+  password: string;
+  instanceName?: string;
+  timeZone?: string;
+  creditsPerUSD?: number;
+}
+export interface SetupReply {
+  user: User;
+  token: string;
+}
+export interface LoginRequest {
+  email: string;
+  password: string;
+}
+export interface LoginReply {
+  user: User;
+}
+export interface Provider {
+  id: string;
+  name: string;
+}
+
+// ---- personal tokens ----
+
+export interface PersonalToken {
+  id: Id;
+  name: string;
+  prefix: string;
+  createdAt: Timestamp;
+  lastUsedAt: Timestamp | null;
+}
+export interface PersonalTokenCreated {
+  id: Id;
+  name: string;
+  prefix: string;
+  token: string;
+}
+
+// ---- settings ----
+
+export interface Cycle {
+  start: Timestamp;
+  end: Timestamp;
+}
+export interface Settings {
+  instanceName: string;
+  timeZone: string;
+  creditsPerUSD: number;
+  cycle: Cycle;
+}
+export interface SettingsUpdate {
+  instanceName?: string;
+  timeZone?: string;
+  creditsPerUSD?: number;
+}
+
+// ---- members ----
+
+export interface Member {
+  id: Id;
+  email: string;
+  name: string;
+  role: Role;
+  disabled: boolean;
+  monthlyCredits: Credits;
+  nextMonthlyCredits: Credits | null;
+  balance: Credits;
+  debt: Credits;
+  usedThisCycle: Credits;
+  requestsThisCycle: number;
+  createdAt: Timestamp;
+}
+export interface MemberCreate {
+  email: string;
+  name: string;
+  password?: string;
+  role?: Role;
+}
+export interface MemberPatch {
+  name?: string;
+  role?: Role;
+  disabled?: boolean;
+}
+export interface GrantRequest {
+  kind: BucketKind;
+  credits: Credits;
+  expiresAt?: Timestamp;
+  note?: string;
+}
+export interface LedgerRow {
+  id: Id;
+  at: Timestamp;
+  action: LedgerAction;
+  credits: Credits;
+  bucketId: Id | null;
+  kind: BucketKind | null;
+  ref: string | null;
+  balanceAfter: Credits;
+  note?: string | null;
+}
+export interface GrantReply {
+  bucketId: Id;
+  kind: BucketKind;
+  credits: Credits;
+  expiresAt: Timestamp | null;
+  ledger: LedgerRow[];
+}
+
+// ---- apps and keys ----
+
+export interface AppKey {
+  id: Id;
+  prefix: string;
+  createdAt: Timestamp;
+  lastUsedAt: Timestamp | null;
+  revokedAt: Timestamp | null;
+}
+export interface App {
+  id: Id;
+  slug: string;
+  name: string;
+  createdAt: Timestamp;
+  disabled: boolean;
+  /** Only admins get the keys. */
+  keys?: AppKey[];
+}
+export interface AppCreate {
+  name: string;
+  slug?: string;
+}
+export interface AppCreated {
+  id: Id;
+  slug: string;
+  name: string;
+  key: string;
+  keyId: Id;
+}
+export interface KeyCreated {
+  id: Id;
+  prefix: string;
+  key: string;
+}
+
+// ---- usage ----
+
+export interface BucketPart {
+  bucketId: Id;
+  kind: BucketKind;
+  credits: Credits;
+}
+export interface UsageEvent {
+  id: Id;
+  at: Timestamp;
+  userId: Id;
+  userName: string;
+  userEmail: string;
+  appId: Id | null;
+  appSlug: string | null;
+  appName: string | null;
+  description: string;
+  shortDescription: string | null;
+  usageType: string;
+  model: string | null;
+  provider: string | null;
+  modality: string | null;
+  inputTokens: number | null;
+  outputTokens: number | null;
+  totalTokens: number | null;
+  processingTimeMs: number | null;
+  project: string | null;
+  /** `personal` or a delegation id. */
+  billingSource: string | number;
+  delegationId: Id | null;
+  costUsd: number | null;
+  credits: Credits;
+  charged: boolean;
+  debt: Credits;
+  refunded: boolean;
+  modelParameters: Record<string, unknown> | null;
+  internalTokensOrCredits: number | string | null;
+  idempotencyKey: string | null;
+}
+export interface UsageDetail extends UsageEvent {
+  parts: BucketPart[];
+  ledger: LedgerRow[];
+}
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+export interface UsageFilters {
+  from?: string;
+  to?: string;
+  app?: string;
+  model?: string;
+  provider?: string;
+  usageType?: string;
+  project?: string;
+  source?: string;
+  modality?: string;
+  /** Only for /granted/usage and admin aggregates. */
+  member?: string;
+}
+export interface Paging {
+  limit?: number;
+  cursor?: string | null;
+  sort?: UsageSort;
+}
+/** The body of POST /usage (for apps; the SPA only shows it in snippets). */
+export interface UsageReport {
+  aiAgentId?: string | number;
+  userId?: Id;
+  userEmail?: string;
+  description: string;
+  usageType?: string;
+  shortDescription?: string;
+  totalCost?: number;
+  credits?: Credits;
+  model?: string;
+  provider?: string;
+  modality?: Modality;
+  inputTokens?: number;
+  outputTokens?: number;
+  totalTokens?: number;
+  processingTimeMs?: number;
+  modelParameters?: Record<string, unknown>;
+  internalTokensOrCredits?: number | string;
+  project?: string;
+  billingSource?: string;
+  chargeUser?: boolean;
+  idempotencyKey?: string;
+  timestamp?: Timestamp;
+}
+export interface UsageReportReply {
+  id: Id;
+  creditsCharged: Credits;
+  billingSource: string | number;
+  parts: BucketPart[];
+  debt: Credits;
+  balanceAfter: Credits;
+}
+export interface RefundReply {
+  ledger: LedgerRow[];
+}
+export interface KindSplit {
+  subscription: Credits;
+  addon: Credits;
+  event: Credits;
+  debt: Credits;
+}
+export interface AggregateItem {
+  key: string;
+  label: string;
+  requests: number;
+  credits: Credits;
+  tokens: number;
+  kinds: KindSplit;
+  allowance?: Credits;
+}
+export interface AggregateTotals {
+  requests: number;
+  credits: Credits;
+  tokens: number;
+}
+export interface AggregateReply {
+  by: AggregateBy;
+  items: AggregateItem[];
+  totals: AggregateTotals;
+}
+export interface FacetApp {
+  id: Id;
+  slug: string;
+  name: string;
+}
+export interface Facets {
+  apps: FacetApp[];
+  models: string[];
+  providers: string[];
+  usageTypes: string[];
+  projects: string[];
+  modalities?: string[];
+}
+
+// ---- balance and ledger ----
+
+export interface Bucket {
+  id: Id;
+  kind: BucketKind;
+  remaining: Credits;
+  granted: Credits;
+  grantedAt: Timestamp;
+  expiresAt: Timestamp | null;
+  note?: string | null;
+}
+export interface BalanceCycle {
+  start: Timestamp;
+  end: Timestamp;
+  allowance: Credits;
+  used: Credits;
+}
+export interface Balance {
+  total: Credits;
+  debt: Credits;
+  buckets: Bucket[];
+  cycle?: BalanceCycle;
+}
+export interface LedgerPage {
+  month: string;
+  items: LedgerRow[];
+}
+
+// ---- delegations ----
+
+export interface Delegation {
+  id: Id;
+  granterId: Id;
+  granterName: string;
+  granteeId: Id;
+  granteeName: string;
+  granteeEmail: string;
+  credits: Credits;
+  period: Period;
+  startsAt: Timestamp;
+  endsAt: Timestamp | null;
+  note: string | null;
+  status: string;
+  usedThisPeriod: Credits;
+  remainingThisPeriod: Credits;
+  periodEnds: Timestamp | null;
+  createdAt: Timestamp;
+}
+export interface DelegationCreate {
+  granteeEmail?: string;
+  granteeId?: Id;
+  credits: Credits;
+  period: Period;
+  endsAt?: Timestamp;
+  note?: string;
+}
+export interface Delegations {
+  given: Delegation[];
+  received: Delegation[];
+}
+
+// ---- jobs ----
+
+export interface Job {
+  name: string;
+  lastRunAt: Timestamp | null;
+  lastAsOf: Timestamp | null;
+  lastResult: string | null;
+}
+
+export interface Items<T> {
+  items: T[];
+}
+
+// ---- errors ----
+
+const STATUS_CODES: Record<number, string> = {
+  400: 'invalid',
+  401: 'unauthorized',
+  403: 'forbidden',
+  404: 'not_found',
+  409: 'conflict',
+  413: 'too_large',
+  429: 'rate_limited',
+};
+
+/** An error reply of the API ({"error":{"code","message","field"}}) or a network failure. */
+export class ApiError extends Error {
+  readonly status: number;
+  readonly code: string;
+  readonly field?: string;
+
+  constructor(status: number, code: string, message: string, field?: string) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status;
+    this.code = code;
+    if (field) this.field = field;
+  }
+}
+
+/** A message for people from any thrown value. */
+export function errorMessage(e: unknown): string {
+  if (e instanceof ApiError) return e.message;
+  if (e instanceof Error) return e.message;
+  return String(e);
+}
+
+/** Parses a failed response into an ApiError. */
+export async function toApiError(res: Response): Promise<ApiError> {
+  const fallbackCode = STATUS_CODES[res.status] ?? (res.status >= 500 ? 'internal' : 'error');
+  let text = '';
+  try {
+    text = await res.text();
+  } catch {
+    /* ignore */
+  }
+  if (text) {
+    try {
+      const body = JSON.parse(text) as { error?: { code?: unknown; message?: unknown; field?: unknown } };
+      const err = body?.error;
+      if (err && typeof err === 'object') {
+        return new ApiError(
+          res.status,
+          typeof err.code === 'string' && err.code ? err.code : fallbackCode,
+          typeof err.message === 'string' && err.message ? err.message : res.statusText || `HTTP ${res.status}`,
+          typeof err.field === 'string' && err.field ? err.field : undefined,
+        );
+      }
+    } catch {
+      /* not JSON */
+    }
+  }
+  return new ApiError(res.status, fallbackCode, res.statusText || `HTTP ${res.status}`);
+}
+
+// ---- query strings and cookies ----
+
+export type QueryValue = string | number | boolean | null | undefined;
+
+/** Builds "?a=1&b=2", dropping empty values (undefined, null, "" and blanks). "" when nothing is left. */
+export function buildQuery(params: Record<string, QueryValue> | undefined): string {
+  if (!params) return '';
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) {
+    if (v === undefined || v === null) continue;
+    const s = typeof v === 'string' ? v.trim() : String(v);
+    if (s === '') continue;
+    q.append(k, s);
+  }
+  const s = q.toString();
+  return s ? `?${s}` : '';
+}
+
+/** Reads one cookie from a `document.cookie`-style string. */
+export function readCookie(name: string, cookies: string): string | null {
+  for (const part of cookies.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq < 0) continue;
+    if (part.slice(0, eq).trim() === name) {
+      const raw = part.slice(eq + 1).trim();
+      try {
+        return decodeURIComponent(raw);
+      } catch {
+        return raw;
+      }
+    }
+  }
+  return null;
+}
+
+export const CSRF_COOKIE = 'tj_csrf';
+export const CSRF_HEADER = 'X-CSRF-Token';
+export const API_BASE = '/api/v1';
+
+// ---- the client ----
+
+export interface ClientOptions {
+  base?: string;
+  fetch?: typeof fetch;
+  /** Returns the cookie string; defaults to document.cookie. */
+  cookies?: () => string;
+  /** Called on a 401 reply (except for sign-in itself). */
+  onUnauthorized?: (err: ApiError) => void;
+}
+
+interface RequestOptions {
+  query?: Record<string, QueryValue>;
+  body?: unknown;
+}
+
+export class ApiClient {
+  base: string;
+  onUnauthorized?: (err: ApiError) => void;
+  private fetchFn: typeof fetch;
+  private cookies: () => string;
+
+  constructor(opts: ClientOptions = {}) {
+    this.base = opts.base ?? API_BASE;
+    this.fetchFn = opts.fetch ?? ((input, init) => globalThis.fetch(input, init));
+    this.cookies = opts.cookies ?? (() => (typeof document !== 'undefined' ? document.cookie : ''));
+    this.onUnauthorized = opts.onUnauthorized;
+  }
+
+  url(path: string, query?: Record<string, QueryValue>): string {
+    return this.base + path + buildQuery(query);
+  }
+
+  async request<T>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
+    const headers: Record<string, string> = { Accept: 'application/json' };
+    const init: RequestInit = { method, headers, credentials: 'same-origin' };
+    if (opts.body !== undefined) {
+      headers['Content-Type'] = 'application/json';
+      init.body = JSON.stringify(opts.body);
+    }
+    if (method !== 'GET' && method !== 'HEAD') {
+      const csrf = readCookie(CSRF_COOKIE, this.cookies());
+      if (csrf) headers[CSRF_HEADER] = csrf;
+    }
+    let res: Response;
+    try {
+      res = await this.fetchFn(this.url(path, opts.query), init);
+    } catch (e) {
+      throw new ApiError(0, 'network', `Cannot reach the server (${errorMessage(e)})`);
+    }
+    if (!res.ok) {
+      const err = await toApiError(res);
+      if (res.status === 401 && path !== '/auth/login' && this.onUnauthorized) this.onUnauthorized(err);
+      throw err;
+    }
+    if (res.status === 204) return {} as T;
+    const text = await res.text();
+    if (!text) return {} as T;
+    try {
+      return JSON.parse(text) as T;
+    } catch {
+      throw new ApiError(res.status, 'invalid_reply', 'The server sent a reply that is not JSON');
+    }
+  }
+
+  get<T>(path: string, query?: Record<string, QueryValue>): Promise<T> {
+    return this.request<T>('GET', path, { query });
+  }
+  post<T>(path: string, body?: unknown, query?: Record<string, QueryValue>): Promise<T> {
+    return this.request<T>('POST', path, { body: body ?? {}, query });
+  }
+  put<T>(path: string, body?: unknown, query?: Record<string, QueryValue>): Promise<T> {
+    return this.request<T>('PUT', path, { body: body ?? {}, query });
+  }
+  patch<T>(path: string, body?: unknown): Promise<T> {
+    return this.request<T>('PATCH', path, { body: body ?? {} });
+  }
+  del<T>(path: string): Promise<T> {
+    return this.request<T>('DELETE', path);
+  }
+
+  // setup and sign-in
+  setupStatus() {
+    return this.get<SetupStatus>('/setup');
+  }
+  setup(body: SetupRequest) {
+    return this.post<SetupReply>('/setup', body);
+  }
+  login(body: LoginRequest) {
+    return this.post<LoginReply>('/auth/login', body);
+  }
+  logout() {
+    return this.post<Record<string, never>>('/auth/logout');
+  }
+  async providers(): Promise<Provider[]> {
+    const r = await this.get<Provider[] | Items<Provider>>('/auth/providers');
+    return Array.isArray(r) ? r : (r?.items ?? []);
+  }
+  providerStartUrl(id: string): string {
+    return `${this.base}/auth/${encodeURIComponent(id)}/start`;
+  }
+  me() {
+    return this.get<Me>('/me');
+  }
+
+  // tokens
+  tokens() {
+    return this.get<Items<PersonalToken>>('/tokens');
+  }
+  createToken(name: string) {
+    return this.post<PersonalTokenCreated>('/tokens', { name });
+  }
+  revokeToken(id: Id) {
+    return this.del<Record<string, never>>(`/tokens/${id}`);
+  }
+
+  // settings
+  settings() {
+    return this.get<Settings>('/settings');
+  }
+  updateSettings(body: SettingsUpdate) {
+    return this.put<Settings>('/settings', body);
+  }
+
+  // members
+  members() {
+    return this.get<Items<Member>>('/members');
+  }
+  createMember(body: MemberCreate) {
+    return this.post<Member>('/members', body);
+  }
+  patchMember(id: Id, body: MemberPatch) {
+    return this.patch<Member>(`/members/${id}`, body);
+  }
+  setPlan(id: Id, monthlyCredits: Credits, now = false) {
+    return this.put<Member>(`/members/${id}/plan`, { monthlyCredits }, { now: now ? 'true' : undefined });
+  }
+  grant(id: Id, body: GrantRequest) {
+    return this.post<GrantReply>(`/members/${id}/grants`, body);
+  }
+
+  // apps
+  apps() {
+    return this.get<Items<App>>('/apps');
+  }
+  createApp(body: AppCreate) {
+    return this.post<AppCreated>('/apps', body);
+  }
+  createKey(appId: Id) {
+    return this.post<KeyCreated>(`/apps/${appId}/keys`);
+  }
+  revokeKey(appId: Id, keyId: Id) {
+    return this.del<Record<string, never>>(`/apps/${appId}/keys/${keyId}`);
+  }
+
+  // usage
+  usage(filters: UsageFilters, paging: Paging = {}) {
+    return this.get<Page<UsageEvent>>('/usage', { ...filterQuery(filters), ...pagingQuery(paging) });
+  }
+  usageDetail(id: Id) {
+    return this.get<UsageDetail>(`/usage/${id}`);
+  }
+  aggregate(filters: UsageFilters, by: AggregateBy, scope?: AggregateScope) {
+    return this.get<AggregateReply>('/usage/aggregate', {
+      ...filterQuery(filters),
+      by,
+      scope: scope && scope !== 'own' ? scope : undefined,
+    });
+  }
+  facets() {
+    return this.get<Facets>('/usage/facets');
+  }
+  refund(id: Id) {
+    return this.post<RefundReply>(`/usage/${id}/refund`);
+  }
+  exportUrl(filters: UsageFilters, format: ExportFormat): string {
+    return this.url('/usage/export', { ...filterQuery(filters), format });
+  }
+  streamUrl(): string {
+    return `${this.base}/usage/stream`;
+  }
+  report(body: UsageReport) {
+    return this.post<UsageReportReply>('/usage', body);
+  }
+
+  // balance and ledger
+  balance() {
+    return this.get<Balance>('/balance');
+  }
+  ledger(month: string, member?: Id) {
+    return this.get<LedgerPage>('/ledger', { month, member });
+  }
+
+  // delegations
+  delegations() {
+    return this.get<Delegations>('/delegations');
+  }
+  createDelegation(body: DelegationCreate) {
+    return this.post<Delegation>('/delegations', body);
+  }
+  revokeDelegation(id: Id) {
+    return this.del<Record<string, never>>(`/delegations/${id}`);
+  }
+  grantedUsage(filters: UsageFilters, paging: Paging = {}) {
+    return this.get<Page<UsageEvent>>('/granted/usage', { ...filterQuery(filters), ...pagingQuery(paging) });
+  }
+
+  // jobs
+  jobs() {
+    return this.get<Items<Job>>('/jobs');
+  }
+}
+
+const FILTER_KEYS: (keyof UsageFilters)[] = [
+  'from',
+  'to',
+  'app',
+  'model',
+  'provider',
+  'usageType',
+  'project',
+  'source',
+  'modality',
+  'member',
+];
+
+/** The query parameters of a filter set, in a stable order, empty ones left out by buildQuery. */
+export function filterQuery(f: UsageFilters): Record<string, QueryValue> {
+  const q: Record<string, QueryValue> = {};
+  for (const k of FILTER_KEYS) q[k] = f[k];
+  return q;
+}
+
+function pagingQuery(p: Paging): Record<string, QueryValue> {
+  return { sort: p.sort && p.sort !== '-at' ? p.sort : undefined, limit: p.limit, cursor: p.cursor };
+}
+
+/** The shared client of the SPA. */
+export const api = new ApiClient();

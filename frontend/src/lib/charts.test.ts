@@ -1,0 +1,38 @@
+import { describe, expect, it } from 'vitest';
+import type { AggregateItem } from './api';
+import { dailyByKind, monthly, personalVsDelegated, topN } from './charts';
+
+function item(key: string, credits: number, extra: Partial<AggregateItem> = {}): AggregateItem {
+  return { key, label: key, requests: 1, credits, tokens: 0, kinds: { subscription: 0, addon: credits, event: 0, debt: 0 }, ...extra };
+}
+
+describe('charts', () => {
+  it('fills missing days with zero', () => {
+    const s = dailyByKind([item('2026-11-02', 0.3)], '2026-11-01', '2026-11-03');
+    expect(s.labels).toEqual(['2026-11-01', '2026-11-02', '2026-11-03']);
+    expect(s.datasets.find((d) => d.key === 'addon')?.data).toEqual([0, 0.3, 0]);
+  });
+  it('uses the item keys when the range is open', () => {
+    expect(dailyByKind([item('2026-11-05', 1), item('2026-11-03', 1)]).labels).toEqual(['2026-11-03', '2026-11-04', '2026-11-05']);
+    expect(dailyByKind([]).labels).toEqual([]);
+  });
+  it('puts the current allowance on the last month', () => {
+    const m = monthly([item('2026-10', 5, { allowance: 100 })], ['2026-10', '2026-11'], 200);
+    expect(m).toEqual({ credits: [5, 0], allowance: [100, 200] });
+  });
+  it('sums the rest into Other exactly', () => {
+    const t = topN([item('a', 5), item('b', 0.1), item('c', 0.2), item('d', 3)], 2);
+    expect(t.map((x) => x.label)).toEqual(['a', 'd', 'Other (2)']);
+    expect(t[2].credits).toBe(0.3);
+  });
+  it('takes key 0 (no delegation) as personal', () => {
+    expect(personalVsDelegated([item('0', 2), item('7', 1)]).personal).toBe(2);
+  });
+  it('splits personal from delegated', () => {
+    expect(personalVsDelegated([item('personal', 1.1), item('7', 0.1), item('9', 0.2)])).toEqual({
+      personal: 1.1,
+      delegated: 0.3,
+      requests: [1, 2],
+    });
+  });
+});

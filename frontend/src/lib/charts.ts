@@ -1,0 +1,99 @@
+// Pure helpers that turn aggregate replies into chart series (credits summed as millicredits).
+
+import type { AggregateItem } from './api';
+import { fromMilli, KIND_LABELS, toMilli } from './format';
+import { daysBetween } from './range';
+
+export const KIND_COLORS = {
+  subscription: '#3b6fd8',
+  addon: '#1f9d8a',
+  event: '#d08a1a',
+  debt: '#c9372c',
+} as const;
+
+export const PALETTE = ['#3b6fd8', '#1f9d8a', '#d08a1a', '#8b5cf6', '#db2777', '#0891b2', '#65a30d', '#c2410c', '#64748b'];
+
+export type KindKey = keyof typeof KIND_COLORS;
+export const KIND_KEYS: KindKey[] = ['event', 'subscription', 'addon', 'debt'];
+
+export interface Series {
+  labels: string[];
+  keys: string[];
+  datasets: { key: string; label: string; color: string; data: number[] }[];
+}
+
+/** Daily credits per bucket kind for every day of the range (missing days are 0). */
+export function dailyByKind(items: AggregateItem[], from?: string, to?: string): Series {
+  const keys = items.map((i) => i.key).sort();
+  const start = from ?? keys[0];
+  const end = to ?? keys[keys.length - 1];
+  const days = start && end ? daysBetween(start, end) : [];
+  const byKey = new Map(items.map((i) => [i.key, i]));
+  return {
+    labels: days,
+    keys: days,
+    datasets: KIND_KEYS.map((k) => ({
+      key: k,
+      label: KIND_LABELS[k],
+      color: KIND_COLORS[k],
+      data: days.map((d) => fromMilli(toMilli(byKey.get(d)?.kinds?.[k] ?? 0))),
+    })),
+  };
+}
+
+/** Monthly credits and the allowance of each month, for the given months (oldest first). */
+export function monthly(
+  items: AggregateItem[],
+  months: string[],
+  currentAllowance?: number | null,
+): { credits: number[]; allowance: (number | null)[] } {
+  const byKey = new Map(items.map((i) => [i.key, i]));
+  const last = months[months.length - 1];
+  return {
+    credits: months.map((m) => fromMilli(toMilli(byKey.get(m)?.credits ?? 0))),
+    allowance: months.map((m) => {
+      const a = byKey.get(m)?.allowance;
+      if (a !== undefined && a !== null) return fromMilli(toMilli(a));
+      if (m === last && currentAllowance !== undefined && currentAllowance !== null) return fromMilli(toMilli(currentAllowance));
+      return null;
+    }),
+  };
+}
+
+/** The n largest items by credits, the rest summed into "Other". */
+export function topN(items: AggregateItem[], n = 8): { label: string; credits: number; requests: number }[] {
+  const sorted = [...items].sort((a, b) => toMilli(b.credits) - toMilli(a.credits) || b.requests - a.requests);
+  const out = sorted.slice(0, n).map((i) => ({
+    label: i.label || i.key || '(none)',
+    credits: fromMilli(toMilli(i.credits)),
+    requests: i.requests,
+  }));
+  const rest = sorted.slice(n);
+  if (rest.length) {
+    out.push({
+      label: `Other (${rest.length})`,
+      credits: fromMilli(rest.reduce((s, i) => s + toMilli(i.credits), 0)),
+      requests: rest.reduce((s, i) => s + i.requests, 0),
+    });
+  }
+  return out;
+}
+
+/** Personal against delegated credits, from a by=source aggregate. */
+export function personalVsDelegated(items: AggregateItem[]): { personal: number; delegated: number; requests: [number, number] } {
+  let p = 0;
+  let d = 0;
+  let pr = 0;
+  let dr = 0;
+  for (const i of items) {
+    // Personal usage has the key "personal" (or "0", no delegation) in a by=source aggregate.
+    if (i.key === 'personal' || i.key === '0' || i.key === '' || i.key === null) {
+      p += toMilli(i.credits);
+      pr += i.requests;
+    } else {
+      d += toMilli(i.credits);
+      dr += i.requests;
+    }
+  }
+  return { personal: fromMilli(p), delegated: fromMilli(d), requests: [pr, dr] };
+}
