@@ -1,10 +1,57 @@
 package main
 
 import (
+	"context"
 	"errors"
+	"flag"
+	"fmt"
 	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"tokenjar/db"
+	"tokenjar/server/core"
+	"tokenjar/server/demo"
 )
 
+// demoCmd fills a fresh data folder with realistic usage, through the real engine.
 func demoCmd(args []string, out io.Writer) error {
-	return errors.New("demo is not built yet")
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	data := dataFlag(fs)
+	seed := fs.Int64("seed", 1, "random seed; the same seed makes the same data")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	ctx := context.Background()
+	if err := os.MkdirAll(*data, 0o700); err != nil {
+		return err
+	}
+	d, err := db.Open(filepath.Join(*data, "tokenjar.db"))
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Migrate(ctx); err != nil {
+		return err
+	}
+	clock := &demo.Clock{}
+	clock.Set(time.Now())
+	svc, err := core.New(ctx, d, clock, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		return err
+	}
+	if needed, err := svc.SetupNeeded(ctx); err != nil {
+		return err
+	} else if !needed {
+		return errors.New("this data folder is set up already; give demo a fresh --data folder")
+	}
+	began := time.Now()
+	msg, err := demo.Family(ctx, svc, clock, *data, time.Now(), *seed)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "demo data written to %s in %s: %s\nStart it with: tokenjar serve --data %s\n", *data, time.Since(began).Round(time.Millisecond), msg, *data)
+	return nil
 }

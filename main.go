@@ -38,6 +38,7 @@ Usage:
   tokenjar user reset-password --email E --password P [--data DIR]
   tokenjar jobs run refresh|expire|backup [--at RFC3339] [--data DIR]
   tokenjar demo [--data DIR] [--seed N]
+  tokenjar check [--data DIR]        verify the ledger invariant for every member and bucket
 
 Flags have environment twins: TOKENJAR_ADDR, TOKENJAR_DATA.
 `
@@ -68,6 +69,8 @@ func run(args []string, out io.Writer) error {
 		return jobsCmd(args, out)
 	case "demo":
 		return demoCmd(args, out)
+	case "check":
+		return checkCmd(args, out)
 	case "help", "-h", "--help":
 		fmt.Fprint(out, usage)
 		return nil
@@ -306,5 +309,31 @@ func jobsCmd(args []string, out io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(out, "%s as of %s: %s\n", name, when.Format(time.RFC3339), res)
+	return nil
+}
+
+func checkCmd(args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("check", flag.ContinueOnError)
+	data := dataFlag(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	ctx := context.Background()
+	d, _, err := open(ctx, *data, slog.Default())
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	bad, err := d.Read().CheckLedger(ctx)
+	if err != nil {
+		return err
+	}
+	for _, b := range bad {
+		fmt.Fprintln(out, b)
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("%d ledger problems", len(bad))
+	}
+	fmt.Fprintln(out, "ledger consistent: for every member, sum(ledger) = sum(bucket remainders) - debt")
 	return nil
 }

@@ -53,6 +53,11 @@ func scanApp(row interface{ Scan(...any) error }) (App, error) {
 	return a, err
 }
 
+func (c *Conn) UpdateApp(ctx context.Context, id int64, name string, disabled bool) error {
+	_, err := c.q.ExecContext(ctx, `UPDATE apps SET name = ?, disabled = ? WHERE id = ?`, name, disabled, id)
+	return err
+}
+
 func (c *Conn) AppByID(ctx context.Context, id int64) (App, error) {
 	return scanApp(c.q.QueryRowContext(ctx, `SELECT id, slug, name, disabled, created_at FROM apps WHERE id = ?`, id))
 }

@@ -76,7 +76,7 @@ var aggKeys = map[string]string{
 	"provider":  "d.provider",
 	"project":   "d.project",
 	"modality":  "d.modality",
-	"source":    "CAST(d.delegation_id AS TEXT)",
+	"source":    "CASE d.delegation_id WHEN 0 THEN 'personal' ELSE CAST(d.delegation_id AS TEXT) END",
 	"member":    "CAST(d.user_id AS TEXT)",
 	"all":       "''",
 }
@@ -121,6 +121,8 @@ func (c *Conn) Aggregate(ctx context.Context, by string, f AggFilter) ([]AggRow,
 		add("d.delegation_id = 0")
 	case "delegation":
 		add("d.delegation_id = ?", f.DelegationID)
+	case "delegated":
+		add("d.delegation_id != 0")
 	}
 	where := ""
 	if len(conds) > 0 {
@@ -144,13 +146,27 @@ func (c *Conn) Aggregate(ctx context.Context, by string, f AggFilter) ([]AggRow,
 	return out, rows.Err()
 }
 
-// Facets lists the distinct values seen in a member's rollups, for filter menus.
-func (c *Conn) Facets(ctx context.Context, userID int64, col string) ([]string, error) {
+// FacetScope picks whose rollups facets come from: a member's own usage, or the usage billed
+// to the delegations a granter gave.
+type FacetScope struct {
+	UserID, GranterID int64
+}
+
+func (s FacetScope) where() (string, int64) {
+	if s.GranterID != 0 {
+		return "delegation_id IN (SELECT id FROM delegations WHERE granter_id = ?)", s.GranterID
+	}
+	return "user_id = ?", s.UserID
+}
+
+// Facets lists the distinct values seen in rollups, for filter menus.
+func (c *Conn) Facets(ctx context.Context, scope FacetScope, col string) ([]string, error) {
 	allowed := map[string]bool{"model": true, "provider": true, "usage_type": true, "project": true, "modality": true}
 	if !allowed[col] {
 		return nil, fmt.Errorf("db: unknown facet %q", col)
 	}
-	rows, err := c.q.QueryContext(ctx, `SELECT DISTINCT `+col+` FROM usage_daily WHERE user_id = ? AND `+col+` != '' ORDER BY 1`, userID)
+	cond, arg := scope.where()
+	rows, err := c.q.QueryContext(ctx, `SELECT DISTINCT `+col+` FROM usage_daily WHERE `+cond+` AND `+col+` != '' ORDER BY 1`, arg)
 	if err != nil {
 		return nil, err
 	}
@@ -166,9 +182,10 @@ func (c *Conn) Facets(ctx context.Context, userID int64, col string) ([]string, 
 	return out, rows.Err()
 }
 
-// FacetAppIDs lists the app ids seen in a member's rollups.
-func (c *Conn) FacetAppIDs(ctx context.Context, userID int64) ([]int64, error) {
-	return c.ids(ctx, `SELECT DISTINCT app_id FROM usage_daily WHERE user_id = ? AND app_id != 0 ORDER BY 1`, userID)
+// FacetAppIDs lists the app ids seen in rollups.
+func (c *Conn) FacetAppIDs(ctx context.Context, scope FacetScope) ([]int64, error) {
+	cond, arg := scope.where()
+	return c.ids(ctx, `SELECT DISTINCT app_id FROM usage_daily WHERE `+cond+` AND app_id != 0 ORDER BY 1`, arg)
 }
 
 // AllowanceByCycle sums the Monthly credits granted to a member per cycle (YYYYMM).

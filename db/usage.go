@@ -107,7 +107,7 @@ type UsageFilter struct {
 	UsageType string
 	Project   string
 	Modality  string
-	// Source: "" any, "personal", or a delegation id in DelegationID.
+	// Source: "" any, "personal", "delegated" (any delegation), or "delegation" with DelegationID.
 	Source       string
 	DelegationID int64
 
@@ -156,6 +156,8 @@ func (f UsageFilter) where() (string, []any) {
 		add("e.delegation_id IS NULL")
 	case "delegation":
 		add("e.delegation_id = ?", f.DelegationID)
+	case "delegated":
+		add("e.delegation_id IS NOT NULL")
 	}
 	if len(conds) == 0 {
 		return "", nil

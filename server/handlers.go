@@ -235,6 +235,26 @@ func (s *Server) createApp(c *fiber.Ctx) error {
 	return c.Status(fiber.StatusCreated).JSON(a)
 }
 
+func (s *Server) updateApp(c *fiber.Ctx) error {
+	id, err := idParam(c, "id")
+	if err != nil {
+		return err
+	}
+	var in struct {
+		Name     *string
+		Disabled *bool
+	}
+	if err := bind(c, &in); err != nil {
+		return err
+	}
+	p, _ := principal(c)
+	a, err := s.svc.UpdateApp(c.UserContext(), p, id, in.Name, in.Disabled)
+	if err != nil {
+		return err
+	}
+	return c.JSON(a)
+}
+
 func (s *Server) createAppKey(c *fiber.Ctx) error {
 	id, err := idParam(c, "id")
 	if err != nil {
@@ -413,7 +433,15 @@ func (s *Server) aggregate(c *fiber.Ctx) error {
 
 func (s *Server) facets(c *fiber.Ctx) error {
 	p, _ := principal(c)
-	f, err := s.svc.Facets(c.UserContext(), p)
+	var granted bool
+	switch c.Query("scope") {
+	case "", "own":
+	case "granted":
+		granted = true
+	default:
+		return core.Invalid("scope", "scope must be own or granted")
+	}
+	f, err := s.svc.Facets(c.UserContext(), p, granted)
 	if err != nil {
 		return err
 	}

@@ -27,6 +27,7 @@ func (s *Server) Routes() []Route {
 		{"DELETE", "/tokens/:id", "user", s.revokeToken},
 		{"GET", "/apps", "user", s.listApps},
 		{"POST", "/apps", "admin", s.createApp},
+		{"PATCH", "/apps/:id", "admin", s.updateApp},
 		{"POST", "/apps/:id/keys", "admin", s.createAppKey},
 		{"DELETE", "/apps/:id/keys/:keyId", "admin", s.revokeAppKey},
 		{"GET", "/members", "admin", s.listMembers},

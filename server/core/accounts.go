@@ -512,12 +512,13 @@ func slugify(name string) string {
 	return s
 }
 
-// operator is the principal of the server's own command line (tokenjar user …).
-var operator = Principal{Via: "cli", UserID: -1, Role: RoleOwner}
+// Operator is the principal of the server's own command line: an owner's rights, and it may
+// report usage for any member and app (the demo generator does).
+var Operator = Principal{Via: ViaOperator, UserID: -1, Role: RoleOwner}
 
 // CreateMemberAsOperator creates a member from the command line, with an owner's rights.
 func (s *Service) CreateMemberAsOperator(ctx context.Context, m NewMember) (Member, error) {
-	return s.CreateMember(ctx, operator, m)
+	return s.CreateMember(ctx, Operator, m)
 }
 
 // ResetPasswordAsOperator sets a member's password from the command line and ends their sessions.

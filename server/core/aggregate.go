@@ -165,7 +165,7 @@ func (s *Service) labels(ctx context.Context, r *db.Conn, by string, rows []db.A
 				out[row.Key] = a.Name
 			}
 		case "source":
-			if id == 0 {
+			if row.Key == "personal" {
 				out[row.Key] = "personal"
 			} else if d, err := r.DelegationByID(ctx, id); err == nil {
 				label := "from " + d.GranterName
@@ -197,10 +197,15 @@ type Facets struct {
 	Modalities []string  `json:"modalities"`
 }
 
-// Facets lists filter values from the caller's own rollups.
-func (s *Service) Facets(ctx context.Context, p Principal) (Facets, error) {
+// Facets lists filter values from the caller's own rollups, or (granted) from the usage billed
+// to the caller's delegations.
+func (s *Service) Facets(ctx context.Context, p Principal, granted bool) (Facets, error) {
 	if err := p.requireUser(); err != nil {
 		return Facets{}, err
+	}
+	scope := db.FacetScope{UserID: p.UserID}
+	if granted {
+		scope = db.FacetScope{GranterID: p.UserID}
 	}
 	r := s.db.Read()
 	f := Facets{Apps: []AppInfo{}}
@@ -209,14 +214,14 @@ func (s *Service) Facets(ctx context.Context, p Principal) (Facets, error) {
 		col string
 		dst *[]string
 	}{{"model", &f.Models}, {"provider", &f.Providers}, {"usage_type", &f.UsageTypes}, {"project", &f.Projects}, {"modality", &f.Modalities}} {
-		if *x.dst, err = r.Facets(ctx, p.UserID, x.col); err != nil {
+		if *x.dst, err = r.Facets(ctx, scope, x.col); err != nil {
 			return f, err
 		}
 		if *x.dst == nil {
 			*x.dst = []string{}
 		}
 	}
-	ids, err := r.FacetAppIDs(ctx, p.UserID)
+	ids, err := r.FacetAppIDs(ctx, scope)
 	if err != nil {
 		return f, err
 	}

@@ -132,3 +132,41 @@ func (s *Service) RevokeAppKey(ctx context.Context, p Principal, appID, keyID in
 	s.keys.clear()
 	return err
 }
+
+// UpdateApp renames or disables an app (admins only). A disabled app's keys stop working at once.
+func (s *Service) UpdateApp(ctx context.Context, p Principal, id int64, name *string, disabled *bool) (AppInfo, error) {
+	if err := p.requireAdmin(); err != nil {
+		return AppInfo{}, err
+	}
+	var out AppInfo
+	err := s.db.Update(ctx, func(c *db.Conn) error {
+		a, err := c.AppByID(ctx, id)
+		if errors.Is(err, db.ErrNotFound) {
+			return Errorf(ENOTFOUND, "no app %d", id)
+		}
+		if err != nil {
+			return err
+		}
+		if name != nil {
+			n := strings.TrimSpace(*name)
+			if n == "" || len(n) > 100 {
+				return Invalid("name", "name must be 1 to 100 characters")
+			}
+			a.Name = n
+		}
+		if disabled != nil {
+			a.Disabled = *disabled
+		}
+		if err := c.UpdateApp(ctx, id, a.Name, a.Disabled); err != nil {
+			return err
+		}
+		keys, err := c.ListAppKeys(ctx, id)
+		if keys == nil {
+			keys = []db.Key{}
+		}
+		out = appInfo(a, keys)
+		return err
+	})
+	s.keys.clear()
+	return out, err
+}

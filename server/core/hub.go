@@ -32,6 +32,12 @@ func (h *Hub) Unsubscribe(sub *Subscription) {
 	h.mu.Unlock()
 }
 
+func (h *Hub) empty() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.subs) == 0
+}
+
 // publish delivers an event to the member it belongs to and to the granter who paid for it.
 // A slow viewer misses events rather than slowing ingest.
 func (h *Hub) publish(item UsageItem, granterID int64) {

@@ -18,6 +18,8 @@ const (
 	ViaSession = "session"
 	ViaToken   = "token"
 	ViaAppKey  = "app"
+	// ViaOperator is the server's own command line (tokenjar user …, tokenjar demo).
+	ViaOperator = "cli"
 )
 
 // Roles.

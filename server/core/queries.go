@@ -170,12 +170,12 @@ func (s *Service) resolveQuery(ctx context.Context, q UsageQuery) (resolvedQuery
 	r.f.Modality, r.agg.Modality = q.Modality, q.Modality
 	switch q.Source {
 	case "":
-	case "personal":
-		r.f.Source, r.agg.Source = "personal", "personal"
+	case "personal", "delegated":
+		r.f.Source, r.agg.Source = q.Source, q.Source
 	default:
 		id, err := strconv.ParseInt(q.Source, 10, 64)
 		if err != nil || id <= 0 {
-			return r, Invalid("source", `source must be "personal" or a delegation id`)
+			return r, Invalid("source", `source must be "personal", "delegated" or a delegation id`)
 		}
 		r.f.Source, r.f.DelegationID = "delegation", id
 		r.agg.Source, r.agg.DelegationID = "delegation", id

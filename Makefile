@@ -1,0 +1,43 @@
+# tokenjar: the two commands a newcomer needs are `make run` and `make test`.
+SHELL := /bin/bash
+GO ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X main.version=$(VERSION)
+
+.PHONY: run build frontend test test-go test-frontend e2e bench clean
+
+# Build everything and start tokenjar on http://127.0.0.1:8420 (data in ./data).
+run: build
+	./tokenjar serve --data ./data
+
+build: frontend
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o tokenjar .
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+frontend: node_modules/.installed
+	npm run build
+
+# Every test: Go (engine, API, crash), the frontend's type check and unit tests, and the
+# end-to-end tests in a real Chromium.
+test: test-go test-frontend e2e
+
+test-go:
+	$(GO) vet ./...
+	$(GO) test -count=1 ./...
+
+test-frontend: node_modules/.installed
+	npm run check
+	npm test
+
+e2e: build
+	scripts/ensure-chromium.sh
+	TOKENJAR_BIN=./tokenjar npm run e2e
+
+bench: build
+	bench/run.sh
+
+clean:
+	rm -rf tokenjar frontend/dist/assets frontend/dist/index.html node_modules
