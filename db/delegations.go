@@ -21,18 +21,26 @@ type Delegation struct {
 	RevokedAt  sql.NullInt64
 	PeriodKey  int64
 	PeriodUsed int64
+	Apps       string // JSON array of app ids; "" = any app
+	Models     string // JSON array of model names; "" = any model
+	// Terms waiting for the next period.
+	PendingCredits sql.NullInt64
+	PendingPeriod  sql.NullString
+	PendingFrom    sql.NullInt64
 
 	GranterName, GranteeName, GranteeEmail string
 }
 
 const delegationCols = `d.id, d.granter_id, d.grantee_id, d.credits, d.period, d.starts_at, d.ends_at, d.note, d.status,
-	d.created_at, d.revoked_at, d.period_key, d.period_used, g.name, e.name, e.email`
+	d.created_at, d.revoked_at, d.period_key, d.period_used, d.apps, d.models, d.pending_credits, d.pending_period,
+	d.pending_from, g.name, e.name, e.email`
 const delegationFrom = ` FROM delegations d JOIN users g ON g.id = d.granter_id JOIN users e ON e.id = d.grantee_id`
 
 func scanDelegation(row interface{ Scan(...any) error }) (Delegation, error) {
 	var d Delegation
 	err := row.Scan(&d.ID, &d.GranterID, &d.GranteeID, &d.Credits, &d.Period, &d.StartsAt, &d.EndsAt, &d.Note, &d.Status,
-		&d.CreatedAt, &d.RevokedAt, &d.PeriodKey, &d.PeriodUsed, &d.GranterName, &d.GranteeName, &d.GranteeEmail)
+		&d.CreatedAt, &d.RevokedAt, &d.PeriodKey, &d.PeriodUsed, &d.Apps, &d.Models, &d.PendingCredits, &d.PendingPeriod,
+		&d.PendingFrom, &d.GranterName, &d.GranteeName, &d.GranteeEmail)
 	if errors.Is(err, sql.ErrNoRows) {
 		return d, ErrNotFound
 	}
@@ -57,8 +65,8 @@ func (c *Conn) delegations(ctx context.Context, where string, args ...any) ([]De
 }
 
 func (c *Conn) InsertDelegation(ctx context.Context, d Delegation) (int64, error) {
-	res, err := c.q.ExecContext(ctx, `INSERT INTO delegations(granter_id, grantee_id, credits, period, starts_at, ends_at, note, status, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, 'active', ?)`, d.GranterID, d.GranteeID, d.Credits, d.Period, d.StartsAt, d.EndsAt, d.Note, d.CreatedAt)
+	res, err := c.q.ExecContext(ctx, `INSERT INTO delegations(granter_id, grantee_id, credits, period, starts_at, ends_at, note, status, created_at, apps, models)
+		VALUES (?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, ?)`, d.GranterID, d.GranteeID, d.Credits, d.Period, d.StartsAt, d.EndsAt, d.Note, d.CreatedAt, d.Apps, d.Models)
 	if err != nil {
 		return 0, err
 	}
@@ -86,5 +94,14 @@ func (c *Conn) SetDelegationUse(ctx context.Context, id, periodKey, used int64) 
 
 func (c *Conn) RevokeDelegation(ctx context.Context, id, at int64) error {
 	_, err := c.q.ExecContext(ctx, `UPDATE delegations SET status = 'revoked', revoked_at = ? WHERE id = ?`, at, id)
+	return err
+}
+
+// UpdateDelegationTerms stores everything an edit can change.
+func (c *Conn) UpdateDelegationTerms(ctx context.Context, d Delegation) error {
+	_, err := c.q.ExecContext(ctx, `UPDATE delegations SET credits = ?, period = ?, ends_at = ?, note = ?, status = ?, apps = ?, models = ?,
+		pending_credits = ?, pending_period = ?, pending_from = ?, period_key = ?, period_used = ? WHERE id = ?`,
+		d.Credits, d.Period, d.EndsAt, d.Note, d.Status, d.Apps, d.Models, d.PendingCredits, d.PendingPeriod, d.PendingFrom,
+		d.PeriodKey, d.PeriodUsed, d.ID)
 	return err
 }

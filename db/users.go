@@ -20,13 +20,14 @@ type User struct {
 	Balance      int64
 	Debt         int64
 	CreatedAt    int64
+	Group        string
 }
 
-const userCols = `id, email, name, role, password_hash, disabled, plan_credits, plan_next, balance, debt, created_at`
+const userCols = `id, email, name, role, password_hash, disabled, plan_credits, plan_next, balance, debt, created_at, group_name`
 
 func scanUser(row interface{ Scan(...any) error }) (User, error) {
 	var u User
-	err := row.Scan(&u.ID, &u.Email, &u.Name, &u.Role, &u.PasswordHash, &u.Disabled, &u.PlanCredits, &u.PlanNext, &u.Balance, &u.Debt, &u.CreatedAt)
+	err := row.Scan(&u.ID, &u.Email, &u.Name, &u.Role, &u.PasswordHash, &u.Disabled, &u.PlanCredits, &u.PlanNext, &u.Balance, &u.Debt, &u.CreatedAt, &u.Group)
 	if errors.Is(err, sql.ErrNoRows) {
 		return u, ErrNotFound
 	}
@@ -76,17 +77,49 @@ func IsUniqueViolation(err error) bool {
 }
 
 func (c *Conn) InsertUser(ctx context.Context, u User) (int64, error) {
-	res, err := c.q.ExecContext(ctx, `INSERT INTO users(email, name, role, password_hash, plan_credits, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
-		strings.TrimSpace(u.Email), u.Name, u.Role, u.PasswordHash, u.PlanCredits, u.CreatedAt)
+	res, err := c.q.ExecContext(ctx, `INSERT INTO users(email, name, role, password_hash, plan_credits, created_at, group_name) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		strings.TrimSpace(u.Email), u.Name, u.Role, u.PasswordHash, u.PlanCredits, u.CreatedAt, u.Group)
 	if err != nil {
 		return 0, err
 	}
 	return res.LastInsertId()
 }
 
-func (c *Conn) UpdateUserProfile(ctx context.Context, id int64, name, role string, disabled bool) error {
-	_, err := c.q.ExecContext(ctx, `UPDATE users SET name = ?, role = ?, disabled = ? WHERE id = ?`, name, role, disabled, id)
+func (c *Conn) UpdateUserProfile(ctx context.Context, id int64, name, role string, disabled bool, group string) error {
+	_, err := c.q.ExecContext(ctx, `UPDATE users SET name = ?, role = ?, disabled = ?, group_name = ? WHERE id = ?`, name, role, disabled, group, id)
 	return err
+}
+
+// UserIDsInGroup lists the active members of a group.
+func (c *Conn) UserIDsInGroup(ctx context.Context, group string) ([]int64, error) {
+	return c.ids(ctx, `SELECT id FROM users WHERE group_name = ? AND disabled = 0 ORDER BY id`, group)
+}
+
+// PutSigninCode stores a member's one-time sign-in code, replacing any earlier one.
+func (c *Conn) PutSigninCode(ctx context.Context, userID int64, hash string, created, expires int64) error {
+	_, err := c.q.ExecContext(ctx, `INSERT INTO signin_codes(user_id, hash, created_at, expires_at) VALUES (?, ?, ?, ?)
+		ON CONFLICT(user_id) DO UPDATE SET hash = excluded.hash, created_at = excluded.created_at, expires_at = excluded.expires_at`,
+		userID, hash, created, expires)
+	return err
+}
+
+// TakeSigninCode consumes a code: it returns the member and deletes the code, so it works once.
+func (c *Conn) TakeSigninCode(ctx context.Context, hash string, now int64) (int64, error) {
+	var userID, expires int64
+	err := c.q.QueryRowContext(ctx, `SELECT user_id, expires_at FROM signin_codes WHERE hash = ?`, hash).Scan(&userID, &expires)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, ErrNotFound
+	}
+	if err != nil {
+		return 0, err
+	}
+	if _, err := c.q.ExecContext(ctx, `DELETE FROM signin_codes WHERE user_id = ?`, userID); err != nil {
+		return 0, err
+	}
+	if expires <= now {
+		return 0, ErrNotFound
+	}
+	return userID, nil
 }
 
 func (c *Conn) SetPassword(ctx context.Context, id int64, hash string) error {

@@ -180,12 +180,15 @@ func (s *Server) putSettings(c *fiber.Ctx) error {
 }
 
 func (s *Server) createToken(c *fiber.Ctx) error {
-	var in struct{ Name string }
+	var in struct {
+		Name         string
+		DelegationID int64
+	}
 	if err := bind(c, &in); err != nil {
 		return err
 	}
 	p, _ := principal(c)
-	t, err := s.svc.CreateToken(c.UserContext(), p, in.Name)
+	t, err := s.svc.CreateToken(c.UserContext(), p, in.Name, in.DelegationID)
 	if err != nil {
 		return err
 	}
@@ -260,8 +263,14 @@ func (s *Server) createAppKey(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	var in struct{ DelegationID int64 }
+	if len(c.Body()) > 0 {
+		if err := bind(c, &in); err != nil {
+			return err
+		}
+	}
 	p, _ := principal(c)
-	k, err := s.svc.CreateAppKey(c.UserContext(), p, id)
+	k, err := s.svc.CreateAppKey(c.UserContext(), p, id, in.DelegationID)
 	if err != nil {
 		return err
 	}
@@ -286,7 +295,7 @@ func (s *Server) revokeAppKey(c *fiber.Ctx) error {
 
 func (s *Server) listMembers(c *fiber.Ctx) error {
 	p, _ := principal(c)
-	items, err := s.svc.ListMembers(c.UserContext(), p)
+	items, err := s.svc.ListMembers(c.UserContext(), p, c.Query("group"))
 	if err != nil {
 		return err
 	}
@@ -312,14 +321,14 @@ func (s *Server) updateMember(c *fiber.Ctx) error {
 		return err
 	}
 	var in struct {
-		Name, Role *string
-		Disabled   *bool
+		Name, Role, Group *string
+		Disabled          *bool
 	}
 	if err := bind(c, &in); err != nil {
 		return err
 	}
 	p, _ := principal(c)
-	m, err := s.svc.UpdateMember(c.UserContext(), p, id, core.MemberUpdate{Name: in.Name, Role: in.Role, Disabled: in.Disabled})
+	m, err := s.svc.UpdateMember(c.UserContext(), p, id, core.MemberUpdate{Name: in.Name, Role: in.Role, Disabled: in.Disabled, Group: in.Group})
 	if err != nil {
 		return err
 	}
@@ -508,30 +517,199 @@ func (s *Server) ledger(c *fiber.Ctx) error {
 	return c.JSON(l)
 }
 
-func (s *Server) createDelegation(c *fiber.Ctx) error {
-	var in struct {
-		GranteeEmail, Period, EndsAt, Note string
-		GranteeID                          int64
-		Credits                            json.Number
+// delegationBody is the JSON of a new delegation (single or bulk).
+type delegationBody struct {
+	GranteeEmail, Period, StartsAt, EndsAt, Note string
+	GranteeID                                    int64
+	Credits                                      json.Number
+	Apps                                         []json.RawMessage
+	Models                                       []string
+	GranteeIDs                                   []int64
+	GranteeEmails                                []string
+	Group                                        string
+}
+
+func (s *Server) newDelegation(in delegationBody) (core.NewDelegation, error) {
+	amount, err := credits("credits", in.Credits, true)
+	if err != nil {
+		return core.NewDelegation{}, err
 	}
+	loc := s.svc.Settings().Location
+	starts, err := optTime("startsAt", in.StartsAt, loc)
+	if err != nil {
+		return core.NewDelegation{}, err
+	}
+	ends, err := optTime("endsAt", in.EndsAt, loc)
+	if err != nil {
+		return core.NewDelegation{}, err
+	}
+	apps, err := appRefs(in.Apps)
+	if err != nil {
+		return core.NewDelegation{}, err
+	}
+	return core.NewDelegation{GranteeID: in.GranteeID, GranteeEmail: in.GranteeEmail, Credits: amount, Period: in.Period,
+		StartsAt: starts, EndsAt: ends, Note: in.Note, Apps: apps, Models: in.Models}, nil
+}
+
+// appRefs accepts app ids (numbers) or slugs (strings).
+func appRefs(raw []json.RawMessage) ([]string, error) {
+	var out []string
+	for _, r := range raw {
+		var s string
+		if json.Unmarshal(r, &s) == nil {
+			out = append(out, s)
+			continue
+		}
+		var n int64
+		if json.Unmarshal(r, &n) != nil || n <= 0 {
+			return nil, core.Invalid("apps", "apps must list app ids or slugs")
+		}
+		out = append(out, strconv.FormatInt(n, 10))
+	}
+	return out, nil
+}
+
+func (s *Server) createDelegation(c *fiber.Ctx) error {
+	var in delegationBody
 	if err := bind(c, &in); err != nil {
 		return err
 	}
-	amount, err := credits("credits", in.Credits, true)
-	if err != nil {
-		return err
-	}
-	ends, err := optTime("endsAt", in.EndsAt, s.svc.Settings().Location)
+	nd, err := s.newDelegation(in)
 	if err != nil {
 		return err
 	}
 	p, _ := principal(c)
-	d, err := s.svc.CreateDelegation(c.UserContext(), p, core.NewDelegation{GranteeID: in.GranteeID, GranteeEmail: in.GranteeEmail,
-		Credits: amount, Period: in.Period, EndsAt: ends, Note: in.Note})
+	d, err := s.svc.CreateDelegation(c.UserContext(), p, nd)
 	if err != nil {
 		return err
 	}
 	return c.Status(fiber.StatusCreated).JSON(d)
+}
+
+func (s *Server) createDelegations(c *fiber.Ctx) error {
+	var in delegationBody
+	if err := bind(c, &in); err != nil {
+		return err
+	}
+	nd, err := s.newDelegation(in)
+	if err != nil {
+		return err
+	}
+	p, _ := principal(c)
+	items, err := s.svc.CreateDelegations(c.UserContext(), p, core.BulkDelegation{NewDelegation: nd,
+		GranteeIDs: in.GranteeIDs, GranteeEmails: in.GranteeEmails, Group: in.Group})
+	if err != nil {
+		return err
+	}
+	return c.Status(fiber.StatusCreated).JSON(fiber.Map{"items": items})
+}
+
+func (s *Server) editDelegation(c *fiber.Ctx) error {
+	id, err := idParam(c, "id")
+	if err != nil {
+		return err
+	}
+	var in struct {
+		Credits *json.Number
+		Period  *string
+		EndsAt  *string
+		Note    *string
+		Apps    *[]json.RawMessage
+		Models  *[]string
+		Status  *string
+	}
+	if err := bind(c, &in); err != nil {
+		return err
+	}
+	e := core.DelegationEdit{Period: in.Period, Note: in.Note, Models: in.Models, Status: in.Status}
+	if in.Credits != nil {
+		v, err := credits("credits", *in.Credits, true)
+		if err != nil {
+			return err
+		}
+		e.Credits = &v
+	}
+	if in.EndsAt != nil {
+		if *in.EndsAt == "" {
+			e.ClearEnds = true
+		} else if e.EndsAt, err = optTime("endsAt", *in.EndsAt, s.svc.Settings().Location); err != nil {
+			return err
+		}
+	}
+	if in.Apps != nil {
+		apps, err := appRefs(*in.Apps)
+		if err != nil {
+			return err
+		}
+		if apps == nil {
+			apps = []string{}
+		}
+		e.Apps = &apps
+	}
+	p, _ := principal(c)
+	d, err := s.svc.EditDelegation(c.UserContext(), p, id, e)
+	if err != nil {
+		return err
+	}
+	return c.JSON(d)
+}
+
+func (s *Server) exportGrantedUsage(c *fiber.Ctx) error {
+	return s.export(c, true)
+}
+
+func (s *Server) importMembers(c *fiber.Ctx) error {
+	var in struct {
+		CSV     string
+		Members []core.ImportRow
+		Group   string
+		Role    string
+		Codes   bool
+	}
+	if err := bind(c, &in); err != nil {
+		return err
+	}
+	p, _ := principal(c)
+	items, err := s.svc.ImportMembers(c.UserContext(), p, core.ClassImport{CSV: in.CSV, Members: in.Members, Group: in.Group, Role: in.Role, Codes: in.Codes})
+	if err != nil {
+		return err
+	}
+	return c.Status(fiber.StatusCreated).JSON(fiber.Map{"items": items})
+}
+
+func (s *Server) newSigninCode(c *fiber.Ctx) error {
+	id, err := idParam(c, "id")
+	if err != nil {
+		return err
+	}
+	p, _ := principal(c)
+	code, err := s.svc.NewSigninCode(c.UserContext(), p, id)
+	if err != nil {
+		return err
+	}
+	return c.Status(fiber.StatusCreated).JSON(code)
+}
+
+func (s *Server) loginWithCode(c *fiber.Ctx) error {
+	var in struct{ Code string }
+	if err := bind(c, &in); err != nil {
+		return err
+	}
+	m, id, sess, err := s.svc.LoginWithCode(c.UserContext(), in.Code, c.IP())
+	if err != nil {
+		return err
+	}
+	s.setSessionCookies(c, id, sess)
+	return c.JSON(fiber.Map{"user": m})
+}
+
+func (s *Server) auditLog(c *fiber.Ctx) error {
+	p, _ := principal(c)
+	page, err := s.svc.Audit(c.UserContext(), p, c.Query("limit"), c.Query("cursor"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(page)
 }
 
 func (s *Server) listDelegations(c *fiber.Ctx) error {

@@ -76,11 +76,12 @@ type Member struct {
 	NextMonthlyCredits *Credits `json:"nextMonthlyCredits"`
 	Balance            Credits  `json:"balance"`
 	Debt               Credits  `json:"debt"`
+	Group              string   `json:"group"`
 	CreatedAt          string   `json:"createdAt"`
 }
 
 func memberOf(u db.User) Member {
-	m := Member{ID: u.ID, Email: u.Email, Name: u.Name, Role: u.Role, Disabled: u.Disabled,
+	m := Member{ID: u.ID, Email: shownEmail(u.Email), Name: u.Name, Group: u.Group, Role: u.Role, Disabled: u.Disabled,
 		MonthlyCredits: Credits(u.PlanCredits), Balance: Credits(u.Balance), Debt: Credits(u.Debt),
 		CreatedAt: fromMS(u.CreatedAt).Format(time.RFC3339)}
 	if u.PlanNext.Valid {
@@ -197,6 +198,7 @@ type MemberUpdate struct {
 	Name     *string
 	Role     *string
 	Disabled *bool
+	Group    *string
 }
 
 // UpdateMember renames, changes the role of, or disables a member (admins only).
@@ -213,7 +215,13 @@ func (s *Service) UpdateMember(ctx context.Context, p Principal, id int64, upd M
 		if err != nil {
 			return err
 		}
-		name, role, disabled := u.Name, u.Role, u.Disabled
+		name, role, disabled, group := u.Name, u.Role, u.Disabled, u.Group
+		if upd.Group != nil {
+			group = strings.TrimSpace(*upd.Group)
+			if len(group) > 60 {
+				return Invalid("group", "group must be at most 60 characters")
+			}
+		}
 		if upd.Name != nil {
 			name = strings.TrimSpace(*upd.Name)
 			if name == "" || len(name) > 100 {
@@ -241,7 +249,7 @@ func (s *Service) UpdateMember(ctx context.Context, p Principal, id int64, upd M
 				return Errorf(ECONFLICT, "%s is the only owner; make another owner first", u.Email)
 			}
 		}
-		if err := c.UpdateUserProfile(ctx, id, name, role, disabled); err != nil {
+		if err := c.UpdateUserProfile(ctx, id, name, role, disabled, group); err != nil {
 			return err
 		}
 		if disabled && !u.Disabled {
@@ -387,7 +395,7 @@ type NewToken struct {
 }
 
 // CreateToken makes a personal token for the caller.
-func (s *Service) CreateToken(ctx context.Context, p Principal, name string) (NewToken, error) {
+func (s *Service) CreateToken(ctx context.Context, p Principal, name string, delegationID int64) (NewToken, error) {
 	if err := p.requireUser(); err != nil {
 		return NewToken{}, err
 	}
@@ -397,7 +405,19 @@ func (s *Service) CreateToken(ctx context.Context, p Principal, name string) (Ne
 	}
 	plain, hash := secret("tj_pat_")
 	k := db.Key{OwnerID: p.UserID, Name: name, Prefix: plain[:12], CreatedAt: ms(s.clock.Now())}
+	if delegationID != 0 {
+		k.DelegationID = sql.NullInt64{Int64: delegationID, Valid: true}
+	}
 	err := s.db.Update(ctx, func(c *db.Conn) error {
+		if delegationID != 0 {
+			d, err := c.DelegationByID(ctx, delegationID)
+			if errors.Is(err, db.ErrNotFound) || (err == nil && d.GranteeID != p.UserID) {
+				return Invalid("delegationId", "delegation %d is not one you receive", delegationID)
+			}
+			if err != nil {
+				return err
+			}
+		}
 		id, err := c.InsertToken(ctx, k, hash)
 		k.ID = id
 		return err
@@ -462,11 +482,16 @@ func (t *throttle) recent(now time.Time, key string) []time.Time {
 	return keep
 }
 
-// blocked returns how long the caller must wait, or 0.
-func (t *throttle) blocked(now time.Time, acct, ip string) time.Duration {
+// blocked returns how long the caller must wait, or 0. Keys starting "ip:" allow more
+// failures than account keys, since a household or a classroom shares one address.
+func (t *throttle) blocked(now time.Time, keys ...string) time.Duration {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	for key, limit := range map[string]int{acct: throttleAccount, ip: throttleIP} {
+	for _, key := range keys {
+		limit := throttleAccount
+		if strings.HasPrefix(key, "ip:") {
+			limit = throttleIP
+		}
 		if f := t.recent(now, key); len(f) >= limit {
 			return throttleWindow - now.Sub(f[len(f)-limit])
 		}

@@ -242,7 +242,7 @@ type MemberSummary struct {
 
 // ListMembers lists every member with balances and this cycle's totals (admins only). It shows
 // totals, never another member's per-request log.
-func (s *Service) ListMembers(ctx context.Context, p Principal) ([]MemberSummary, error) {
+func (s *Service) ListMembers(ctx context.Context, p Principal, group string) ([]MemberSummary, error) {
 	if err := p.requireAdmin(); err != nil {
 		return nil, err
 	}
@@ -263,6 +263,9 @@ func (s *Service) ListMembers(ctx context.Context, p Principal) ([]MemberSummary
 	}
 	out := []MemberSummary{}
 	for _, u := range us {
+		if group != "" && u.Group != group {
+			continue
+		}
 		row := used[strconv.FormatInt(u.ID, 10)]
 		out = append(out, MemberSummary{Member: memberOf(u), UsedThisCycle: Credits(row.Credits), RequestsThisCycle: row.Requests})
 	}

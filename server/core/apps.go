@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"strings"
 	"time"
@@ -101,13 +102,23 @@ func (s *Service) ListApps(ctx context.Context, p Principal) ([]AppInfo, error) 
 }
 
 // CreateAppKey makes another key for an app (admins only).
-func (s *Service) CreateAppKey(ctx context.Context, p Principal, appID int64) (NewToken, error) {
+func (s *Service) CreateAppKey(ctx context.Context, p Principal, appID, delegationID int64) (NewToken, error) {
 	if err := p.requireAdmin(); err != nil {
 		return NewToken{}, err
 	}
 	plain, hash := secret("tj_app_")
 	k := db.Key{OwnerID: appID, Prefix: plain[:12], CreatedAt: ms(s.clock.Now())}
+	if delegationID != 0 {
+		k.DelegationID = sql.NullInt64{Int64: delegationID, Valid: true}
+	}
 	err := s.db.Update(ctx, func(c *db.Conn) error {
+		if delegationID != 0 {
+			if _, err := c.DelegationByID(ctx, delegationID); errors.Is(err, db.ErrNotFound) {
+				return Invalid("delegationId", "no delegation %d", delegationID)
+			} else if err != nil {
+				return err
+			}
+		}
 		if _, err := c.AppByID(ctx, appID); errors.Is(err, db.ErrNotFound) {
 			return Errorf(ENOTFOUND, "no app %d", appID)
 		} else if err != nil {

@@ -103,6 +103,7 @@ type preparedCharge struct {
 	user      db.User
 	credits   Credits
 	explicit  int64 // the delegation asked for, or 0
+	bound     bool  // explicit comes from the key's binding, not the report
 	idemScope sql.NullString
 	set       Settings
 }
@@ -135,8 +136,8 @@ func (s *Service) prepareCharge(ctx context.Context, p Principal, rep UsageRepor
 			return pc, Invalid("billingSource", `billingSource must be "personal" or a delegation id`)
 		}
 	}
-	if rep.BillingSource == "" {
-		pc.explicit = p.BoundDelegation
+	if rep.BillingSource == "" && p.BoundDelegation != 0 {
+		pc.explicit, pc.bound = p.BoundDelegation, true
 	}
 	if rep.IdempotencyKey != "" {
 		// Keys are per app; a personal token's keys are per member, so one member can never
@@ -271,7 +272,8 @@ func (s *Service) chargeInTx(ctx context.Context, c *db.Conn, pc preparedCharge,
 	var live []db.Bucket
 	var d deduction
 	if rep.ChargeUser {
-		choice, err := s.chooseSource(ctx, c, pc.user.ID, pc.explicit, int64(pc.credits), now, pc.set)
+		choice, err := s.chooseSource(ctx, c, sourceRequest{userID: pc.user.ID, explicit: pc.explicit, bound: pc.bound,
+			personal: rep.BillingSource == "personal", appID: pc.app.ID, model: rep.Model, amount: int64(pc.credits)}, now, pc.set)
 		if err != nil {
 			return out, err
 		}
@@ -281,7 +283,7 @@ func (s *Service) chargeInTx(ctx context.Context, c *db.Conn, pc preparedCharge,
 			e.DelegationID = sql.NullInt64{Int64: choice.delegation.ID, Valid: true}
 			e.PayerID = choice.delegation.GranterID
 			out.granterID = choice.delegation.GranterID
-			if err := c.SetDelegationUse(ctx, choice.delegation.ID, choice.periodKey, choice.used+int64(pc.credits)); err != nil {
+			if err := choice.spend(ctx, c, int64(pc.credits)); err != nil {
 				return out, err
 			}
 		}

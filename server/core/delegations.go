@@ -3,8 +3,11 @@ package core
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -52,18 +55,62 @@ func usedInPeriod(d db.Delegation, key int64) int64 {
 	return d.PeriodUsed
 }
 
+// currentTerms returns d with an edit that was waiting for the next period applied, once
+// that period has begun. due tells whether anything changed (and should be stored).
+func currentTerms(d db.Delegation, now time.Time) (out db.Delegation, due bool) {
+	if !d.PendingFrom.Valid || ms(now) < d.PendingFrom.Int64 {
+		return d, false
+	}
+	if d.PendingCredits.Valid {
+		d.Credits = d.PendingCredits.Int64
+	}
+	if d.PendingPeriod.Valid {
+		d.Period = d.PendingPeriod.String
+	}
+	d.PendingCredits, d.PendingPeriod, d.PendingFrom = sql.NullInt64{}, sql.NullString{}, sql.NullInt64{}
+	return d, true
+}
+
+func idList(js string) []int64 {
+	var out []int64
+	if js != "" {
+		_ = json.Unmarshal([]byte(js), &out)
+	}
+	return out
+}
+
+func nameList(js string) []string {
+	var out []string
+	if js != "" {
+		_ = json.Unmarshal([]byte(js), &out)
+	}
+	return out
+}
+
+// sourceRequest is what the choice of a billing source depends on.
+type sourceRequest struct {
+	userID   int64
+	explicit int64 // the delegation asked for, or 0
+	bound    bool  // explicit comes from the key's binding, not the report
+	personal bool  // the report asked for "personal": no delegation
+	appID    int64
+	model    string
+	amount   int64
+}
+
 // sourceChoice is who pays for a charge.
 type sourceChoice struct {
 	payer      *wallet
 	live       []db.Bucket
 	delegation *db.Delegation
+	termsDue   bool
 	periodKey  int64
 	used       int64
 	note       string
 }
 
-// usable tells why a delegation cannot pay amount now, or "" when it can.
-func usable(d db.Delegation, amount int64, now time.Time, set Settings) (key, used int64, why string) {
+// usable tells why a delegation cannot pay amount for this app and model now, or "" when it can.
+func usable(d db.Delegation, amount, appID int64, model string, now time.Time, set Settings) (key, used int64, why string) {
 	key = periodKey(d.Period, now, set.Location)
 	used = usedInPeriod(d, key)
 	switch {
@@ -75,29 +122,43 @@ func usable(d db.Delegation, amount int64, now time.Time, set Settings) (key, us
 		return key, used, "not started yet"
 	case d.EndsAt.Valid && ms(now) >= d.EndsAt.Int64:
 		return key, used, "ended"
-	case used+amount > d.Credits:
+	}
+	if apps := idList(d.Apps); len(apps) > 0 && !slices.Contains(apps, appID) {
+		return key, used, "not for this app"
+	}
+	if models := nameList(d.Models); len(models) > 0 && !slices.Contains(models, model) {
+		return key, used, "not for this model"
+	}
+	if used+amount > d.Credits {
 		return key, used, "allowance for this period is spent"
 	}
 	return key, used, ""
 }
 
-// chooseSource picks who pays: the asked-for delegation (explicit or bound to the key), else
+// chooseSource picks who pays: the asked-for delegation (explicit, or bound to the key), else
 // the member's active delegations with allowance left, oldest first, else the member's own
 // wallet. A delegation pays only when its allowance and the granter's live credits both cover
 // the whole charge, so a grantee never overspends an allowance or pushes a granter into debt.
-func (s *Service) chooseSource(ctx context.Context, c *db.Conn, userID, explicit, amount int64, now time.Time, set Settings) (sourceChoice, error) {
+// A key's binding applies only to its delegation's grantee.
+func (s *Service) chooseSource(ctx context.Context, c *db.Conn, req sourceRequest, now time.Time, set Settings) (sourceChoice, error) {
+	userID, explicit, bound, appID, model, amount := req.userID, req.explicit, req.bound, req.appID, req.model, req.amount
 	var candidates []db.Delegation
 	var note string
 	if explicit != 0 {
 		d, err := c.DelegationByID(ctx, explicit)
-		if errors.Is(err, db.ErrNotFound) || (err == nil && d.GranteeID != userID) {
-			return sourceChoice{}, Invalid("billingSource", "delegation %d does not belong to this member", explicit)
-		}
-		if err != nil {
+		if err != nil && !errors.Is(err, db.ErrNotFound) {
 			return sourceChoice{}, err
 		}
-		candidates = []db.Delegation{d}
-	} else {
+		switch {
+		case err == nil && d.GranteeID == userID:
+			candidates = []db.Delegation{d}
+		case bound:
+			explicit = 0 // a key bound to someone else's allowance: resolve as usual
+		default:
+			return sourceChoice{}, Invalid("billingSource", "delegation %d does not belong to this member", explicit)
+		}
+	}
+	if explicit == 0 && !req.personal {
 		all, err := c.DelegationsReceived(ctx, userID)
 		if err != nil {
 			return sourceChoice{}, err
@@ -105,8 +166,8 @@ func (s *Service) chooseSource(ctx context.Context, c *db.Conn, userID, explicit
 		candidates = all
 	}
 	for i := range candidates {
-		d := candidates[i]
-		key, used, why := usable(d, amount, now, set)
+		d, due := currentTerms(candidates[i], now)
+		key, used, why := usable(d, amount, appID, model, now, set)
 		if why == "" {
 			w, err := openWallet(ctx, c, d.GranterID, ms(now))
 			if err != nil {
@@ -120,14 +181,13 @@ func (s *Service) chooseSource(ctx context.Context, c *db.Conn, userID, explicit
 				return sourceChoice{}, err
 			}
 			if sumRemaining(live) >= amount {
-				return sourceChoice{payer: w, live: live, delegation: &d, periodKey: key, used: used}, nil
+				return sourceChoice{payer: w, live: live, delegation: &d, termsDue: due, periodKey: key, used: used}, nil
 			}
 			why = "the granter's credits do not cover it"
 		}
-		if explicit != 0 {
-			note = fmt.Sprintf("delegation %d: %s; charged to personal credits", d.ID, why)
-		} else if d.Status == "active" && note == "" && why != "ended" && why != "not started yet" {
-			note = fmt.Sprintf("delegation %d: %s; charged to personal credits", d.ID, why)
+		quiet := why == "ended" || why == "not started yet" || why == "revoked" || why == "paused"
+		if explicit != 0 || (note == "" && !quiet) {
+			note = fmt.Sprintf("delegation %d (%s): %s; charged to personal credits", d.ID, d.GranterName, why)
 		}
 	}
 	w, err := openWallet(ctx, c, userID, ms(now))
@@ -138,42 +198,81 @@ func (s *Service) chooseSource(ctx context.Context, c *db.Conn, userID, explicit
 	return sourceChoice{payer: w, live: live, note: note}, err
 }
 
-// DelegationInfo is a delegation as the API shows it.
-type DelegationInfo struct {
-	ID                  int64   `json:"id"`
-	GranterID           int64   `json:"granterId"`
-	GranterName         string  `json:"granterName"`
-	GranteeID           int64   `json:"granteeId"`
-	GranteeName         string  `json:"granteeName"`
-	GranteeEmail        string  `json:"granteeEmail"`
-	Credits             Credits `json:"credits"`
-	Period              string  `json:"period"`
-	StartsAt            string  `json:"startsAt"`
-	EndsAt              *string `json:"endsAt"`
-	Note                string  `json:"note"`
-	Status              string  `json:"status"`
-	UsedThisPeriod      Credits `json:"usedThisPeriod"`
-	RemainingThisPeriod Credits `json:"remainingThisPeriod"`
-	PeriodEnds          *string `json:"periodEnds"`
-	CreatedAt           string  `json:"createdAt"`
+// spend counts a charge against the chosen delegation's allowance (and stores terms that
+// became current with this period).
+func (ch sourceChoice) spend(ctx context.Context, c *db.Conn, amount int64) error {
+	d := *ch.delegation
+	if ch.termsDue {
+		d.PeriodKey, d.PeriodUsed = ch.periodKey, ch.used+amount
+		return c.UpdateDelegationTerms(ctx, d)
+	}
+	return c.SetDelegationUse(ctx, d.ID, ch.periodKey, ch.used+amount)
 }
 
-func (s *Service) delegationInfo(d db.Delegation) DelegationInfo {
+// DelegationInfo is a delegation as the API shows it.
+type DelegationInfo struct {
+	ID                  int64         `json:"id"`
+	GranterID           int64         `json:"granterId"`
+	GranterName         string        `json:"granterName"`
+	GranteeID           int64         `json:"granteeId"`
+	GranteeName         string        `json:"granteeName"`
+	GranteeEmail        string        `json:"granteeEmail"`
+	Credits             Credits       `json:"credits"`
+	Period              string        `json:"period"`
+	StartsAt            string        `json:"startsAt"`
+	EndsAt              *string       `json:"endsAt"`
+	Note                string        `json:"note"`
+	Status              string        `json:"status"`
+	Apps                []AppInfo     `json:"apps"`
+	Models              []string      `json:"models"`
+	UsedThisPeriod      Credits       `json:"usedThisPeriod"`
+	RemainingThisPeriod Credits       `json:"remainingThisPeriod"`
+	PeriodEnds          *string       `json:"periodEnds"`
+	Pending             *PendingTerms `json:"pending"`
+	CreatedAt           string        `json:"createdAt"`
+}
+
+// PendingTerms is an edit that takes over at the next period.
+type PendingTerms struct {
+	Credits Credits `json:"credits"`
+	Period  string  `json:"period"`
+	From    string  `json:"from"`
+}
+
+func (s *Service) delegationInfo(ctx context.Context, r *db.Conn, d db.Delegation) DelegationInfo {
 	now := s.clock.Now()
 	set := s.Settings()
+	d, _ = currentTerms(d, now)
 	key := periodKey(d.Period, now, set.Location)
 	used := usedInPeriod(d, key)
 	info := DelegationInfo{ID: d.ID, GranterID: d.GranterID, GranterName: d.GranterName, GranteeID: d.GranteeID,
-		GranteeName: d.GranteeName, GranteeEmail: d.GranteeEmail, Credits: Credits(d.Credits), Period: d.Period,
+		GranteeName: d.GranteeName, GranteeEmail: shownEmail(d.GranteeEmail), Credits: Credits(d.Credits), Period: d.Period,
 		StartsAt: fromMS(d.StartsAt).Format(time.RFC3339), EndsAt: optTime(d.EndsAt), Note: d.Note, Status: d.Status,
+		Apps: []AppInfo{}, Models: nameList(d.Models),
 		UsedThisPeriod: Credits(used), RemainingThisPeriod: Credits(max(0, d.Credits-used)),
 		CreatedAt: fromMS(d.CreatedAt).Format(time.RFC3339)}
-	if d.Status == "active" && d.EndsAt.Valid && ms(now) >= d.EndsAt.Int64 {
+	if info.Models == nil {
+		info.Models = []string{}
+	}
+	for _, id := range idList(d.Apps) {
+		if a, err := r.AppByID(ctx, id); err == nil {
+			info.Apps = append(info.Apps, appInfo(a, nil))
+		}
+	}
+	switch {
+	case d.Status != "active":
+	case d.EndsAt.Valid && ms(now) >= d.EndsAt.Int64:
 		info.Status = "ended"
+	case ms(now) < d.StartsAt:
+		info.Status = "scheduled"
 	}
 	if end := periodEnd(d.Period, now, set.Location); !end.IsZero() {
 		v := end.UTC().Format(time.RFC3339)
 		info.PeriodEnds = &v
+	}
+	if d.PendingFrom.Valid {
+		info.Pending = &PendingTerms{Credits: Credits(d.PendingCredits.Int64), Period: d.PendingPeriod.String,
+			From: fromMS(d.PendingFrom.Int64).UTC().Format(time.RFC3339)}
 	}
 	return info
 }
@@ -184,64 +283,331 @@ type NewDelegation struct {
 	GranteeEmail string
 	Credits      Credits
 	Period       string
+	StartsAt     *time.Time
 	EndsAt       *time.Time
 	Note         string
+	Apps         []string // app ids or slugs
+	Models       []string
+}
+
+// restrictions validates app and model restrictions and returns them as stored JSON.
+func (s *Service) restrictions(ctx context.Context, apps, models []string) (string, string, error) {
+	var appsJSON, modelsJSON string
+	if len(apps) > 0 {
+		ids := []int64{}
+		for _, ref := range apps {
+			a, err := s.appByRef(ctx, strings.TrimSpace(ref))
+			if errors.Is(err, db.ErrNotFound) {
+				return "", "", Invalid("apps", "no registered app %q", ref)
+			}
+			if err != nil {
+				return "", "", err
+			}
+			if !slices.Contains(ids, a.ID) {
+				ids = append(ids, a.ID)
+			}
+		}
+		b, _ := json.Marshal(ids)
+		appsJSON = string(b)
+	}
+	if len(models) > 0 {
+		clean := []string{}
+		for _, m := range models {
+			m = strings.TrimSpace(m)
+			if m == "" || len(m) > 100 {
+				return "", "", Invalid("models", "model names must be 1 to 100 characters")
+			}
+			if !slices.Contains(clean, m) {
+				clean = append(clean, m)
+			}
+		}
+		b, _ := json.Marshal(clean)
+		modelsJSON = string(b)
+	}
+	return appsJSON, modelsJSON, nil
+}
+
+// delegationTerms checks the parts of a new delegation that do not depend on the grantee.
+func (s *Service) delegationTerms(ctx context.Context, nd NewDelegation, now time.Time) (db.Delegation, error) {
+	if nd.Credits <= 0 {
+		return db.Delegation{}, Invalid("credits", "credits must be greater than 0")
+	}
+	if !periods[nd.Period] {
+		return db.Delegation{}, Invalid("period", "period must be day, week, month or once")
+	}
+	starts := now
+	if nd.StartsAt != nil {
+		starts = *nd.StartsAt
+	}
+	if nd.EndsAt != nil && (!nd.EndsAt.After(now) || !nd.EndsAt.After(starts)) {
+		return db.Delegation{}, Invalid("endsAt", "endsAt must be in the future and after startsAt")
+	}
+	note := strings.TrimSpace(nd.Note)
+	if len(note) > 200 {
+		return db.Delegation{}, Invalid("note", "note must be at most 200 characters")
+	}
+	apps, models, err := s.restrictions(ctx, nd.Apps, nd.Models)
+	if err != nil {
+		return db.Delegation{}, err
+	}
+	d := db.Delegation{Credits: int64(nd.Credits), Period: nd.Period, StartsAt: ms(starts), Note: note,
+		CreatedAt: ms(now), Apps: apps, Models: models}
+	if nd.EndsAt != nil {
+		d.EndsAt = sql.NullInt64{Int64: ms(*nd.EndsAt), Valid: true}
+	}
+	return d, nil
+}
+
+func (s *Service) grantee(ctx context.Context, p Principal, id int64, email, field string) (db.User, error) {
+	r := s.db.Read()
+	var u db.User
+	var err error
+	switch {
+	case id != 0:
+		u, err = r.UserByID(ctx, id)
+	case email != "":
+		u, err = r.UserByEmail(ctx, email)
+	default:
+		return u, Invalid(field, "say who receives the allowance: granteeEmail or granteeId")
+	}
+	if errors.Is(err, db.ErrNotFound) || (err == nil && u.Disabled) {
+		return u, Invalid(field, "no active member %s", firstNonEmpty(email, strconv.FormatInt(id, 10)))
+	}
+	if err == nil && u.ID == p.UserID {
+		return u, Invalid(field, "you cannot delegate credits to yourself")
+	}
+	return u, err
+}
+
+func firstNonEmpty(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }
 
 // CreateDelegation lets the caller give another member an allowance from their own credits.
 func (s *Service) CreateDelegation(ctx context.Context, p Principal, nd NewDelegation) (DelegationInfo, error) {
-	if err := p.requireUser(); err != nil {
-		return DelegationInfo{}, err
-	}
-	if nd.Credits <= 0 {
-		return DelegationInfo{}, Invalid("credits", "credits must be greater than 0")
-	}
-	if !periods[nd.Period] {
-		return DelegationInfo{}, Invalid("period", "period must be day, week, month or once")
-	}
-	now := s.clock.Now()
-	if nd.EndsAt != nil && !nd.EndsAt.After(now) {
-		return DelegationInfo{}, Invalid("endsAt", "endsAt must be in the future")
-	}
-	nd.Note = strings.TrimSpace(nd.Note)
-	if len(nd.Note) > 200 {
-		return DelegationInfo{}, Invalid("note", "note must be at most 200 characters")
-	}
-	r := s.db.Read()
-	var grantee db.User
-	var err error
-	field := "granteeId"
-	switch {
-	case nd.GranteeID != 0:
-		grantee, err = r.UserByID(ctx, nd.GranteeID)
-	case nd.GranteeEmail != "":
-		field = "granteeEmail"
-		grantee, err = r.UserByEmail(ctx, nd.GranteeEmail)
-	default:
-		return DelegationInfo{}, Invalid("granteeEmail", "granteeEmail or granteeId is required")
-	}
-	if errors.Is(err, db.ErrNotFound) || (err == nil && grantee.Disabled) {
-		return DelegationInfo{}, Invalid(field, "no active member with this %s", strings.TrimPrefix(field, "grantee"))
-	}
+	out, err := s.createDelegations(ctx, p, nd, []db.User{}, func() ([]db.User, error) {
+		field := "granteeId"
+		if nd.GranteeID == 0 {
+			field = "granteeEmail"
+		}
+		u, err := s.grantee(ctx, p, nd.GranteeID, nd.GranteeEmail, field)
+		return []db.User{u}, err
+	})
 	if err != nil {
 		return DelegationInfo{}, err
 	}
-	if grantee.ID == p.UserID {
-		return DelegationInfo{}, Invalid(field, "you cannot delegate credits to yourself")
+	return out[0], nil
+}
+
+// BulkDelegation gives the same allowance to many members: by id, by email, or a group.
+type BulkDelegation struct {
+	NewDelegation
+	GranteeIDs    []int64
+	GranteeEmails []string
+	Group         string
+}
+
+// CreateDelegations gives the same allowance to many members at once, all or nothing.
+func (s *Service) CreateDelegations(ctx context.Context, p Principal, b BulkDelegation) ([]DelegationInfo, error) {
+	return s.createDelegations(ctx, p, b.NewDelegation, nil, func() ([]db.User, error) {
+		var users []db.User
+		seen := map[int64]bool{}
+		add := func(u db.User) {
+			if !seen[u.ID] {
+				seen[u.ID] = true
+				users = append(users, u)
+			}
+		}
+		for i, id := range b.GranteeIDs {
+			u, err := s.grantee(ctx, p, id, "", fmt.Sprintf("granteeIds[%d]", i))
+			if err != nil {
+				return nil, err
+			}
+			add(u)
+		}
+		for i, email := range b.GranteeEmails {
+			u, err := s.grantee(ctx, p, 0, email, fmt.Sprintf("granteeEmails[%d]", i))
+			if err != nil {
+				return nil, err
+			}
+			add(u)
+		}
+		if g := strings.TrimSpace(b.Group); g != "" {
+			ids, err := s.db.Read().UserIDsInGroup(ctx, g)
+			if err != nil {
+				return nil, err
+			}
+			if len(ids) == 0 {
+				return nil, Invalid("group", "no active member is in group %q", g)
+			}
+			for _, id := range ids {
+				if id == p.UserID {
+					continue
+				}
+				u, err := s.grantee(ctx, p, id, "", "group")
+				if err != nil {
+					return nil, err
+				}
+				add(u)
+			}
+		}
+		if len(users) == 0 {
+			return nil, Invalid("granteeIds", "name at least one grantee: granteeIds, granteeEmails or group")
+		}
+		if len(users) > 2000 {
+			return nil, Invalid("granteeIds", "at most 2,000 grantees at once")
+		}
+		return users, nil
+	})
+}
+
+func (s *Service) createDelegations(ctx context.Context, p Principal, nd NewDelegation, _ []db.User, grantees func() ([]db.User, error)) ([]DelegationInfo, error) {
+	if err := p.requireUser(); err != nil {
+		return nil, err
+	}
+	now := s.clock.Now()
+	terms, err := s.delegationTerms(ctx, nd, now)
+	if err != nil {
+		return nil, err
+	}
+	users, err := grantees()
+	if err != nil {
+		return nil, err
+	}
+	out := []DelegationInfo{}
+	err = s.db.Update(ctx, func(c *db.Conn) error {
+		out = out[:0]
+		for _, u := range users {
+			d := terms
+			d.GranterID, d.GranteeID = p.UserID, u.ID
+			id, err := c.InsertDelegation(ctx, d)
+			if err != nil {
+				return err
+			}
+			stored, err := c.DelegationByID(ctx, id)
+			if err != nil {
+				return err
+			}
+			out = append(out, s.delegationInfo(ctx, c, stored))
+		}
+		return nil
+	})
+	return out, err
+}
+
+// DelegationEdit changes a delegation; nil fields stay. Credits and period apply from the
+// next period; the rest at once.
+type DelegationEdit struct {
+	Credits   *Credits
+	Period    *string
+	EndsAt    *time.Time
+	ClearEnds bool
+	Note      *string
+	Apps      *[]string
+	Models    *[]string
+	Status    *string
+}
+
+// EditDelegation lets the granter change, pause or resume a delegation.
+func (s *Service) EditDelegation(ctx context.Context, p Principal, id int64, e DelegationEdit) (DelegationInfo, error) {
+	if err := p.requireUser(); err != nil {
+		return DelegationInfo{}, err
+	}
+	now := s.clock.Now()
+	set := s.Settings()
+	if e.Credits != nil && *e.Credits <= 0 {
+		return DelegationInfo{}, Invalid("credits", "credits must be greater than 0")
+	}
+	if e.Period != nil && !periods[*e.Period] {
+		return DelegationInfo{}, Invalid("period", "period must be day, week, month or once")
+	}
+	if e.Status != nil && *e.Status != "active" && *e.Status != "paused" {
+		return DelegationInfo{}, Invalid("status", "status must be active or paused; revoke with DELETE")
+	}
+	if e.EndsAt != nil && !e.EndsAt.After(now) {
+		return DelegationInfo{}, Invalid("endsAt", "endsAt must be in the future")
+	}
+	if e.Note != nil && len(strings.TrimSpace(*e.Note)) > 200 {
+		return DelegationInfo{}, Invalid("note", "note must be at most 200 characters")
+	}
+	var apps, models *string
+	if e.Apps != nil {
+		a, _, err := s.restrictions(ctx, *e.Apps, nil)
+		if err != nil {
+			return DelegationInfo{}, err
+		}
+		apps = &a
+	}
+	if e.Models != nil {
+		_, m, err := s.restrictions(ctx, nil, *e.Models)
+		if err != nil {
+			return DelegationInfo{}, err
+		}
+		models = &m
 	}
 	var out DelegationInfo
-	err = s.db.Update(ctx, func(c *db.Conn) error {
-		d := db.Delegation{GranterID: p.UserID, GranteeID: grantee.ID, Credits: int64(nd.Credits), Period: nd.Period,
-			StartsAt: ms(now), Note: nd.Note, CreatedAt: ms(now)}
-		if nd.EndsAt != nil {
-			d.EndsAt = sql.NullInt64{Int64: ms(*nd.EndsAt), Valid: true}
+	err := s.db.Update(ctx, func(c *db.Conn) error {
+		d, err := c.DelegationByID(ctx, id)
+		if errors.Is(err, db.ErrNotFound) || (err == nil && d.GranterID != p.UserID && d.GranteeID != p.UserID) {
+			return Errorf(ENOTFOUND, "no delegation %d", id)
 		}
-		id, err := c.InsertDelegation(ctx, d)
 		if err != nil {
 			return err
 		}
-		d, err = c.DelegationByID(ctx, id)
-		out = s.delegationInfo(d)
+		if d.GranterID != p.UserID {
+			return Errorf(EFORBIDDEN, "only the granter can change a delegation")
+		}
+		if d.Status == "revoked" {
+			return Errorf(ECONFLICT, "delegation %d is revoked; create a new one", id)
+		}
+		d, _ = currentTerms(d, now)
+		if e.Credits != nil || e.Period != nil {
+			credits, period := d.Credits, d.Period
+			if e.Credits != nil {
+				credits = int64(*e.Credits)
+			}
+			if e.Period != nil {
+				period = *e.Period
+			}
+			end := periodEnd(d.Period, now, set.Location)
+			if d.Period == "once" || end.IsZero() || ms(now) < d.StartsAt {
+				// No period running (a one-off total, or not started): the change applies now.
+				if period != d.Period {
+					d.PeriodKey, d.PeriodUsed = -1, 0
+				}
+				d.Credits, d.Period = credits, period
+				d.PendingCredits, d.PendingPeriod, d.PendingFrom = sql.NullInt64{}, sql.NullString{}, sql.NullInt64{}
+			} else {
+				d.PendingCredits = sql.NullInt64{Int64: credits, Valid: true}
+				d.PendingPeriod = sql.NullString{String: period, Valid: true}
+				d.PendingFrom = sql.NullInt64{Int64: ms(end), Valid: true}
+			}
+		}
+		if e.ClearEnds {
+			d.EndsAt = sql.NullInt64{}
+		} else if e.EndsAt != nil {
+			d.EndsAt = sql.NullInt64{Int64: ms(*e.EndsAt), Valid: true}
+		}
+		if e.Note != nil {
+			d.Note = strings.TrimSpace(*e.Note)
+		}
+		if apps != nil {
+			d.Apps = *apps
+		}
+		if models != nil {
+			d.Models = *models
+		}
+		if e.Status != nil {
+			d.Status = *e.Status
+		}
+		if err := c.UpdateDelegationTerms(ctx, d); err != nil {
+			return err
+		}
+		stored, err := c.DelegationByID(ctx, id)
+		out = s.delegationInfo(ctx, c, stored)
 		return err
 	})
 	return out, err
@@ -263,10 +629,10 @@ func (s *Service) Delegations(ctx context.Context, p Principal) (given, received
 	}
 	given, received = []DelegationInfo{}, []DelegationInfo{}
 	for _, d := range g {
-		given = append(given, s.delegationInfo(d))
+		given = append(given, s.delegationInfo(ctx, r, d))
 	}
 	for _, d := range rc {
-		received = append(received, s.delegationInfo(d))
+		received = append(received, s.delegationInfo(ctx, r, d))
 	}
 	return given, received, nil
 }
