@@ -84,7 +84,9 @@ func TestConcurrentDelegatedReportsStayExact(t *testing.T) {
 			t.Fatalf("kid %d: balance %s debt %s after %d personal", i, bal.Total, bal.Debt, personal[i])
 		}
 		var d struct{ UsedThisPeriod json.Number }
-		var list struct{ Received []struct{ UsedThisPeriod json.Number } }
+		var list struct {
+			Received []struct{ UsedThisPeriod json.Number }
+		}
 		ts.do("GET", "/api/v1/delegations", kids[i].token, nil, 200, &list)
 		d.UsedThisPeriod = list.Received[0].UsedThisPeriod
 		if milli(t, d.UsedThisPeriod) != delegated[i]*1000 {
@@ -100,7 +102,12 @@ func TestConcurrentDelegatedReportsStayExact(t *testing.T) {
 	if bal.Total != "0" || bal.Debt != "0" {
 		t.Fatalf("granter balance %s debt %s", bal.Total, bal.Debt)
 	}
-	var agg struct{ Totals struct{ Requests int64; Credits json.Number } }
+	var agg struct {
+		Totals struct {
+			Requests int64
+			Credits  json.Number
+		}
+	}
 	ts.do("GET", "/api/v1/usage/aggregate?scope=granted&by=member", granter, nil, 200, &agg)
 	if agg.Totals.Requests != 125 || agg.Totals.Credits != "2500" {
 		t.Fatalf("granted totals %+v", agg.Totals)

@@ -62,6 +62,9 @@ export interface Provider {
   id: string;
   name: string;
 }
+export interface CodeLoginRequest {
+  code: string;
+}
 
 // ---- personal tokens ----
 
@@ -71,6 +74,12 @@ export interface PersonalToken {
   prefix: string;
   createdAt: Timestamp;
   lastUsedAt: Timestamp | null;
+  delegationId?: Id | null;
+}
+export interface PersonalTokenCreate {
+  name: string;
+  /** Binds the token to a delegation the caller receives. */
+  delegationId?: Id;
 }
 export interface PersonalTokenCreated {
   id: Id;
@@ -90,11 +99,32 @@ export interface Settings {
   timeZone: string;
   creditsPerUSD: number;
   cycle: Cycle;
+  /** Email domains whose provider sign-ins create a member (admins only; may be absent). */
+  signupDomains?: string[];
 }
 export interface SettingsUpdate {
   instanceName?: string;
   timeZone?: string;
   creditsPerUSD?: number;
+  signupDomains?: string[];
+}
+export type ProviderId = 'google' | 'microsoft' | 'github' | 'oidc';
+export interface ProviderSetting {
+  id: ProviderId | string;
+  name: string;
+  configured: boolean;
+  /** Where the configuration comes from: environment variables win over settings. */
+  source: 'env' | 'settings' | '';
+  clientId: string;
+  discoveryUrl?: string;
+  tenant?: string;
+}
+export interface ProviderSettingUpdate {
+  clientId: string;
+  clientSecret?: string;
+  discoveryUrl?: string;
+  tenant?: string;
+  name?: string;
 }
 
 // ---- members ----
@@ -104,6 +134,8 @@ export interface Member {
   email: string;
   name: string;
   role: Role;
+  /** A class or team label; "" when none. */
+  group?: string | null;
   disabled: boolean;
   monthlyCredits: Credits;
   nextMonthlyCredits: Credits | null;
@@ -123,6 +155,31 @@ export interface MemberPatch {
   name?: string;
   role?: Role;
   disabled?: boolean;
+  group?: string;
+}
+export interface ImportRow {
+  name: string;
+  email?: string;
+  group?: string;
+}
+export interface MemberImport {
+  csv?: string;
+  members?: ImportRow[];
+  /** A group for every imported member that names none. */
+  group?: string;
+  role?: Role;
+  /** Give everyone a one-time sign-in code, not only those without an email. */
+  codes?: boolean;
+}
+export interface ImportedMember {
+  member: Member;
+  code?: string | null;
+  /** Not in the contract, but read when the server sends it. */
+  codeExpiresAt?: Timestamp | null;
+}
+export interface SignInCode {
+  code: string;
+  expiresAt: Timestamp;
 }
 export interface GrantRequest {
   kind: BucketKind;
@@ -154,6 +211,7 @@ export interface GrantReply {
 export interface AppKey {
   id: Id;
   prefix: string;
+  delegationId?: Id | null;
   createdAt: Timestamp;
   lastUsedAt: Timestamp | null;
   revokedAt: Timestamp | null;
@@ -166,6 +224,10 @@ export interface App {
   disabled: boolean;
   /** Only admins get the keys. */
   keys?: AppKey[];
+}
+export interface AppPatch {
+  name?: string;
+  disabled?: boolean;
 }
 export interface AppCreate {
   name: string;
@@ -219,6 +281,8 @@ export interface UsageEvent {
   charged: boolean;
   debt: Credits;
   refunded: boolean;
+  /** Why the event fell through to another source (e.g. an allowance was spent). */
+  sourceNote?: string | null;
   modelParameters: Record<string, unknown> | null;
   internalTokensOrCredits: number | string | null;
   idempotencyKey: string | null;
@@ -281,6 +345,7 @@ export interface UsageReportReply {
   parts: BucketPart[];
   debt: Credits;
   balanceAfter: Credits;
+  sourceNote?: string | null;
 }
 export interface RefundReply {
   ledger: LedgerRow[];
@@ -354,6 +419,18 @@ export interface LedgerPage {
 
 // ---- delegations ----
 
+export type DelegationStatus = 'active' | 'paused' | 'revoked' | 'ended' | 'scheduled';
+export interface DelegationApp {
+  id: Id;
+  slug: string;
+  name: string;
+}
+export interface PendingChange {
+  credits: Credits;
+  period: Period;
+  /** When the change applies: the start of the next period. */
+  from: Timestamp;
+}
 export interface Delegation {
   id: Id;
   granterId: Id;
@@ -366,23 +443,127 @@ export interface Delegation {
   startsAt: Timestamp;
   endsAt: Timestamp | null;
   note: string | null;
-  status: string;
+  status: DelegationStatus | string;
+  /** Empty: every app. */
+  apps?: DelegationApp[];
+  /** Empty: every model. */
+  models?: string[];
   usedThisPeriod: Credits;
   remainingThisPeriod: Credits;
+  /** Exclusive: the instant the next period starts; null for `once`. */
   periodEnds: Timestamp | null;
+  pending?: PendingChange | null;
   createdAt: Timestamp;
 }
-export interface DelegationCreate {
-  granteeEmail?: string;
-  granteeId?: Id;
+/** The terms shared by a single and a bulk delegation. */
+export interface DelegationTerms {
   credits: Credits;
   period: Period;
+  startsAt?: Timestamp;
   endsAt?: Timestamp;
   note?: string;
+  /** App ids or slugs. */
+  apps?: (Id | string)[];
+  models?: string[];
+}
+export interface DelegationCreate extends DelegationTerms {
+  granteeEmail?: string;
+  granteeId?: Id;
+}
+export interface DelegationBulkCreate extends DelegationTerms {
+  granteeIds?: Id[];
+  granteeEmails?: string[];
+  group?: string;
+}
+export interface DelegationPatch {
+  credits?: Credits;
+  period?: Period;
+  /** "" removes the end date. */
+  endsAt?: Timestamp | '';
+  note?: string;
+  apps?: (Id | string)[];
+  models?: string[];
+  status?: 'active' | 'paused';
 }
 export interface Delegations {
   given: Delegation[];
   received: Delegation[];
+}
+
+// ---- identities, invitations, audit ----
+
+export interface Identity {
+  id: Id;
+  provider: string;
+  email: string;
+  createdAt: Timestamp;
+}
+export interface InviteCreate {
+  email?: string;
+  role?: Role;
+  monthlyCredits?: Credits;
+  expiresAt?: Timestamp;
+  note?: string;
+}
+export interface Invite {
+  id: Id;
+  email: string | null;
+  role: Role;
+  monthlyCredits: Credits | null;
+  note: string | null;
+  createdAt: Timestamp;
+  expiresAt: Timestamp | null;
+  usedAt: Timestamp | null;
+  usedBy: Id | string | null;
+}
+export interface InviteCreated extends Partial<Invite> {
+  id: Id;
+  token: string;
+  /** The link, shown once. */
+  url: string;
+  expiresAt: Timestamp | null;
+}
+export interface InvitePublic {
+  instanceName: string;
+  email: string | null;
+  role: Role;
+  expiresAt: Timestamp | null;
+}
+export interface InviteAccept {
+  email: string;
+  name: string;
+  password: string;
+}
+export interface PasswordChange {
+  current: string;
+  password: string;
+}
+export type AuditAction =
+  | 'signin'
+  | 'signin_failed'
+  | 'signout_all'
+  | 'token_created'
+  | 'token_revoked'
+  | 'key_created'
+  | 'key_revoked'
+  | 'role_changed'
+  | 'member_disabled'
+  | 'member_enabled'
+  | 'password_reset'
+  | 'invite_created'
+  | 'invite_accepted'
+  | 'identity_linked'
+  | 'identity_unlinked'
+  | 'settings_changed';
+export interface AuditEntry {
+  id: Id;
+  at: Timestamp;
+  actor: Id | string | null;
+  actorName: string | null;
+  action: AuditAction | string;
+  target: string | null;
+  ip: string | null;
+  detail: string | Record<string, unknown> | null;
 }
 
 // ---- jobs ----
@@ -495,6 +676,14 @@ export function readCookie(name: string, cookies: string): string | null {
   return null;
 }
 
+/** Calls whose 401 means "wrong credentials", not "your session ended". */
+const SIGN_IN_PATHS = new Set(['/auth/login', '/auth/code', '/me/password']);
+
+/** Is this a same-site path that is safe to go to after signing in? */
+export function safeNext(next: string | null | undefined): next is string {
+  return !!next && next.startsWith('/') && !next.startsWith('//') && !next.startsWith('/\\') && !next.startsWith('/api/');
+}
+
 export const CSRF_COOKIE = 'tj_csrf';
 export const CSRF_HEADER = 'X-CSRF-Token';
 export const API_BASE = '/api/v1';
@@ -551,7 +740,7 @@ export class ApiClient {
     }
     if (!res.ok) {
       const err = await toApiError(res);
-      if (res.status === 401 && path !== '/auth/login' && this.onUnauthorized) this.onUnauthorized(err);
+      if (res.status === 401 && !SIGN_IN_PATHS.has(path) && this.onUnauthorized) this.onUnauthorized(err);
       throw err;
     }
     if (res.status === 204) return {} as T;
@@ -597,19 +786,38 @@ export class ApiClient {
     const r = await this.get<Provider[] | Items<Provider>>('/auth/providers');
     return Array.isArray(r) ? r : (r?.items ?? []);
   }
-  providerStartUrl(id: string): string {
-    return `${this.base}/auth/${encodeURIComponent(id)}/start`;
+  /** Where a provider button links: the server redirects to the provider. */
+  providerStartUrl(id: string, opts: { next?: string | null; invite?: string | null } = {}): string {
+    const next = opts.next && safeNext(opts.next) ? opts.next : undefined;
+    return this.url(`/auth/${encodeURIComponent(id)}/start`, { invite: opts.invite, next });
+  }
+  loginWithCode(code: string) {
+    return this.post<LoginReply>('/auth/code', { code: code.trim() });
+  }
+  logoutAll() {
+    return this.post<Record<string, never>>('/auth/logout-all');
   }
   me() {
     return this.get<Me>('/me');
+  }
+  changePassword(body: PasswordChange) {
+    return this.put<Record<string, never>>('/me/password', body);
+  }
+  identities() {
+    return this.get<Items<Identity>>('/me/identities');
+  }
+  unlinkIdentity(id: Id) {
+    return this.del<Record<string, never>>(`/me/identities/${id}`);
   }
 
   // tokens
   tokens() {
     return this.get<Items<PersonalToken>>('/tokens');
   }
-  createToken(name: string) {
-    return this.post<PersonalTokenCreated>('/tokens', { name });
+  createToken(name: string, delegationId?: Id | null) {
+    const body: PersonalTokenCreate = { name };
+    if (delegationId) body.delegationId = delegationId;
+    return this.post<PersonalTokenCreated>('/tokens', body);
   }
   revokeToken(id: Id) {
     return this.del<Record<string, never>>(`/tokens/${id}`);
@@ -622,10 +830,25 @@ export class ApiClient {
   updateSettings(body: SettingsUpdate) {
     return this.put<Settings>('/settings', body);
   }
+  providerSettings() {
+    return this.get<Items<ProviderSetting>>('/settings/providers');
+  }
+  updateProvider(id: string, body: ProviderSettingUpdate) {
+    return this.put<ProviderSetting>(`/settings/providers/${encodeURIComponent(id)}`, body);
+  }
 
   // members
-  members() {
-    return this.get<Items<Member>>('/members');
+  members(group?: string) {
+    return this.get<Items<Member>>('/members', { group });
+  }
+  importMembers(body: MemberImport) {
+    return this.post<Items<ImportedMember>>('/members/import', body);
+  }
+  newSignInCode(id: Id) {
+    return this.post<SignInCode>(`/members/${id}/code`);
+  }
+  resetPassword(id: Id, password: string) {
+    return this.post<Record<string, never>>(`/members/${id}/password`, { password });
   }
   createMember(body: MemberCreate) {
     return this.post<Member>('/members', body);
@@ -647,8 +870,11 @@ export class ApiClient {
   createApp(body: AppCreate) {
     return this.post<AppCreated>('/apps', body);
   }
-  createKey(appId: Id) {
-    return this.post<KeyCreated>(`/apps/${appId}/keys`);
+  patchApp(id: Id, body: AppPatch) {
+    return this.patch<App>(`/apps/${id}`, body);
+  }
+  createKey(appId: Id, delegationId?: Id | null) {
+    return this.post<KeyCreated>(`/apps/${appId}/keys`, delegationId ? { delegationId } : {});
   }
   revokeKey(appId: Id, keyId: Id) {
     return this.del<Record<string, never>>(`/apps/${appId}/keys/${keyId}`);
@@ -668,8 +894,8 @@ export class ApiClient {
       scope: scope && scope !== 'own' ? scope : undefined,
     });
   }
-  facets() {
-    return this.get<Facets>('/usage/facets');
+  facets(scope?: AggregateScope) {
+    return this.get<Facets>('/usage/facets', { scope: scope && scope !== 'own' ? scope : undefined });
   }
   refund(id: Id) {
     return this.post<RefundReply>(`/usage/${id}/refund`);
@@ -699,11 +925,42 @@ export class ApiClient {
   createDelegation(body: DelegationCreate) {
     return this.post<Delegation>('/delegations', body);
   }
+  createDelegations(body: DelegationBulkCreate) {
+    return this.post<Items<Delegation>>('/delegations/bulk', body);
+  }
+  patchDelegation(id: Id, body: DelegationPatch) {
+    return this.patch<Delegation>(`/delegations/${id}`, body);
+  }
   revokeDelegation(id: Id) {
     return this.del<Record<string, never>>(`/delegations/${id}`);
   }
   grantedUsage(filters: UsageFilters, paging: Paging = {}) {
     return this.get<Page<UsageEvent>>('/granted/usage', { ...filterQuery(filters), ...pagingQuery(paging) });
+  }
+  grantedExportUrl(filters: UsageFilters, format: ExportFormat): string {
+    return this.url('/granted/usage/export', { ...filterQuery(filters), format });
+  }
+
+  // invitations
+  invites() {
+    return this.get<Items<Invite>>('/invites');
+  }
+  createInvite(body: InviteCreate) {
+    return this.post<InviteCreated>('/invites', body);
+  }
+  revokeInvite(id: Id) {
+    return this.del<Record<string, never>>(`/invites/${id}`);
+  }
+  invite(token: string) {
+    return this.get<InvitePublic>(`/invites/${encodeURIComponent(token)}`);
+  }
+  acceptInvite(token: string, body: InviteAccept) {
+    return this.post<LoginReply>(`/invites/${encodeURIComponent(token)}/accept`, body);
+  }
+
+  // audit
+  audit(paging: { limit?: number; cursor?: string | null } = {}) {
+    return this.get<Page<AuditEntry>>('/audit', { limit: paging.limit, cursor: paging.cursor });
   }
 
   // jobs
