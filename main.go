@@ -133,6 +133,7 @@ func serve(args []string, out io.Writer) error {
 	noBrowser := fs.Bool("no-browser", false, "do not open the browser")
 	secure := fs.Bool("secure-cookies", os.Getenv("TOKENJAR_SECURE_COOKIES") == "true", "mark cookies Secure (behind HTTPS)")
 	trustProxy := fs.Bool("trust-proxy", os.Getenv("TOKENJAR_TRUST_PROXY") == "true", "trust X-Forwarded-* headers from a reverse proxy")
+	baseURL := fs.String("base-url", os.Getenv("TOKENJAR_BASE_URL"), "public address, e.g. https://jar.example.org (env TOKENJAR_BASE_URL)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -144,7 +145,7 @@ func serve(args []string, out io.Writer) error {
 	}
 	defer d.Close()
 
-	srv := server.New(svc, frontendFS(), server.Config{SecureCookies: *secure, TrustProxy: *trustProxy, Version: version}, log)
+	srv := server.New(svc, frontendFS(), server.Config{SecureCookies: *secure, TrustProxy: *trustProxy, Version: version, BaseURL: *baseURL}, log)
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w (is tokenjar already running? try --addr)", *addr, err)

@@ -35,6 +35,7 @@ func (s *Server) authenticate(c *fiber.Ctx) error {
 		if err != nil {
 			return err
 		}
+		p.IP = c.IP()
 		c.Locals("principal", p)
 		return c.Next()
 	}
@@ -54,6 +55,7 @@ func (s *Server) authenticate(c *fiber.Ctx) error {
 				return core.Errorf(core.EFORBIDDEN, "missing or wrong CSRF token: send the tj_csrf cookie's value in the X-CSRF-Token header")
 			}
 		}
+		p.IP = c.IP()
 		c.Locals("principal", p)
 	}
 	return c.Next()
@@ -66,6 +68,13 @@ func safeMethod(m string) bool {
 func requireAuth(c *fiber.Ctx) error {
 	if _, ok := principal(c); !ok {
 		return core.Errorf(core.EUNAUTHORIZED, "sign in, or send Authorization: Bearer <token>")
+	}
+	return c.Next()
+}
+
+func requireMember(c *fiber.Ctx) error {
+	if p, _ := principal(c); p.UserID == 0 {
+		return core.Errorf(core.EFORBIDDEN, "this call is for members, not app keys")
 	}
 	return c.Next()
 }

@@ -139,10 +139,6 @@ func (s *Server) logout(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{})
 }
 
-func (s *Server) providers(c *fiber.Ctx) error {
-	return c.JSON([]fiber.Map{})
-}
-
 func (s *Server) me(c *fiber.Ctx) error {
 	p, _ := principal(c)
 	if p.Via == core.ViaAppKey {
@@ -163,11 +159,12 @@ func (s *Server) putSettings(c *fiber.Ctx) error {
 	var in struct {
 		InstanceName, TimeZone *string
 		CreditsPerUSD          *json.Number
+		SignupDomains          *[]string
 	}
 	if err := bind(c, &in); err != nil {
 		return err
 	}
-	upd := core.SettingsUpdate{InstanceName: in.InstanceName, TimeZone: in.TimeZone}
+	upd := core.SettingsUpdate{InstanceName: in.InstanceName, TimeZone: in.TimeZone, SignupDomains: in.SignupDomains}
 	if in.CreditsPerUSD != nil {
 		v := string(*in.CreditsPerUSD)
 		upd.CreditsPerUSD = &v
@@ -739,4 +736,155 @@ func (s *Server) jobs(c *fiber.Ctx) error {
 		return err
 	}
 	return c.JSON(fiber.Map{"items": items})
+}
+
+func (s *Server) logoutAll(c *fiber.Ctx) error {
+	p, _ := principal(c)
+	if err := s.svc.LogoutAll(c.UserContext(), p); err != nil {
+		return err
+	}
+	if p.Via == core.ViaSession {
+		s.clearCookies(c)
+	}
+	return c.JSON(fiber.Map{})
+}
+
+func (s *Server) identities(c *fiber.Ctx) error {
+	p, _ := principal(c)
+	items, err := s.svc.Identities(c.UserContext(), p)
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"items": items})
+}
+
+func (s *Server) unlinkIdentity(c *fiber.Ctx) error {
+	id, err := idParam(c, "id")
+	if err != nil {
+		return err
+	}
+	p, _ := principal(c)
+	if err := s.svc.UnlinkIdentity(c.UserContext(), p, id); err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{})
+}
+
+func (s *Server) changePassword(c *fiber.Ctx) error {
+	var in struct{ Current, Password string }
+	if err := bind(c, &in); err != nil {
+		return err
+	}
+	p, _ := principal(c)
+	if err := s.svc.ChangePassword(c.UserContext(), p, in.Current, in.Password); err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{})
+}
+
+func (s *Server) resetPassword(c *fiber.Ctx) error {
+	id, err := idParam(c, "id")
+	if err != nil {
+		return err
+	}
+	var in struct{ Password string }
+	if err := bind(c, &in); err != nil {
+		return err
+	}
+	p, _ := principal(c)
+	if err := s.svc.ResetPassword(c.UserContext(), p, id, in.Password); err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{})
+}
+
+func (s *Server) createInvite(c *fiber.Ctx) error {
+	var in struct {
+		Email, Role, ExpiresAt, Note string
+		MonthlyCredits               json.Number
+	}
+	if err := bind(c, &in); err != nil {
+		return err
+	}
+	ni := core.NewInvite{Email: in.Email, Role: in.Role, Note: in.Note}
+	if in.MonthlyCredits != "" {
+		v, err := credits("monthlyCredits", in.MonthlyCredits, true)
+		if err != nil {
+			return err
+		}
+		ni.MonthlyCredits = &v
+	}
+	exp, err := optTime("expiresAt", in.ExpiresAt, s.svc.Settings().Location)
+	if err != nil {
+		return err
+	}
+	ni.ExpiresAt = exp
+	p, _ := principal(c)
+	inv, err := s.svc.CreateInvite(c.UserContext(), p, ni, s.baseURL(c))
+	if err != nil {
+		return err
+	}
+	return c.Status(fiber.StatusCreated).JSON(inv)
+}
+
+func (s *Server) listInvites(c *fiber.Ctx) error {
+	p, _ := principal(c)
+	items, err := s.svc.ListInvites(c.UserContext(), p)
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"items": items})
+}
+
+func (s *Server) revokeInvite(c *fiber.Ctx) error {
+	id, err := idParam(c, "id")
+	if err != nil {
+		return err
+	}
+	p, _ := principal(c)
+	if err := s.svc.RevokeInvite(c.UserContext(), p, id); err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{})
+}
+
+func (s *Server) getInvite(c *fiber.Ctx) error {
+	inv, err := s.svc.Invite(c.UserContext(), c.Params("token"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(inv)
+}
+
+func (s *Server) acceptInvite(c *fiber.Ctx) error {
+	var in struct{ Email, Name, Password string }
+	if err := bind(c, &in); err != nil {
+		return err
+	}
+	m, sid, sess, err := s.svc.AcceptInvite(c.UserContext(), c.Params("token"), in.Email, in.Name, in.Password)
+	if err != nil {
+		return err
+	}
+	s.setSessionCookies(c, sid, sess)
+	return c.Status(fiber.StatusCreated).JSON(fiber.Map{"user": m})
+}
+
+func (s *Server) listProviders(c *fiber.Ctx) error {
+	items, err := s.svc.Providers(c.UserContext())
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"items": items})
+}
+
+func (s *Server) putProvider(c *fiber.Ctx) error {
+	var in core.ProviderInput
+	if err := bind(c, &in); err != nil {
+		return err
+	}
+	p, _ := principal(c)
+	if err := s.svc.SetProvider(c.UserContext(), p, c.Params("provider"), in); err != nil {
+		return err
+	}
+	return s.listProviders(c)
 }

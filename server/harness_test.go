@@ -184,3 +184,10 @@ func itoa(n int64) string { return json.Number(jsonInt(n)).String() }
 func jsonInt(n int64) string { b, _ := json.Marshal(n); return string(b) }
 
 var httpClient = http.DefaultClient
+
+var noRedirect = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
+// srvRoutes lists the API routes (through a throwaway Server, since the route list is data).
+func (ts *testServer) srvRoutes() []Route {
+	return (&Server{}).Routes()
+}

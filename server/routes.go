@@ -5,7 +5,8 @@ import "github.com/gofiber/fiber/v2"
 // Route is one API endpoint; the list drives both the router and the authorization tests.
 type Route struct {
 	Method, Path string
-	// Access: "public", "user" (signed in or any token), "admin".
+	// Access: "public"; "user" (any credential, app keys included); "member" (a person:
+	// a session or a personal token); "admin".
 	Access  string
 	Handler fiber.Handler
 }
@@ -20,13 +21,26 @@ func (s *Server) Routes() []Route {
 		{"POST", "/auth/logout", "public", s.logout},
 		{"POST", "/auth/code", "public", s.loginWithCode},
 		{"GET", "/auth/providers", "public", s.providers},
+		{"GET", "/auth/:provider/start", "public", s.oauthStart},
+		{"GET", "/auth/:provider/callback", "public", s.oauthCallback},
+		{"POST", "/auth/logout-all", "member", s.logoutAll},
+		{"GET", "/invites/:token", "public", s.getInvite},
+		{"POST", "/invites/:token/accept", "public", s.acceptInvite},
+		{"GET", "/invites", "admin", s.listInvites},
+		{"POST", "/invites", "admin", s.createInvite},
+		{"DELETE", "/invites/:id", "admin", s.revokeInvite},
 		{"GET", "/me", "user", s.me},
+		{"GET", "/me/identities", "member", s.identities},
+		{"DELETE", "/me/identities/:id", "member", s.unlinkIdentity},
+		{"PUT", "/me/password", "member", s.changePassword},
 		{"GET", "/settings", "user", s.getSettings},
 		{"PUT", "/settings", "admin", s.putSettings},
-		{"POST", "/tokens", "user", s.createToken},
-		{"GET", "/tokens", "user", s.listTokens},
-		{"DELETE", "/tokens/:id", "user", s.revokeToken},
-		{"GET", "/apps", "user", s.listApps},
+		{"GET", "/settings/providers", "admin", s.listProviders},
+		{"PUT", "/settings/providers/:provider", "admin", s.putProvider},
+		{"POST", "/tokens", "member", s.createToken},
+		{"GET", "/tokens", "member", s.listTokens},
+		{"DELETE", "/tokens/:id", "member", s.revokeToken},
+		{"GET", "/apps", "member", s.listApps},
 		{"POST", "/apps", "admin", s.createApp},
 		{"PATCH", "/apps/:id", "admin", s.updateApp},
 		{"POST", "/apps/:id/keys", "admin", s.createAppKey},
@@ -36,25 +50,26 @@ func (s *Server) Routes() []Route {
 		{"POST", "/members/import", "admin", s.importMembers},
 		{"PATCH", "/members/:id", "admin", s.updateMember},
 		{"POST", "/members/:id/code", "admin", s.newSigninCode},
+		{"POST", "/members/:id/password", "admin", s.resetPassword},
 		{"PUT", "/members/:id/plan", "admin", s.setPlan},
 		{"POST", "/members/:id/grants", "admin", s.grant},
 		{"POST", "/usage", "user", s.reportUsage},
-		{"GET", "/usage", "user", s.listUsage},
-		{"GET", "/usage/export", "user", s.exportUsage},
-		{"GET", "/usage/aggregate", "user", s.aggregate},
-		{"GET", "/usage/facets", "user", s.facets},
-		{"GET", "/usage/stream", "user", s.stream},
-		{"GET", "/usage/:id", "user", s.getUsage},
+		{"GET", "/usage", "member", s.listUsage},
+		{"GET", "/usage/export", "member", s.exportUsage},
+		{"GET", "/usage/aggregate", "member", s.aggregate},
+		{"GET", "/usage/facets", "member", s.facets},
+		{"GET", "/usage/stream", "member", s.stream},
+		{"GET", "/usage/:id", "member", s.getUsage},
 		{"POST", "/usage/:id/refund", "admin", s.refund},
 		{"GET", "/balance", "user", s.balance},
-		{"GET", "/ledger", "user", s.ledger},
-		{"POST", "/delegations", "user", s.createDelegation},
-		{"POST", "/delegations/bulk", "user", s.createDelegations},
-		{"PATCH", "/delegations/:id", "user", s.editDelegation},
-		{"GET", "/delegations", "user", s.listDelegations},
-		{"DELETE", "/delegations/:id", "user", s.revokeDelegation},
-		{"GET", "/granted/usage", "user", s.grantedUsage},
-		{"GET", "/granted/usage/export", "user", s.exportGrantedUsage},
+		{"GET", "/ledger", "member", s.ledger},
+		{"POST", "/delegations", "member", s.createDelegation},
+		{"POST", "/delegations/bulk", "member", s.createDelegations},
+		{"PATCH", "/delegations/:id", "member", s.editDelegation},
+		{"GET", "/delegations", "member", s.listDelegations},
+		{"DELETE", "/delegations/:id", "member", s.revokeDelegation},
+		{"GET", "/granted/usage", "member", s.grantedUsage},
+		{"GET", "/granted/usage/export", "member", s.exportGrantedUsage},
 		{"GET", "/audit", "admin", s.auditLog},
 		{"GET", "/jobs", "admin", s.jobs},
 	}
@@ -67,6 +82,8 @@ func (s *Server) routes() {
 		switch r.Access {
 		case "user":
 			handlers = append(handlers, requireAuth)
+		case "member":
+			handlers = append(handlers, requireAuth, requireMember)
 		case "admin":
 			handlers = append(handlers, requireAuth, requireAdmin)
 		}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/markbates/goth"
 
 	"tokenjar/server/core"
 )
@@ -21,6 +22,9 @@ type Config struct {
 	// TrustProxy honours X-Forwarded-Proto / X-Forwarded-For from a reverse proxy.
 	TrustProxy bool
 	Version    string
+	// BaseURL is the public address (https://jar.example.org) used in provider callbacks and
+	// invitation links; empty means the address of each request.
+	BaseURL string
 }
 
 // Server is the HTTP application.
@@ -31,19 +35,27 @@ type Server struct {
 	log *slog.Logger
 	spa fs.FS
 	// done closes on Shutdown, so long-lived streams end instead of holding shutdown up.
-	done chan struct{}
+	done      chan struct{}
+	flows     oauthFlows
+	gothCache providerCache
+	jwks      *jwksCache
 }
 
 // New builds the server. spa is the built frontend (frontend/dist).
 func New(svc *core.Service, spa fs.FS, cfg Config, log *slog.Logger) *Server {
-	s := &Server{svc: svc, cfg: cfg, log: log, spa: spa, done: make(chan struct{})}
+	s := &Server{svc: svc, cfg: cfg, log: log, spa: spa, done: make(chan struct{}), jwks: newJWKSCache()}
+	s.flows.flows = map[string]oauthFlow{}
+	s.gothCache.m = map[string]goth.Provider{}
 	s.app = fiber.New(fiber.Config{
-		ErrorHandler:            s.handleError,
-		BodyLimit:               4 << 20,
-		DisableStartupMessage:   true,
-		ReadTimeout:             30 * time.Second,
-		IdleTimeout:             120 * time.Second,
-		AppName:                 "tokenjar",
+		ErrorHandler:          s.handleError,
+		BodyLimit:             4 << 20,
+		DisableStartupMessage: true,
+		ReadTimeout:           30 * time.Second,
+		IdleTimeout:           120 * time.Second,
+		AppName:               "tokenjar",
+		// Values from a request (params, queries, bodies) outlive their handler here: the
+		// export and live-stream writers run after it returns, and sign-in flows keep them.
+		Immutable:               true,
 		EnableTrustedProxyCheck: !cfg.TrustProxy,
 		ProxyHeader: func() string {
 			if cfg.TrustProxy {

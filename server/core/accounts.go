@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"net/mail"
 	"regexp"
 	"strings"
@@ -257,6 +258,18 @@ func (s *Service) UpdateMember(ctx context.Context, p Principal, id int64, upd M
 				return err
 			}
 		}
+		target := fmt.Sprintf("member %d", id)
+		if role != u.Role {
+			if err := s.auditTx(ctx, c, p.UserID, "role_changed", target, p.IP, u.Role+" → "+role); err != nil {
+				return err
+			}
+		}
+		if disabled != u.Disabled {
+			action := map[bool]string{true: "member_disabled", false: "member_enabled"}[disabled]
+			if err := s.auditTx(ctx, c, p.UserID, action, target, p.IP, u.Email); err != nil {
+				return err
+			}
+		}
 		u, err = c.UserByID(ctx, id)
 		out = memberOf(u)
 		return err
@@ -287,10 +300,14 @@ func (s *Service) Login(ctx context.Context, email, password, ip string) (Member
 	ok := err == nil && u.PasswordHash != "" && bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(password)) == nil
 	if !ok || u.Disabled {
 		s.throttle.fail(now, "acct:"+email, "ip:"+ip)
+		s.audit(ctx, u.ID, "signin_failed", email, ip, "password")
 		return Member{}, "", Session{}, Errorf(EUNAUTHORIZED, "wrong email or password")
 	}
 	s.throttle.reset("acct:" + email)
 	id, sess, err := s.openSession(ctx, u.ID)
+	if err == nil {
+		s.audit(ctx, u.ID, "signin", fmt.Sprintf("member %d", u.ID), ip, "password")
+	}
 	return memberOf(u), id, sess, err
 }
 
@@ -420,7 +437,10 @@ func (s *Service) CreateToken(ctx context.Context, p Principal, name string, del
 		}
 		id, err := c.InsertToken(ctx, k, hash)
 		k.ID = id
-		return err
+		if err != nil {
+			return err
+		}
+		return s.auditTx(ctx, c, p.UserID, "token_created", fmt.Sprintf("token %d", id), p.IP, name+" "+k.Prefix)
 	})
 	return NewToken{TokenInfo: tokenInfo(k), Token: plain}, err
 }
@@ -445,7 +465,12 @@ func (s *Service) RevokeToken(ctx context.Context, p Principal, id int64) error 
 	if err := p.requireUser(); err != nil {
 		return err
 	}
-	err := s.db.Update(ctx, func(c *db.Conn) error { return c.RevokeToken(ctx, p.UserID, id, ms(s.clock.Now())) })
+	err := s.db.Update(ctx, func(c *db.Conn) error {
+		if err := c.RevokeToken(ctx, p.UserID, id, ms(s.clock.Now())); err != nil {
+			return err
+		}
+		return s.auditTx(ctx, c, p.UserID, "token_revoked", fmt.Sprintf("token %d", id), p.IP, "")
+	})
 	if errors.Is(err, db.ErrNotFound) {
 		return Errorf(ENOTFOUND, "no token %d", id)
 	}

@@ -277,6 +277,7 @@ type SettingsView struct {
 	InstanceName  string    `json:"instanceName"`
 	TimeZone      string    `json:"timeZone"`
 	CreditsPerUSD Credits   `json:"creditsPerUSD"`
+	SignupDomains []string  `json:"signupDomains"`
 	Cycle         CycleView `json:"cycle"`
 }
 
@@ -290,6 +291,10 @@ type CycleView struct {
 func (s *Service) SettingsView() SettingsView {
 	set := s.Settings()
 	cy := CycleAt(s.clock.Now(), set.Location)
-	return SettingsView{InstanceName: set.InstanceName, TimeZone: set.TimeZone, CreditsPerUSD: Credits(set.MilliPerUSD),
+	domains := set.SignupDomains
+	if domains == nil {
+		domains = []string{}
+	}
+	return SettingsView{InstanceName: set.InstanceName, TimeZone: set.TimeZone, CreditsPerUSD: Credits(set.MilliPerUSD), SignupDomains: domains,
 		Cycle: CycleView{Start: cy.Start.UTC().Format(time.RFC3339), End: cy.End.UTC().Format(time.RFC3339)}}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -70,7 +71,10 @@ func (s *Service) CreateApp(ctx context.Context, p Principal, name, slug string)
 		}
 		kid, err := c.InsertAppKey(ctx, db.Key{OwnerID: id, Prefix: plain[:12], CreatedAt: now}, hash)
 		out = NewApp{ID: id, Slug: slug, Name: name, Key: plain, KeyID: kid}
-		return err
+		if err != nil {
+			return err
+		}
+		return s.auditTx(ctx, c, p.UserID, "key_created", fmt.Sprintf("app %d key %d", id, kid), p.IP, "first key of "+slug)
 	})
 	return out, err
 }
@@ -126,7 +130,10 @@ func (s *Service) CreateAppKey(ctx context.Context, p Principal, appID, delegati
 		}
 		id, err := c.InsertAppKey(ctx, k, hash)
 		k.ID = id
-		return err
+		if err != nil {
+			return err
+		}
+		return s.auditTx(ctx, c, p.UserID, "key_created", fmt.Sprintf("app %d key %d", appID, id), p.IP, k.Prefix)
 	})
 	return NewToken{TokenInfo: tokenInfo(k), Token: plain}, err
 }
@@ -136,7 +143,12 @@ func (s *Service) RevokeAppKey(ctx context.Context, p Principal, appID, keyID in
 	if err := p.requireAdmin(); err != nil {
 		return err
 	}
-	err := s.db.Update(ctx, func(c *db.Conn) error { return c.RevokeAppKey(ctx, appID, keyID, ms(s.clock.Now())) })
+	err := s.db.Update(ctx, func(c *db.Conn) error {
+		if err := c.RevokeAppKey(ctx, appID, keyID, ms(s.clock.Now())); err != nil {
+			return err
+		}
+		return s.auditTx(ctx, c, p.UserID, "key_revoked", fmt.Sprintf("app %d key %d", appID, keyID), p.IP, "")
+	})
 	if errors.Is(err, db.ErrNotFound) {
 		return Errorf(ENOTFOUND, "no live key %d on app %d", keyID, appID)
 	}

@@ -83,3 +83,8 @@ func (s *Service) Audit(ctx context.Context, p Principal, limit, cursor string) 
 	}
 	return page, nil
 }
+
+// AuditFailedSignin records a provider sign-in that was refused before it reached a member.
+func (s *Service) AuditFailedSignin(ctx context.Context, provider, ip, why string) {
+	s.audit(ctx, 0, "signin_failed", provider, ip, why)
+}

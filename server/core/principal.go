@@ -7,8 +7,10 @@ import (
 	"encoding/base32"
 	"encoding/hex"
 	"errors"
+	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"tokenjar/db"
 )
@@ -46,6 +48,8 @@ type Principal struct {
 	// For sessions.
 	SessionHash string
 	CSRF        string
+	// IP is the caller's address, for the audit log.
+	IP string
 }
 
 func (p Principal) isUser() bool  { return p.UserID != 0 }
@@ -120,6 +124,7 @@ func (k *keyCache) clear() {
 func (s *Service) AuthenticateBearer(ctx context.Context, bearer string) (Principal, error) {
 	hash := hashSecret(bearer)
 	if p, ok := s.keys.get(hash); ok {
+		s.touchKey(ctx, p)
 		return p, nil
 	}
 	r := s.db.Read()
@@ -155,7 +160,31 @@ func (s *Service) AuthenticateBearer(ctx context.Context, bearer string) (Princi
 		return p, Errorf(EUNAUTHORIZED, "unknown token format")
 	}
 	s.keys.put(hash, p)
+	s.touchKey(ctx, p)
 	return p, nil
+}
+
+// touchInterval is how stale a key's "last used" may get; writing it on every request would
+// put a write in front of each report.
+const touchInterval = time.Minute
+
+// touchKey records when a token or key was last used, at most once per touchInterval.
+func (s *Service) touchKey(ctx context.Context, p Principal) {
+	now := s.clock.Now()
+	key := p.Via + ":" + strconv.FormatInt(p.KeyID, 10)
+	if last, ok := s.touched.Load(key); ok && now.Sub(last.(time.Time)) < touchInterval {
+		return
+	}
+	s.touched.Store(key, now)
+	err := s.db.Update(ctx, func(c *db.Conn) error {
+		if p.Via == ViaAppKey {
+			return c.TouchAppKey(ctx, p.KeyID, ms(now))
+		}
+		return c.TouchToken(ctx, p.KeyID, ms(now))
+	})
+	if err != nil {
+		s.log.Warn("could not record key use", "key", key, "err", err)
+	}
 }
 
 func (s *Service) authErr(err error) error {

@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"time"
 
 	"tokenjar/db"
@@ -17,6 +18,7 @@ type Service struct {
 	keys     keyCache
 	hub      *Hub
 	throttle *throttle
+	touched  sync.Map // key → time it was last recorded as used
 }
 
 // New builds the service on an open, migrated database.

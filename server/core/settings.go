@@ -17,6 +17,8 @@ type Settings struct {
 	Location     *time.Location
 	// MilliPerUSD is how many millicredits one USD buys (creditsPerUSD × 1000).
 	MilliPerUSD int64
+	// SignupDomains are email domains whose verified provider sign-ins may create a member.
+	SignupDomains []string
 }
 
 // SettingsUpdate holds the settings an admin changes; nil means unchanged.
@@ -24,6 +26,7 @@ type SettingsUpdate struct {
 	InstanceName  *string
 	TimeZone      *string
 	CreditsPerUSD *string // decimal text
+	SignupDomains *[]string
 }
 
 type settingsCache struct {
@@ -48,6 +51,9 @@ func (s *Service) loadSettings(ctx context.Context) error {
 		if loc, err := time.LoadLocation(v); err == nil {
 			set.TimeZone, set.Location = v, loc
 		}
+	}
+	if v := m["signupDomains"]; v != "" {
+		set.SignupDomains = strings.Split(v, ",")
 	}
 	if v, ok := m["milliPerUSD"]; ok {
 		if n, err := strconv.ParseInt(v, 10, 64); err == nil && n > 0 {
@@ -84,6 +90,20 @@ func validateSettings(cur Settings, u SettingsUpdate) (Settings, error) {
 		}
 		next.TimeZone, next.Location = *u.TimeZone, loc
 	}
+	if u.SignupDomains != nil {
+		var clean []string
+		for _, d := range *u.SignupDomains {
+			d = strings.ToLower(strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(d), "@")))
+			if d == "" {
+				continue
+			}
+			if !validEmail("x@"+d) || !strings.Contains(d, ".") {
+				return cur, Invalid("signupDomains", "%q is not a domain such as school.example.org", d)
+			}
+			clean = append(clean, d)
+		}
+		next.SignupDomains = clean
+	}
 	if u.CreditsPerUSD != nil {
 		v, ok := ParseCredits(*u.CreditsPerUSD)
 		if !ok || v <= 0 || v > 1_000_000_000_000 {
@@ -95,7 +115,8 @@ func validateSettings(cur Settings, u SettingsUpdate) (Settings, error) {
 }
 
 func (s *Service) storeSettings(ctx context.Context, c *db.Conn, set Settings) error {
-	for k, v := range map[string]string{"instanceName": set.InstanceName, "timeZone": set.TimeZone, "milliPerUSD": strconv.FormatInt(set.MilliPerUSD, 10)} {
+	for k, v := range map[string]string{"instanceName": set.InstanceName, "timeZone": set.TimeZone,
+		"milliPerUSD": strconv.FormatInt(set.MilliPerUSD, 10), "signupDomains": strings.Join(set.SignupDomains, ",")} {
 		if err := c.PutSetting(ctx, k, v); err != nil {
 			return err
 		}
@@ -112,7 +133,12 @@ func (s *Service) UpdateSettings(ctx context.Context, p Principal, u SettingsUpd
 	if err != nil {
 		return Settings{}, err
 	}
-	if err := s.db.Update(ctx, func(c *db.Conn) error { return s.storeSettings(ctx, c, next) }); err != nil {
+	if err := s.db.Update(ctx, func(c *db.Conn) error {
+		if err := s.storeSettings(ctx, c, next); err != nil {
+			return err
+		}
+		return s.auditTx(ctx, c, p.UserID, "settings_changed", "settings", p.IP, "")
+	}); err != nil {
 		return Settings{}, err
 	}
 	s.settings.mu.Lock()

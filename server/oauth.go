@@ -1,0 +1,268 @@
+package server
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/markbates/goth"
+	"github.com/markbates/goth/providers/azureadv2"
+	"github.com/markbates/goth/providers/github"
+	"github.com/markbates/goth/providers/google"
+	"github.com/markbates/goth/providers/openidConnect"
+
+	"tokenjar/server/core"
+)
+
+// This file adapts goth to Fiber. goth's gothic helper is net/http only, so the server drives
+// goth's providers itself: BeginAuth → redirect, then Authorize + FetchUser on the callback.
+// The in-flight state lives server side, keyed by a random state that is also set in an
+// HttpOnly cookie, so a callback only completes in the browser that started it.
+
+const oauthCookie = "tj_oauth"
+const oauthTTL = 10 * time.Minute
+
+type oauthFlow struct {
+	provider string
+	session  string // goth session, marshalled
+	invite   string
+	next     string
+	expires  time.Time
+}
+
+type oauthFlows struct {
+	mu    sync.Mutex
+	flows map[string]oauthFlow
+}
+
+func (f *oauthFlows) put(state string, fl oauthFlow) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	now := time.Now()
+	for k, v := range f.flows { // drop abandoned sign-ins
+		if now.After(v.expires) {
+			delete(f.flows, k)
+		}
+	}
+	f.flows[state] = fl
+}
+
+// take returns and forgets a flow: a state works once.
+func (f *oauthFlows) take(state string) (oauthFlow, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	fl, ok := f.flows[state]
+	delete(f.flows, state)
+	if !ok || time.Now().After(fl.expires) {
+		return oauthFlow{}, false
+	}
+	return fl, true
+}
+
+// providerCache keeps built goth providers: building the OIDC one fetches its discovery document.
+type providerCache struct {
+	mu sync.Mutex
+	m  map[string]goth.Provider
+}
+
+func (s *Server) baseURL(c *fiber.Ctx) string {
+	if s.cfg.BaseURL != "" {
+		return strings.TrimRight(s.cfg.BaseURL, "/")
+	}
+	scheme := "http"
+	if s.secure(c) {
+		scheme = "https"
+	}
+	return scheme + "://" + c.Hostname()
+}
+
+// gothProvider builds (or reuses) the goth provider for a configured sign-in provider.
+func (s *Server) gothProvider(c *fiber.Ctx, id string) (goth.Provider, core.ProviderConfig, error) {
+	cfgs, err := s.svc.Providers(c.UserContext())
+	if err != nil {
+		return nil, core.ProviderConfig{}, err
+	}
+	var pc core.ProviderConfig
+	for _, p := range cfgs {
+		if p.ID == id && p.Configured {
+			pc = p
+		}
+	}
+	if pc.ID == "" {
+		return nil, pc, core.Errorf(core.ENOTFOUND, "sign-in with %q is not set up on this instance", id)
+	}
+	callback := s.baseURL(c) + "/api/v1/auth/" + id + "/callback"
+	key := strings.Join([]string{id, pc.ClientID, pc.ClientSecret, pc.DiscoveryURL, pc.Tenant, callback}, "\x00")
+	s.gothCache.mu.Lock()
+	defer s.gothCache.mu.Unlock()
+	if p, ok := s.gothCache.m[key]; ok {
+		return p, pc, nil
+	}
+	var p goth.Provider
+	switch id {
+	case "google":
+		p = google.New(pc.ClientID, pc.ClientSecret, callback, "email", "profile")
+	case "github":
+		p = github.New(pc.ClientID, pc.ClientSecret, callback, "read:user", "user:email")
+	case "microsoft":
+		tenant := pc.Tenant
+		if tenant == "" {
+			tenant = string(azureadv2.CommonTenant)
+		}
+		p = azureadv2.New(pc.ClientID, pc.ClientSecret, callback, azureadv2.ProviderOptions{Tenant: azureadv2.TenantType(tenant),
+			Scopes: []azureadv2.ScopeType{azureadv2.OpenIDScope, azureadv2.ProfileScope, azureadv2.EmailScope}})
+	case "oidc":
+		op, err := openidConnect.New(pc.ClientID, pc.ClientSecret, callback, pc.DiscoveryURL, "openid", "email", "profile")
+		if err != nil {
+			s.log.Error("OpenID Connect discovery failed", "url", pc.DiscoveryURL, "err", err)
+			return nil, pc, core.Errorf(core.EUNAUTHORIZED, "%s cannot be reached right now; try again, or sign in with a password", pc.Name)
+		}
+		p = op
+	}
+	s.gothCache.m[key] = p
+	return p, pc, nil
+}
+
+func (s *Server) providers(c *fiber.Ctx) error {
+	cfgs, err := s.svc.Providers(c.UserContext())
+	if err != nil {
+		return err
+	}
+	out := []fiber.Map{}
+	for _, p := range cfgs {
+		if p.Configured {
+			out = append(out, fiber.Map{"id": p.ID, "name": p.Name})
+		}
+	}
+	return c.JSON(out)
+}
+
+// safeNext keeps post-sign-in redirects on this site.
+func safeNext(next string) string {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") || strings.HasPrefix(next, "/api/") {
+		return "/"
+	}
+	return next
+}
+
+func (s *Server) oauthStart(c *fiber.Ctx) error {
+	id := c.Params("provider")
+	p, _, err := s.gothProvider(c, id)
+	if err != nil {
+		return s.loginError(c, err)
+	}
+	b := make([]byte, 24)
+	rand.Read(b)
+	state := hex.EncodeToString(b)
+	sess, err := p.BeginAuth(state)
+	if err != nil {
+		return err
+	}
+	authURL, err := sess.GetAuthURL()
+	if err != nil {
+		return err
+	}
+	s.flows.put(state, oauthFlow{provider: id, session: sess.Marshal(), invite: c.Query("invite"), next: safeNext(c.Query("next")), expires: time.Now().Add(oauthTTL)})
+	c.Cookie(&fiber.Cookie{Name: oauthCookie, Value: state, Path: "/api/v1/auth/", MaxAge: int(oauthTTL.Seconds()), HTTPOnly: true, SameSite: "Lax", Secure: s.secure(c)})
+	return c.Redirect(authURL, fiber.StatusFound)
+}
+
+// loginError sends the browser back to the sign-in page with a readable message.
+func (s *Server) loginError(c *fiber.Ctx, err error) error {
+	msg := "sign-in failed; try again"
+	if ce, ok := err.(*core.Error); ok {
+		msg = ce.Message
+	} else {
+		s.log.Error("provider sign-in failed", "provider", c.Params("provider"), "err", err)
+	}
+	return c.Redirect("/login?error="+url.QueryEscape(msg), fiber.StatusFound)
+}
+
+func (s *Server) oauthCallback(c *fiber.Ctx) error {
+	id := c.Params("provider")
+	state := c.Query("state")
+	cookie := c.Cookies(oauthCookie)
+	c.Cookie(&fiber.Cookie{Name: oauthCookie, Value: "", Path: "/api/v1/auth/", MaxAge: -1, HTTPOnly: true, SameSite: "Lax"})
+	if state == "" || cookie == "" || state != cookie {
+		s.svc.AuditFailedSignin(c.UserContext(), id, c.IP(), "state does not match this browser")
+		return s.loginError(c, core.Errorf(core.EUNAUTHORIZED, "this sign-in link is not from this browser or has expired; start again"))
+	}
+	fl, ok := s.flows.take(state)
+	if !ok || fl.provider != id {
+		s.svc.AuditFailedSignin(c.UserContext(), id, c.IP(), "unknown or expired state")
+		return s.loginError(c, core.Errorf(core.EUNAUTHORIZED, "this sign-in has expired; start again"))
+	}
+	if e := c.Query("error"); e != "" {
+		s.svc.AuditFailedSignin(c.UserContext(), id, c.IP(), "provider said "+e)
+		return s.loginError(c, core.Errorf(core.EUNAUTHORIZED, "the provider refused the sign-in (%s)", e))
+	}
+	p, pc, err := s.gothProvider(c, id)
+	if err != nil {
+		return s.loginError(c, err)
+	}
+	sess, err := p.UnmarshalSession(fl.session)
+	if err != nil {
+		return s.loginError(c, err)
+	}
+	params := url.Values{}
+	c.Context().QueryArgs().VisitAll(func(k, v []byte) { params.Add(string(k), string(v)) })
+	if _, err := sess.Authorize(p, params); err != nil {
+		s.log.Warn("provider refused the code", "provider", id, "err", err)
+		s.svc.AuditFailedSignin(c.UserContext(), id, c.IP(), "code refused")
+		return s.loginError(c, core.Errorf(core.EUNAUTHORIZED, "%s did not accept the sign-in code (expired or used); start again", pc.Name))
+	}
+	user, err := p.FetchUser(sess)
+	if err != nil {
+		s.log.Warn("provider user lookup failed", "provider", id, "err", err)
+		s.svc.AuditFailedSignin(c.UserContext(), id, c.IP(), "user lookup failed")
+		return s.loginError(c, core.Errorf(core.EUNAUTHORIZED, "%s did not say who you are; start again", pc.Name))
+	}
+	ident := core.ExternalIdentity{Provider: id, Subject: user.UserID, Email: strings.TrimSpace(user.Email), Name: user.Name}
+	switch id {
+	case "oidc":
+		claims, err := s.jwks.verify(c.UserContext(), pc.DiscoveryURL, user.IDToken)
+		if err != nil {
+			s.log.Warn("id_token rejected", "provider", id, "err", err)
+			s.svc.AuditFailedSignin(c.UserContext(), id, c.IP(), "id_token signature: "+err.Error())
+			return s.loginError(c, core.Errorf(core.EUNAUTHORIZED, "%s sent an identity that could not be verified", pc.Name))
+		}
+		// Trust the signed token over the unsigned userinfo answer goth merges in.
+		if e, ok := claims["email"].(string); ok && e != "" {
+			ident.Email = e
+			ident.EmailVerified = claimTrue(claims["email_verified"])
+		} else {
+			ident.EmailVerified = claimTrue(user.RawData["email_verified"])
+		}
+		if sub, ok := claims["sub"].(string); ok && sub != "" {
+			ident.Subject = sub
+		}
+	case "google":
+		ident.EmailVerified = claimTrue(user.RawData["verified_email"]) || claimTrue(user.RawData["email_verified"])
+	case "github", "microsoft":
+		// GitHub gives goth only a verified primary email; Entra ID addresses belong to the directory.
+		ident.EmailVerified = ident.Email != ""
+	}
+	_, sid, session, err := s.svc.SignInWithIdentity(c.UserContext(), ident, fl.invite, c.IP())
+	if err != nil {
+		return s.loginError(c, err)
+	}
+	s.setSessionCookies(c, sid, session)
+	return c.Redirect(fl.next, fiber.StatusFound)
+}
+
+func claimTrue(v any) bool {
+	switch x := v.(type) {
+	case bool:
+		return x
+	case string:
+		return x == "true"
+	}
+	return false
+}
+
+var _ = fmt.Sprintf
