@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -21,6 +22,7 @@ func demoCmd(args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	data := dataFlag(fs)
 	seed := fs.Int64("seed", 1, "random seed; the same seed makes the same data")
+	events := fs.Int64("events", 0, "instead of the family, write this many events for 200 members over two years (load tests); also writes DATA/demo.json")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -42,12 +44,33 @@ func demoCmd(args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	defer svc.Close()
 	if needed, err := svc.SetupNeeded(ctx); err != nil {
 		return err
 	} else if !needed {
 		return errors.New("this data folder is set up already; give demo a fresh --data folder")
 	}
 	began := time.Now()
+	if *events > 0 {
+		last := time.Now()
+		info, err := demo.Scale(ctx, svc, clock, *data, time.Now(), *events, *seed, func(done int64) {
+			if time.Since(last) > 10*time.Second {
+				last = time.Now()
+				fmt.Fprintf(out, "  %d events (%.0f/s)\n", done, float64(done)/time.Since(began).Seconds())
+			}
+		})
+		if err != nil {
+			return err
+		}
+		b, _ := json.MarshalIndent(info, "", "  ")
+		if err := os.WriteFile(filepath.Join(*data, "demo.json"), b, 0o600); err != nil {
+			return err
+		}
+		took := time.Since(began)
+		fmt.Fprintf(out, "wrote %d events for 200 members in %s (%.0f events/s); accounts and keys in %s\n",
+			info.Events, took.Round(time.Second), float64(info.Events)/took.Seconds(), filepath.Join(*data, "demo.json"))
+		return nil
+	}
 	msg, err := demo.Family(ctx, svc, clock, *data, time.Now(), *seed)
 	if err != nil {
 		return err

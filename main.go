@@ -144,6 +144,7 @@ func serve(args []string, out io.Writer) error {
 		return err
 	}
 	defer d.Close()
+	defer svc.Close() // runs first: finish queued reports before the database closes
 
 	srv := server.New(svc, frontendFS(), server.Config{SecureCookies: *secure, TrustProxy: *trustProxy, Version: version, BaseURL: *baseURL}, log)
 	ln, err := net.Listen("tcp", *addr)

@@ -37,7 +37,7 @@ type Session struct {
 }
 
 func (c *Conn) InsertApp(ctx context.Context, a App) (int64, error) {
-	res, err := c.q.ExecContext(ctx, `INSERT INTO apps(slug, name, created_at) VALUES (?, ?, ?)`, a.Slug, a.Name, a.CreatedAt)
+	res, err := c.exec(ctx, `INSERT INTO apps(slug, name, created_at) VALUES (?, ?, ?)`, a.Slug, a.Name, a.CreatedAt)
 	if err != nil {
 		return 0, err
 	}
@@ -54,20 +54,20 @@ func scanApp(row interface{ Scan(...any) error }) (App, error) {
 }
 
 func (c *Conn) UpdateApp(ctx context.Context, id int64, name string, disabled bool) error {
-	_, err := c.q.ExecContext(ctx, `UPDATE apps SET name = ?, disabled = ? WHERE id = ?`, name, disabled, id)
+	_, err := c.exec(ctx, `UPDATE apps SET name = ?, disabled = ? WHERE id = ?`, name, disabled, id)
 	return err
 }
 
 func (c *Conn) AppByID(ctx context.Context, id int64) (App, error) {
-	return scanApp(c.q.QueryRowContext(ctx, `SELECT id, slug, name, disabled, created_at FROM apps WHERE id = ?`, id))
+	return scanApp(c.queryRow(ctx, `SELECT id, slug, name, disabled, created_at FROM apps WHERE id = ?`, id))
 }
 
 func (c *Conn) AppBySlug(ctx context.Context, slug string) (App, error) {
-	return scanApp(c.q.QueryRowContext(ctx, `SELECT id, slug, name, disabled, created_at FROM apps WHERE slug = ?`, slug))
+	return scanApp(c.queryRow(ctx, `SELECT id, slug, name, disabled, created_at FROM apps WHERE slug = ?`, slug))
 }
 
 func (c *Conn) ListApps(ctx context.Context) ([]App, error) {
-	rows, err := c.q.QueryContext(ctx, `SELECT id, slug, name, disabled, created_at FROM apps ORDER BY name, id`)
+	rows, err := c.query(ctx, `SELECT id, slug, name, disabled, created_at FROM apps ORDER BY name, id`)
 	if err != nil {
 		return nil, err
 	}
@@ -95,10 +95,10 @@ func (c *Conn) insertKey(ctx context.Context, t keyTable, k Key, hash string) (i
 	var res sql.Result
 	var err error
 	if t == personalTokens {
-		res, err = c.q.ExecContext(ctx, `INSERT INTO tokens(user_id, name, prefix, hash, delegation_id, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+		res, err = c.exec(ctx, `INSERT INTO tokens(user_id, name, prefix, hash, delegation_id, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
 			k.OwnerID, k.Name, k.Prefix, hash, k.DelegationID, k.CreatedAt)
 	} else {
-		res, err = c.q.ExecContext(ctx, `INSERT INTO app_keys(app_id, prefix, hash, delegation_id, created_at) VALUES (?, ?, ?, ?, ?)`,
+		res, err = c.exec(ctx, `INSERT INTO app_keys(app_id, prefix, hash, delegation_id, created_at) VALUES (?, ?, ?, ?, ?)`,
 			k.OwnerID, k.Prefix, hash, k.DelegationID, k.CreatedAt)
 	}
 	if err != nil {
@@ -125,11 +125,11 @@ func scanKey(row interface{ Scan(...any) error }) (Key, error) {
 }
 
 func (c *Conn) keyByHash(ctx context.Context, t keyTable, hash string) (Key, error) {
-	return scanKey(c.q.QueryRowContext(ctx, `SELECT `+t.cols()+` FROM `+t.table+` WHERE hash = ? AND revoked_at IS NULL`, hash))
+	return scanKey(c.queryRow(ctx, `SELECT `+t.cols()+` FROM `+t.table+` WHERE hash = ? AND revoked_at IS NULL`, hash))
 }
 
 func (c *Conn) listKeys(ctx context.Context, t keyTable, owner int64) ([]Key, error) {
-	rows, err := c.q.QueryContext(ctx, `SELECT `+t.cols()+` FROM `+t.table+` WHERE `+t.owner+` = ? ORDER BY id`, owner)
+	rows, err := c.query(ctx, `SELECT `+t.cols()+` FROM `+t.table+` WHERE `+t.owner+` = ? ORDER BY id`, owner)
 	if err != nil {
 		return nil, err
 	}
@@ -146,7 +146,7 @@ func (c *Conn) listKeys(ctx context.Context, t keyTable, owner int64) ([]Key, er
 }
 
 func (c *Conn) revokeKey(ctx context.Context, t keyTable, owner, id, at int64) error {
-	res, err := c.q.ExecContext(ctx, `UPDATE `+t.table+` SET revoked_at = ? WHERE id = ? AND `+t.owner+` = ? AND revoked_at IS NULL`, at, id, owner)
+	res, err := c.exec(ctx, `UPDATE `+t.table+` SET revoked_at = ? WHERE id = ? AND `+t.owner+` = ? AND revoked_at IS NULL`, at, id, owner)
 	if err != nil {
 		return err
 	}
@@ -157,7 +157,7 @@ func (c *Conn) revokeKey(ctx context.Context, t keyTable, owner, id, at int64) e
 }
 
 func (c *Conn) touchKey(ctx context.Context, t keyTable, id, at int64) error {
-	_, err := c.q.ExecContext(ctx, `UPDATE `+t.table+` SET last_used_at = ? WHERE id = ?`, at, id)
+	_, err := c.exec(ctx, `UPDATE `+t.table+` SET last_used_at = ? WHERE id = ?`, at, id)
 	return err
 }
 
@@ -193,14 +193,14 @@ func (c *Conn) TouchToken(ctx context.Context, id, at int64) error {
 }
 
 func (c *Conn) InsertSession(ctx context.Context, idHash string, s Session) error {
-	_, err := c.q.ExecContext(ctx, `INSERT INTO sessions(id_hash, user_id, csrf, created_at, last_seen_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)`,
+	_, err := c.exec(ctx, `INSERT INTO sessions(id_hash, user_id, csrf, created_at, last_seen_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)`,
 		idHash, s.UserID, s.CSRF, s.CreatedAt, s.LastSeenAt, s.ExpiresAt)
 	return err
 }
 
 func (c *Conn) SessionByHash(ctx context.Context, idHash string) (Session, error) {
 	var s Session
-	err := c.q.QueryRowContext(ctx, `SELECT user_id, csrf, created_at, last_seen_at, expires_at FROM sessions WHERE id_hash = ?`, idHash).
+	err := c.queryRow(ctx, `SELECT user_id, csrf, created_at, last_seen_at, expires_at FROM sessions WHERE id_hash = ?`, idHash).
 		Scan(&s.UserID, &s.CSRF, &s.CreatedAt, &s.LastSeenAt, &s.ExpiresAt)
 	if errors.Is(err, sql.ErrNoRows) {
 		return s, ErrNotFound
@@ -209,28 +209,28 @@ func (c *Conn) SessionByHash(ctx context.Context, idHash string) (Session, error
 }
 
 func (c *Conn) TouchSession(ctx context.Context, idHash string, at int64) error {
-	_, err := c.q.ExecContext(ctx, `UPDATE sessions SET last_seen_at = ? WHERE id_hash = ?`, at, idHash)
+	_, err := c.exec(ctx, `UPDATE sessions SET last_seen_at = ? WHERE id_hash = ?`, at, idHash)
 	return err
 }
 
 func (c *Conn) DeleteSession(ctx context.Context, idHash string) error {
-	_, err := c.q.ExecContext(ctx, `DELETE FROM sessions WHERE id_hash = ?`, idHash)
+	_, err := c.exec(ctx, `DELETE FROM sessions WHERE id_hash = ?`, idHash)
 	return err
 }
 
 func (c *Conn) DeleteUserSessions(ctx context.Context, userID int64) error {
-	_, err := c.q.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = ?`, userID)
+	_, err := c.exec(ctx, `DELETE FROM sessions WHERE user_id = ?`, userID)
 	return err
 }
 
 func (c *Conn) DeleteExpiredSessions(ctx context.Context, now int64) error {
-	_, err := c.q.ExecContext(ctx, `DELETE FROM sessions WHERE expires_at <= ?`, now)
+	_, err := c.exec(ctx, `DELETE FROM sessions WHERE expires_at <= ?`, now)
 	return err
 }
 
 // Settings returns every stored instance setting.
 func (c *Conn) Settings(ctx context.Context) (map[string]string, error) {
-	rows, err := c.q.QueryContext(ctx, `SELECT key, value FROM settings`)
+	rows, err := c.query(ctx, `SELECT key, value FROM settings`)
 	if err != nil {
 		return nil, err
 	}
@@ -247,7 +247,7 @@ func (c *Conn) Settings(ctx context.Context) (map[string]string, error) {
 }
 
 func (c *Conn) PutSetting(ctx context.Context, key, value string) error {
-	_, err := c.q.ExecContext(ctx, `INSERT INTO settings(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`, key, value)
+	_, err := c.exec(ctx, `INSERT INTO settings(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`, key, value)
 	return err
 }
 
@@ -260,14 +260,14 @@ type JobRun struct {
 }
 
 func (c *Conn) InsertJobRun(ctx context.Context, r JobRun) error {
-	_, err := c.q.ExecContext(ctx, `INSERT INTO job_runs(name, as_of, started_at, result) VALUES (?, ?, ?, ?)`, r.Name, r.AsOf, r.StartedAt, r.Result)
+	_, err := c.exec(ctx, `INSERT INTO job_runs(name, as_of, started_at, result) VALUES (?, ?, ?, ?)`, r.Name, r.AsOf, r.StartedAt, r.Result)
 	return err
 }
 
 // LastJobRun returns the latest run of a job by as-of time.
 func (c *Conn) LastJobRun(ctx context.Context, name string) (JobRun, error) {
 	var r JobRun
-	err := c.q.QueryRowContext(ctx, `SELECT name, as_of, started_at, result FROM job_runs WHERE name = ? ORDER BY as_of DESC, id DESC LIMIT 1`, name).
+	err := c.queryRow(ctx, `SELECT name, as_of, started_at, result FROM job_runs WHERE name = ? ORDER BY as_of DESC, id DESC LIMIT 1`, name).
 		Scan(&r.Name, &r.AsOf, &r.StartedAt, &r.Result)
 	if errors.Is(err, sql.ErrNoRows) {
 		return r, ErrNotFound

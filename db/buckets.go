@@ -31,7 +31,7 @@ func scanBucket(row interface{ Scan(...any) error }) (Bucket, error) {
 }
 
 func (c *Conn) buckets(ctx context.Context, query string, args ...any) ([]Bucket, error) {
-	rows, err := c.q.QueryContext(ctx, query, args...)
+	rows, err := c.query(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -56,7 +56,7 @@ func (c *Conn) BucketsWithCredits(ctx context.Context, userID int64) ([]Bucket, 
 }
 
 func (c *Conn) BucketByID(ctx context.Context, id int64) (Bucket, error) {
-	return scanBucket(c.q.QueryRowContext(ctx, `SELECT `+bucketCols+` FROM buckets WHERE id = ?`, id))
+	return scanBucket(c.queryRow(ctx, `SELECT `+bucketCols+` FROM buckets WHERE id = ?`, id))
 }
 
 // BucketsInCycle returns a member's subscription buckets of one cycle.
@@ -70,7 +70,7 @@ func (c *Conn) UsersWithExpiredCredits(ctx context.Context, now int64) ([]int64,
 }
 
 func (c *Conn) InsertBucket(ctx context.Context, b Bucket) (int64, error) {
-	res, err := c.q.ExecContext(ctx, `INSERT INTO buckets(user_id, kind, granted, remaining, granted_at, expires_at, cycle, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+	res, err := c.exec(ctx, `INSERT INTO buckets(user_id, kind, granted, remaining, granted_at, expires_at, cycle, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		b.UserID, b.Kind, b.Granted, b.Remaining, b.GrantedAt, b.ExpiresAt, b.Cycle, b.Note)
 	if err != nil {
 		return 0, err
@@ -79,30 +79,30 @@ func (c *Conn) InsertBucket(ctx context.Context, b Bucket) (int64, error) {
 }
 
 func (c *Conn) SetBucketRemaining(ctx context.Context, id, remaining int64) error {
-	_, err := c.q.ExecContext(ctx, `UPDATE buckets SET remaining = ? WHERE id = ?`, remaining, id)
+	_, err := c.exec(ctx, `UPDATE buckets SET remaining = ? WHERE id = ?`, remaining, id)
 	return err
 }
 
 func (c *Conn) SetBucketAmounts(ctx context.Context, id, granted, remaining int64) error {
-	_, err := c.q.ExecContext(ctx, `UPDATE buckets SET granted = ?, remaining = ? WHERE id = ?`, granted, remaining, id)
+	_, err := c.exec(ctx, `UPDATE buckets SET granted = ?, remaining = ? WHERE id = ?`, granted, remaining, id)
 	return err
 }
 
 // SumRemaining is the sum of remainders of all of a member's buckets (used by invariant checks).
 func (c *Conn) SumRemaining(ctx context.Context, userID int64) (int64, error) {
 	var n int64
-	err := c.q.QueryRowContext(ctx, `SELECT coalesce(sum(remaining), 0) FROM buckets WHERE user_id = ?`, userID).Scan(&n)
+	err := c.queryRow(ctx, `SELECT coalesce(sum(remaining), 0) FROM buckets WHERE user_id = ?`, userID).Scan(&n)
 	return n, err
 }
 
 // CycleGranted tells whether the refresh job already granted this member's cycle.
 func (c *Conn) CycleGranted(ctx context.Context, userID, cycle int64) (bool, error) {
 	var n int
-	err := c.q.QueryRowContext(ctx, `SELECT count(*) FROM cycle_grants WHERE user_id = ? AND cycle = ?`, userID, cycle).Scan(&n)
+	err := c.queryRow(ctx, `SELECT count(*) FROM cycle_grants WHERE user_id = ? AND cycle = ?`, userID, cycle).Scan(&n)
 	return n > 0, err
 }
 
 func (c *Conn) InsertCycleGrant(ctx context.Context, userID, cycle int64, bucketID sql.NullInt64, at int64) error {
-	_, err := c.q.ExecContext(ctx, `INSERT INTO cycle_grants(user_id, cycle, bucket_id, at) VALUES (?, ?, ?, ?)`, userID, cycle, bucketID, at)
+	_, err := c.exec(ctx, `INSERT INTO cycle_grants(user_id, cycle, bucket_id, at) VALUES (?, ?, ?, ?)`, userID, cycle, bucketID, at)
 	return err
 }

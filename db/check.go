@@ -12,7 +12,7 @@ import (
 //   - each member's debt equals minus the sum of the ledger rows that move debt
 func (c *Conn) CheckLedger(ctx context.Context) ([]string, error) {
 	var out []string
-	rows, err := c.q.QueryContext(ctx, `SELECT u.id, u.balance, u.debt,
+	rows, err := c.query(ctx, `SELECT u.id, u.balance, u.debt,
 		(SELECT coalesce(sum(amount), 0) FROM ledger WHERE user_id = u.id),
 		(SELECT coalesce(sum(remaining), 0) FROM buckets WHERE user_id = u.id),
 		(SELECT coalesce(sum(amount), 0) FROM ledger WHERE user_id = u.id AND bucket_id IS NULL)
@@ -37,7 +37,7 @@ func (c *Conn) CheckLedger(ctx context.Context) ([]string, error) {
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	brows, err := c.q.QueryContext(ctx, `SELECT b.id, b.remaining, coalesce(sum(l.amount), 0) AS s
+	brows, err := c.query(ctx, `SELECT b.id, b.remaining, coalesce(sum(l.amount), 0) AS s
 		FROM buckets b LEFT JOIN ledger l ON l.bucket_id = b.id GROUP BY b.id HAVING s != b.remaining`)
 	if err != nil {
 		return nil, err
@@ -55,5 +55,5 @@ func (c *Conn) CheckLedger(ctx context.Context) ([]string, error) {
 
 // QueryRowForTest runs one query that returns a single value; tests use it to count rows.
 func (c *Conn) QueryRowForTest(ctx context.Context, query string, dest any) error {
-	return c.q.QueryRowContext(ctx, query).Scan(dest)
+	return c.queryRow(ctx, query).Scan(dest)
 }

@@ -48,7 +48,7 @@ func scanDelegation(row interface{ Scan(...any) error }) (Delegation, error) {
 }
 
 func (c *Conn) delegations(ctx context.Context, where string, args ...any) ([]Delegation, error) {
-	rows, err := c.q.QueryContext(ctx, `SELECT `+delegationCols+delegationFrom+` WHERE `+where+` ORDER BY d.id`, args...)
+	rows, err := c.query(ctx, `SELECT `+delegationCols+delegationFrom+` WHERE `+where+` ORDER BY d.id`, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -65,7 +65,7 @@ func (c *Conn) delegations(ctx context.Context, where string, args ...any) ([]De
 }
 
 func (c *Conn) InsertDelegation(ctx context.Context, d Delegation) (int64, error) {
-	res, err := c.q.ExecContext(ctx, `INSERT INTO delegations(granter_id, grantee_id, credits, period, starts_at, ends_at, note, status, created_at, apps, models)
+	res, err := c.exec(ctx, `INSERT INTO delegations(granter_id, grantee_id, credits, period, starts_at, ends_at, note, status, created_at, apps, models)
 		VALUES (?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, ?)`, d.GranterID, d.GranteeID, d.Credits, d.Period, d.StartsAt, d.EndsAt, d.Note, d.CreatedAt, d.Apps, d.Models)
 	if err != nil {
 		return 0, err
@@ -74,12 +74,19 @@ func (c *Conn) InsertDelegation(ctx context.Context, d Delegation) (int64, error
 }
 
 func (c *Conn) DelegationByID(ctx context.Context, id int64) (Delegation, error) {
-	return scanDelegation(c.q.QueryRowContext(ctx, `SELECT `+delegationCols+delegationFrom+` WHERE d.id = ?`, id))
+	return scanDelegation(c.queryRow(ctx, `SELECT `+delegationCols+delegationFrom+` WHERE d.id = ?`, id))
 }
 
 // DelegationsReceived lists a grantee's delegations, oldest first.
 func (c *Conn) DelegationsReceived(ctx context.Context, granteeID int64) ([]Delegation, error) {
 	return c.delegations(ctx, `d.grantee_id = ?`, granteeID)
+}
+
+// CountDelegationsReceived counts a member's delegations, in any state.
+func (c *Conn) CountDelegationsReceived(ctx context.Context, granteeID int64) (int64, error) {
+	var n int64
+	err := c.queryRow(ctx, `SELECT count(*) FROM delegations WHERE grantee_id = ?`, granteeID).Scan(&n)
+	return n, err
 }
 
 // DelegationsGiven lists a granter's delegations, oldest first.
@@ -88,18 +95,18 @@ func (c *Conn) DelegationsGiven(ctx context.Context, granterID int64) ([]Delegat
 }
 
 func (c *Conn) SetDelegationUse(ctx context.Context, id, periodKey, used int64) error {
-	_, err := c.q.ExecContext(ctx, `UPDATE delegations SET period_key = ?, period_used = ? WHERE id = ?`, periodKey, used, id)
+	_, err := c.exec(ctx, `UPDATE delegations SET period_key = ?, period_used = ? WHERE id = ?`, periodKey, used, id)
 	return err
 }
 
 func (c *Conn) RevokeDelegation(ctx context.Context, id, at int64) error {
-	_, err := c.q.ExecContext(ctx, `UPDATE delegations SET status = 'revoked', revoked_at = ? WHERE id = ?`, at, id)
+	_, err := c.exec(ctx, `UPDATE delegations SET status = 'revoked', revoked_at = ? WHERE id = ?`, at, id)
 	return err
 }
 
 // UpdateDelegationTerms stores everything an edit can change.
 func (c *Conn) UpdateDelegationTerms(ctx context.Context, d Delegation) error {
-	_, err := c.q.ExecContext(ctx, `UPDATE delegations SET credits = ?, period = ?, ends_at = ?, note = ?, status = ?, apps = ?, models = ?,
+	_, err := c.exec(ctx, `UPDATE delegations SET credits = ?, period = ?, ends_at = ?, note = ?, status = ?, apps = ?, models = ?,
 		pending_credits = ?, pending_period = ?, pending_from = ?, period_key = ?, period_used = ? WHERE id = ?`,
 		d.Credits, d.Period, d.EndsAt, d.Note, d.Status, d.Apps, d.Models, d.PendingCredits, d.PendingPeriod, d.PendingFrom,
 		d.PeriodKey, d.PeriodUsed, d.ID)

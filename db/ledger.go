@@ -22,7 +22,7 @@ type LedgerRow struct {
 const ledgerCols = `id, user_id, at, action, amount, bucket_id, kind, usage_id, balance_after, note`
 
 func (c *Conn) InsertLedger(ctx context.Context, r LedgerRow) (int64, error) {
-	res, err := c.q.ExecContext(ctx, `INSERT INTO ledger(user_id, at, action, amount, bucket_id, kind, usage_id, balance_after, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	res, err := c.exec(ctx, `INSERT INTO ledger(user_id, at, action, amount, bucket_id, kind, usage_id, balance_after, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		r.UserID, r.At, r.Action, r.Amount, r.BucketID, r.Kind, r.UsageID, r.BalanceAfter, r.Note)
 	if err != nil {
 		return 0, err
@@ -31,7 +31,7 @@ func (c *Conn) InsertLedger(ctx context.Context, r LedgerRow) (int64, error) {
 }
 
 func (c *Conn) ledger(ctx context.Context, query string, args ...any) ([]LedgerRow, error) {
-	rows, err := c.q.QueryContext(ctx, query, args...)
+	rows, err := c.query(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -60,6 +60,6 @@ func (c *Conn) LedgerForUsage(ctx context.Context, usageID int64) ([]LedgerRow, 
 // LedgerSum is the sum of all of a member's ledger rows (used by invariant checks).
 func (c *Conn) LedgerSum(ctx context.Context, userID int64) (int64, error) {
 	var n int64
-	err := c.q.QueryRowContext(ctx, `SELECT coalesce(sum(amount), 0) FROM ledger WHERE user_id = ?`, userID).Scan(&n)
+	err := c.queryRow(ctx, `SELECT coalesce(sum(amount), 0) FROM ledger WHERE user_id = ?`, userID).Scan(&n)
 	return n, err
 }

@@ -29,7 +29,7 @@ type KindSplit struct {
 }
 
 func (c *Conn) AddDaily(ctx context.Context, d DailyDelta) error {
-	_, err := c.q.ExecContext(ctx, `INSERT INTO usage_daily(user_id, day, app_id, model, provider, usage_type, project, modality, delegation_id,
+	_, err := c.exec(ctx, `INSERT INTO usage_daily(user_id, day, app_id, model, provider, usage_type, project, modality, delegation_id,
 		requests, credits, tokens, c_subscription, c_addon, c_event, c_debt) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT DO UPDATE SET requests = requests + excluded.requests, credits = credits + excluded.credits,
 		tokens = tokens + excluded.tokens, c_subscription = c_subscription + excluded.c_subscription,
@@ -130,7 +130,7 @@ func (c *Conn) Aggregate(ctx context.Context, by string, f AggFilter) ([]AggRow,
 	}
 	q := `SELECT ` + key + ` AS k, sum(d.requests), sum(d.credits), sum(d.tokens), sum(d.c_subscription), sum(d.c_addon), sum(d.c_event), sum(d.c_debt)
 		FROM usage_daily d` + where + ` GROUP BY k ORDER BY k`
-	rows, err := c.q.QueryContext(ctx, q, args...)
+	rows, err := c.query(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -166,7 +166,7 @@ func (c *Conn) Facets(ctx context.Context, scope FacetScope, col string) ([]stri
 		return nil, fmt.Errorf("db: unknown facet %q", col)
 	}
 	cond, arg := scope.where()
-	rows, err := c.q.QueryContext(ctx, `SELECT DISTINCT `+col+` FROM usage_daily WHERE `+cond+` AND `+col+` != '' ORDER BY 1`, arg)
+	rows, err := c.query(ctx, `SELECT DISTINCT `+col+` FROM usage_daily WHERE `+cond+` AND `+col+` != '' ORDER BY 1`, arg)
 	if err != nil {
 		return nil, err
 	}
@@ -190,7 +190,7 @@ func (c *Conn) FacetAppIDs(ctx context.Context, scope FacetScope) ([]int64, erro
 
 // AllowanceByCycle sums the Monthly credits granted to a member per cycle (YYYYMM).
 func (c *Conn) AllowanceByCycle(ctx context.Context, userID, fromCycle, toCycle int64) (map[int64]int64, error) {
-	rows, err := c.q.QueryContext(ctx, `SELECT cycle, sum(granted) FROM buckets WHERE user_id = ? AND kind = 'subscription' AND cycle BETWEEN ? AND ? GROUP BY cycle`, userID, fromCycle, toCycle)
+	rows, err := c.query(ctx, `SELECT cycle, sum(granted) FROM buckets WHERE user_id = ? AND kind = 'subscription' AND cycle BETWEEN ? AND ? GROUP BY cycle`, userID, fromCycle, toCycle)
 	if err != nil {
 		return nil, err
 	}

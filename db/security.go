@@ -23,7 +23,7 @@ func (c *Conn) InsertAudit(ctx context.Context, e AuditEntry) error {
 	if e.ActorID > 0 {
 		actor = e.ActorID
 	}
-	_, err := c.q.ExecContext(ctx, `INSERT INTO audit_log(at, actor_id, action, target, ip, detail) VALUES (?, ?, ?, ?, ?, ?)`,
+	_, err := c.exec(ctx, `INSERT INTO audit_log(at, actor_id, action, target, ip, detail) VALUES (?, ?, ?, ?, ?, ?)`,
 		e.At, actor, e.Action, e.Target, e.IP, e.Detail)
 	return err
 }
@@ -39,7 +39,7 @@ func (c *Conn) ListAudit(ctx context.Context, beforeID int64, limit int) ([]Audi
 	}
 	q += ` ORDER BY a.id DESC LIMIT ?`
 	args = append(args, limit)
-	rows, err := c.q.QueryContext(ctx, q, args...)
+	rows, err := c.query(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -67,7 +67,7 @@ type Identity struct {
 
 func (c *Conn) IdentityBySubject(ctx context.Context, provider, subject string) (Identity, error) {
 	var i Identity
-	err := c.q.QueryRowContext(ctx, `SELECT id, user_id, provider, subject, email, created_at FROM identities WHERE provider = ? AND subject = ?`, provider, subject).
+	err := c.queryRow(ctx, `SELECT id, user_id, provider, subject, email, created_at FROM identities WHERE provider = ? AND subject = ?`, provider, subject).
 		Scan(&i.ID, &i.UserID, &i.Provider, &i.Subject, &i.Email, &i.CreatedAt)
 	if errors.Is(err, sql.ErrNoRows) {
 		return i, ErrNotFound
@@ -76,7 +76,7 @@ func (c *Conn) IdentityBySubject(ctx context.Context, provider, subject string) 
 }
 
 func (c *Conn) InsertIdentity(ctx context.Context, i Identity) (int64, error) {
-	res, err := c.q.ExecContext(ctx, `INSERT INTO identities(user_id, provider, subject, email, created_at) VALUES (?, ?, ?, ?, ?)`,
+	res, err := c.exec(ctx, `INSERT INTO identities(user_id, provider, subject, email, created_at) VALUES (?, ?, ?, ?, ?)`,
 		i.UserID, i.Provider, i.Subject, i.Email, i.CreatedAt)
 	if err != nil {
 		return 0, err
@@ -85,7 +85,7 @@ func (c *Conn) InsertIdentity(ctx context.Context, i Identity) (int64, error) {
 }
 
 func (c *Conn) IdentitiesOf(ctx context.Context, userID int64) ([]Identity, error) {
-	rows, err := c.q.QueryContext(ctx, `SELECT id, user_id, provider, subject, email, created_at FROM identities WHERE user_id = ? ORDER BY id`, userID)
+	rows, err := c.query(ctx, `SELECT id, user_id, provider, subject, email, created_at FROM identities WHERE user_id = ? ORDER BY id`, userID)
 	if err != nil {
 		return nil, err
 	}
@@ -102,7 +102,7 @@ func (c *Conn) IdentitiesOf(ctx context.Context, userID int64) ([]Identity, erro
 }
 
 func (c *Conn) DeleteIdentity(ctx context.Context, userID, id int64) error {
-	res, err := c.q.ExecContext(ctx, `DELETE FROM identities WHERE id = ? AND user_id = ?`, id, userID)
+	res, err := c.exec(ctx, `DELETE FROM identities WHERE id = ? AND user_id = ?`, id, userID)
 	if err != nil {
 		return err
 	}
@@ -139,7 +139,7 @@ func scanInvite(row interface{ Scan(...any) error }) (Invite, error) {
 }
 
 func (c *Conn) InsertInvite(ctx context.Context, i Invite, hash string) (int64, error) {
-	res, err := c.q.ExecContext(ctx, `INSERT INTO invites(hash, email, role, monthly_credits, note, created_by, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+	res, err := c.exec(ctx, `INSERT INTO invites(hash, email, role, monthly_credits, note, created_by, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		hash, i.Email, i.Role, i.MonthlyCredits, i.Note, i.CreatedBy, i.CreatedAt, i.ExpiresAt)
 	if err != nil {
 		return 0, err
@@ -148,11 +148,11 @@ func (c *Conn) InsertInvite(ctx context.Context, i Invite, hash string) (int64, 
 }
 
 func (c *Conn) InviteByHash(ctx context.Context, hash string) (Invite, error) {
-	return scanInvite(c.q.QueryRowContext(ctx, `SELECT `+inviteCols+` FROM invites WHERE hash = ?`, hash))
+	return scanInvite(c.queryRow(ctx, `SELECT `+inviteCols+` FROM invites WHERE hash = ?`, hash))
 }
 
 func (c *Conn) ListInvites(ctx context.Context) ([]Invite, error) {
-	rows, err := c.q.QueryContext(ctx, `SELECT `+inviteCols+` FROM invites ORDER BY id DESC`)
+	rows, err := c.query(ctx, `SELECT `+inviteCols+` FROM invites ORDER BY id DESC`)
 	if err != nil {
 		return nil, err
 	}
@@ -169,7 +169,7 @@ func (c *Conn) ListInvites(ctx context.Context) ([]Invite, error) {
 }
 
 func (c *Conn) UseInvite(ctx context.Context, id, userID, at int64) error {
-	res, err := c.q.ExecContext(ctx, `UPDATE invites SET used_at = ?, used_by = ? WHERE id = ? AND used_at IS NULL AND revoked_at IS NULL`, at, userID, id)
+	res, err := c.exec(ctx, `UPDATE invites SET used_at = ?, used_by = ? WHERE id = ? AND used_at IS NULL AND revoked_at IS NULL`, at, userID, id)
 	if err != nil {
 		return err
 	}
@@ -180,7 +180,7 @@ func (c *Conn) UseInvite(ctx context.Context, id, userID, at int64) error {
 }
 
 func (c *Conn) RevokeInvite(ctx context.Context, id, at int64) error {
-	res, err := c.q.ExecContext(ctx, `UPDATE invites SET revoked_at = ? WHERE id = ? AND used_at IS NULL AND revoked_at IS NULL`, at, id)
+	res, err := c.exec(ctx, `UPDATE invites SET revoked_at = ? WHERE id = ? AND used_at IS NULL AND revoked_at IS NULL`, at, id)
 	if err != nil {
 		return err
 	}
@@ -192,6 +192,6 @@ func (c *Conn) RevokeInvite(ctx context.Context, id, at int64) error {
 
 // DeleteOtherSessions ends every session of a member but one (keep may be "").
 func (c *Conn) DeleteOtherSessions(ctx context.Context, userID int64, keep string) error {
-	_, err := c.q.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = ? AND id_hash != ?`, userID, keep)
+	_, err := c.exec(ctx, `DELETE FROM sessions WHERE user_id = ? AND id_hash != ?`, userID, keep)
 	return err
 }

@@ -64,7 +64,7 @@ func scanUsage(row interface{ Scan(...any) error }) (UsageEvent, error) {
 }
 
 func (c *Conn) InsertUsage(ctx context.Context, e UsageEvent) (int64, error) {
-	res, err := c.q.ExecContext(ctx, `INSERT INTO usage_events(user_id, payer_id, delegation_id, app_id, at, day, recorded_at,
+	res, err := c.exec(ctx, `INSERT INTO usage_events(user_id, payer_id, delegation_id, app_id, at, day, recorded_at,
 		description, short_description, usage_type, model, provider, modality, input_tokens, output_tokens, total_tokens,
 		processing_time_ms, model_parameters, internal_units, project, cost_usd, credits, debt, charged, source_note, idem_scope, idem_key)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -77,23 +77,39 @@ func (c *Conn) InsertUsage(ctx context.Context, e UsageEvent) (int64, error) {
 	return res.LastInsertId()
 }
 
+// InsertUsageOnce inserts an event unless its idempotency key is taken; inserted is false then.
+func (c *Conn) InsertUsageOnce(ctx context.Context, e UsageEvent) (id int64, inserted bool, err error) {
+	err = c.queryRow(ctx, `INSERT INTO usage_events(user_id, payer_id, delegation_id, app_id, at, day, recorded_at,
+		description, short_description, usage_type, model, provider, modality, input_tokens, output_tokens, total_tokens,
+		processing_time_ms, model_parameters, internal_units, project, cost_usd, credits, debt, charged, source_note, idem_scope, idem_key)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (idem_scope, idem_key) WHERE idem_key IS NOT NULL DO NOTHING RETURNING id`,
+		e.UserID, e.PayerID, e.DelegationID, e.AppID, e.At, e.Day, e.RecordedAt,
+		e.Description, e.ShortDescription, e.UsageType, e.Model, e.Provider, e.Modality, e.InputTokens, e.OutputTokens, e.TotalTokens,
+		e.ProcessingTimeMs, e.ModelParameters, e.InternalUnits, e.Project, e.CostUSD, e.Credits, e.Debt, e.Charged, e.SourceNote, e.IdemScope, e.IdemKey).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, false, nil
+	}
+	return id, err == nil, err
+}
+
 func (c *Conn) SetUsageDebt(ctx context.Context, id, debt int64) error {
-	_, err := c.q.ExecContext(ctx, `UPDATE usage_events SET debt = ? WHERE id = ?`, debt, id)
+	_, err := c.exec(ctx, `UPDATE usage_events SET debt = ? WHERE id = ?`, debt, id)
 	return err
 }
 
 func (c *Conn) MarkRefunded(ctx context.Context, id, at int64) error {
-	_, err := c.q.ExecContext(ctx, `UPDATE usage_events SET refunded_at = ? WHERE id = ?`, at, id)
+	_, err := c.exec(ctx, `UPDATE usage_events SET refunded_at = ? WHERE id = ?`, at, id)
 	return err
 }
 
 func (c *Conn) UsageByID(ctx context.Context, id int64) (UsageEvent, error) {
-	return scanUsage(c.q.QueryRowContext(ctx, `SELECT `+usageCols+usageFrom+` WHERE e.id = ?`, id))
+	return scanUsage(c.queryRow(ctx, `SELECT `+usageCols+usageFrom+` WHERE e.id = ?`, id))
 }
 
 // UsageByIdempotencyKey finds the event an app (or member) already reported under key.
 func (c *Conn) UsageByIdempotencyKey(ctx context.Context, scope, key string) (UsageEvent, error) {
-	return scanUsage(c.q.QueryRowContext(ctx, `SELECT `+usageCols+usageFrom+` WHERE e.idem_scope = ? AND e.idem_key = ?`, scope, key))
+	return scanUsage(c.queryRow(ctx, `SELECT `+usageCols+usageFrom+` WHERE e.idem_scope = ? AND e.idem_key = ?`, scope, key))
 }
 
 // UsageFilter selects usage events. Zero values mean "any".
@@ -225,7 +241,7 @@ func (c *Conn) ListUsage(ctx context.Context, f UsageFilter) ([]UsageEvent, erro
 // EachUsage streams every matching event to fn without holding them in memory.
 func (c *Conn) EachUsage(ctx context.Context, f UsageFilter, fn func(UsageEvent) error) error {
 	q, args := f.query()
-	rows, err := c.q.QueryContext(ctx, q, args...)
+	rows, err := c.query(ctx, q, args...)
 	if err != nil {
 		return err
 	}

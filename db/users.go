@@ -35,27 +35,27 @@ func scanUser(row interface{ Scan(...any) error }) (User, error) {
 }
 
 func (c *Conn) UserByID(ctx context.Context, id int64) (User, error) {
-	return scanUser(c.q.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE id = ?`, id))
+	return scanUser(c.queryRow(ctx, `SELECT `+userCols+` FROM users WHERE id = ?`, id))
 }
 
 func (c *Conn) UserByEmail(ctx context.Context, email string) (User, error) {
-	return scanUser(c.q.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE email = ?`, strings.TrimSpace(email)))
+	return scanUser(c.queryRow(ctx, `SELECT `+userCols+` FROM users WHERE email = ?`, strings.TrimSpace(email)))
 }
 
 func (c *Conn) CountUsers(ctx context.Context) (int64, error) {
 	var n int64
-	err := c.q.QueryRowContext(ctx, `SELECT count(*) FROM users`).Scan(&n)
+	err := c.queryRow(ctx, `SELECT count(*) FROM users`).Scan(&n)
 	return n, err
 }
 
 func (c *Conn) CountActiveOwners(ctx context.Context) (int64, error) {
 	var n int64
-	err := c.q.QueryRowContext(ctx, `SELECT count(*) FROM users WHERE role = 'owner' AND disabled = 0`).Scan(&n)
+	err := c.queryRow(ctx, `SELECT count(*) FROM users WHERE role = 'owner' AND disabled = 0`).Scan(&n)
 	return n, err
 }
 
 func (c *Conn) ListUsers(ctx context.Context) ([]User, error) {
-	rows, err := c.q.QueryContext(ctx, `SELECT `+userCols+` FROM users ORDER BY id`)
+	rows, err := c.query(ctx, `SELECT `+userCols+` FROM users ORDER BY id`)
 	if err != nil {
 		return nil, err
 	}
@@ -77,7 +77,7 @@ func IsUniqueViolation(err error) bool {
 }
 
 func (c *Conn) InsertUser(ctx context.Context, u User) (int64, error) {
-	res, err := c.q.ExecContext(ctx, `INSERT INTO users(email, name, role, password_hash, plan_credits, created_at, group_name) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+	res, err := c.exec(ctx, `INSERT INTO users(email, name, role, password_hash, plan_credits, created_at, group_name) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		strings.TrimSpace(u.Email), u.Name, u.Role, u.PasswordHash, u.PlanCredits, u.CreatedAt, u.Group)
 	if err != nil {
 		return 0, err
@@ -86,7 +86,7 @@ func (c *Conn) InsertUser(ctx context.Context, u User) (int64, error) {
 }
 
 func (c *Conn) UpdateUserProfile(ctx context.Context, id int64, name, role string, disabled bool, group string) error {
-	_, err := c.q.ExecContext(ctx, `UPDATE users SET name = ?, role = ?, disabled = ?, group_name = ? WHERE id = ?`, name, role, disabled, group, id)
+	_, err := c.exec(ctx, `UPDATE users SET name = ?, role = ?, disabled = ?, group_name = ? WHERE id = ?`, name, role, disabled, group, id)
 	return err
 }
 
@@ -97,7 +97,7 @@ func (c *Conn) UserIDsInGroup(ctx context.Context, group string) ([]int64, error
 
 // PutSigninCode stores a member's one-time sign-in code, replacing any earlier one.
 func (c *Conn) PutSigninCode(ctx context.Context, userID int64, hash string, created, expires int64) error {
-	_, err := c.q.ExecContext(ctx, `INSERT INTO signin_codes(user_id, hash, created_at, expires_at) VALUES (?, ?, ?, ?)
+	_, err := c.exec(ctx, `INSERT INTO signin_codes(user_id, hash, created_at, expires_at) VALUES (?, ?, ?, ?)
 		ON CONFLICT(user_id) DO UPDATE SET hash = excluded.hash, created_at = excluded.created_at, expires_at = excluded.expires_at`,
 		userID, hash, created, expires)
 	return err
@@ -106,14 +106,14 @@ func (c *Conn) PutSigninCode(ctx context.Context, userID int64, hash string, cre
 // TakeSigninCode consumes a code: it returns the member and deletes the code, so it works once.
 func (c *Conn) TakeSigninCode(ctx context.Context, hash string, now int64) (int64, error) {
 	var userID, expires int64
-	err := c.q.QueryRowContext(ctx, `SELECT user_id, expires_at FROM signin_codes WHERE hash = ?`, hash).Scan(&userID, &expires)
+	err := c.queryRow(ctx, `SELECT user_id, expires_at FROM signin_codes WHERE hash = ?`, hash).Scan(&userID, &expires)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, ErrNotFound
 	}
 	if err != nil {
 		return 0, err
 	}
-	if _, err := c.q.ExecContext(ctx, `DELETE FROM signin_codes WHERE user_id = ?`, userID); err != nil {
+	if _, err := c.exec(ctx, `DELETE FROM signin_codes WHERE user_id = ?`, userID); err != nil {
 		return 0, err
 	}
 	if expires <= now {
@@ -123,18 +123,18 @@ func (c *Conn) TakeSigninCode(ctx context.Context, hash string, now int64) (int6
 }
 
 func (c *Conn) SetPassword(ctx context.Context, id int64, hash string) error {
-	_, err := c.q.ExecContext(ctx, `UPDATE users SET password_hash = ? WHERE id = ?`, hash, id)
+	_, err := c.exec(ctx, `UPDATE users SET password_hash = ? WHERE id = ?`, hash, id)
 	return err
 }
 
 func (c *Conn) SetPlan(ctx context.Context, id int64, credits int64, next sql.NullInt64) error {
-	_, err := c.q.ExecContext(ctx, `UPDATE users SET plan_credits = ?, plan_next = ? WHERE id = ?`, credits, next, id)
+	_, err := c.exec(ctx, `UPDATE users SET plan_credits = ?, plan_next = ? WHERE id = ?`, credits, next, id)
 	return err
 }
 
 // SetMoney stores a member's running balance and debt, moved in step with the ledger.
 func (c *Conn) SetMoney(ctx context.Context, id, balance, debt int64) error {
-	_, err := c.q.ExecContext(ctx, `UPDATE users SET balance = ?, debt = ? WHERE id = ?`, balance, debt, id)
+	_, err := c.exec(ctx, `UPDATE users SET balance = ?, debt = ? WHERE id = ?`, balance, debt, id)
 	return err
 }
 
@@ -144,7 +144,7 @@ func (c *Conn) ActiveUserIDs(ctx context.Context) ([]int64, error) {
 }
 
 func (c *Conn) ids(ctx context.Context, query string, args ...any) ([]int64, error) {
-	rows, err := c.q.QueryContext(ctx, query, args...)
+	rows, err := c.query(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}

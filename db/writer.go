@@ -24,6 +24,7 @@ type op struct {
 // answered after the commit that holds its work has reached the disk.
 type Writer struct {
 	db     *sql.DB
+	stmts  *stmtCache
 	ops    chan *op
 	quit   chan struct{}
 	wg     sync.WaitGroup
@@ -32,8 +33,8 @@ type Writer struct {
 
 var errClosed = errors.New("db: writer is closed")
 
-func newWriter(db *sql.DB) *Writer {
-	w := &Writer{db: db, ops: make(chan *op, 4096), quit: make(chan struct{})}
+func newWriter(db *sql.DB, stmts *stmtCache) *Writer {
+	w := &Writer{db: db, stmts: stmts, ops: make(chan *op, 4096), quit: make(chan struct{})}
 	w.wg.Add(1)
 	go w.loop()
 	return w
@@ -105,20 +106,20 @@ func (w *Writer) run(batch []*op) {
 		}
 		return
 	}
-	conn := &Conn{q: tx}
+	conn := &Conn{q: tx, tx: tx, cache: w.stmts}
 	results := make([]error, len(batch))
 	for i, o := range batch {
 		if err := o.ctx.Err(); err != nil {
 			results[i] = err
 			continue
 		}
-		if _, err := tx.ExecContext(ctx, "SAVEPOINT op"); err != nil {
+		if _, err := conn.exec(ctx, "SAVEPOINT op"); err != nil {
 			results[i] = err
 			continue
 		}
 		err := runOp(o.fn, conn)
 		if err != nil {
-			if _, rerr := tx.ExecContext(ctx, "ROLLBACK TO op"); rerr != nil {
+			if _, rerr := conn.exec(ctx, "ROLLBACK TO op"); rerr != nil {
 				// The transaction can no longer be trusted: fail the whole batch.
 				tx.Rollback()
 				for _, o := range batch {
@@ -127,7 +128,7 @@ func (w *Writer) run(batch []*op) {
 				return
 			}
 		}
-		if _, rerr := tx.ExecContext(ctx, "RELEASE op"); rerr != nil && err == nil {
+		if _, rerr := conn.exec(ctx, "RELEASE op"); rerr != nil && err == nil {
 			err = rerr
 		}
 		results[i] = err
@@ -141,6 +142,7 @@ func (w *Writer) run(batch []*op) {
 	for i, o := range batch {
 		o.done <- results[i]
 	}
+	w.stmts.preparePending(ctx)
 }
 
 func runOp(fn func(*Conn) error, c *Conn) (err error) {

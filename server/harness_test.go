@@ -53,6 +53,7 @@ func newTestServer(t *testing.T) *testServer {
 	t.Cleanup(func() {
 		http.DefaultClient.CloseIdleConnections()
 		srv.Shutdown()
+		svc.Close()
 		d.Close()
 	})
 	ts := &testServer{t: t, url: "http://" + ln.Addr().String(), db: d, svc: svc, logs: logs}

@@ -194,3 +194,53 @@ func milli(t *testing.T, n json.Number) int64 {
 	}
 	return w*1000 + f
 }
+
+// Copies of one report sent at once land in the same charge group or in groups racing each
+// other; exactly one is charged and every copy gets its answer.
+func TestConcurrentCopiesOfOneKeyChargeOnce(t *testing.T) {
+	ts := newTestServer(t)
+	ts.grant(1, "addon", "100")
+	body := map[string]any{"aiAgentId": "homework-helper", "userId": 1, "description": "d", "credits": 3, "idempotencyKey": "same"}
+	var wg sync.WaitGroup
+	statuses := make(chan int, 40)
+	ids := make(chan int64, 40)
+	for i := 0; i < 40; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			status, b := ts.send(httpClient, "POST", "/api/v1/usage", ts.appKey, body, nil)
+			var r struct{ ID int64 }
+			json.Unmarshal(b, &r)
+			statuses <- status
+			ids <- r.ID
+		}()
+	}
+	wg.Wait()
+	close(statuses)
+	close(ids)
+	created := 0
+	for s := range statuses {
+		switch s {
+		case 201:
+			created++
+		case 200:
+		default:
+			t.Fatalf("status %d", s)
+		}
+	}
+	first := int64(0)
+	for id := range ids {
+		if first == 0 {
+			first = id
+		}
+		if id != first || id == 0 {
+			t.Fatalf("copies answered with different events: %d and %d", first, id)
+		}
+	}
+	var bal struct{ Total json.Number }
+	ts.do("GET", "/api/v1/balance", ts.owner, nil, 200, &bal)
+	if created != 1 || ts.countEvents() != 1 || bal.Total != "97" {
+		t.Fatalf("created %d, events %d, balance %s", created, ts.countEvents(), bal.Total)
+	}
+	ts.checkInvariant()
+}

@@ -276,6 +276,7 @@ func (s *Service) UpdateMember(ctx context.Context, p Principal, id int64, upd M
 	})
 	if err == nil {
 		s.keys.clear() // roles and disabled members must take effect on cached tokens at once
+		s.lookups.clear()
 	}
 	return out, err
 }

@@ -191,5 +191,6 @@ func (s *Service) UpdateApp(ctx context.Context, p Principal, id int64, name *st
 		return err
 	})
 	s.keys.clear()
+	s.lookups.clear()
 	return out, err
 }

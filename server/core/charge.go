@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
 
 	"tokenjar/db"
 )
@@ -36,13 +35,13 @@ func (s *Service) resolveApp(ctx context.Context, p Principal, ref string) (db.A
 		if ref == "" {
 			return db.App{}, nil
 		}
-		return s.appByRef(ctx, ref)
+		return s.cachedApp(ctx, ref)
 	}
 	if p.Via == ViaAppKey {
 		if ref == "" {
 			return db.App{}, Invalid("aiAgentId", "aiAgentId is required with an app key: the id or slug of the app")
 		}
-		a, err := s.appByRef(ctx, ref)
+		a, err := s.cachedApp(ctx, ref)
 		if err != nil || a.ID != p.AppID {
 			return db.App{}, &Error{Code: EFORBIDDEN, Message: "aiAgentId does not name this key's app", Field: "aiAgentId"}
 		}
@@ -51,7 +50,7 @@ func (s *Service) resolveApp(ctx context.Context, p Principal, ref string) (db.A
 	if ref == "" {
 		return db.App{}, nil
 	}
-	a, err := s.appByRef(ctx, ref)
+	a, err := s.cachedApp(ctx, ref)
 	if errors.Is(err, db.ErrNotFound) {
 		return db.App{}, Invalid("aiAgentId", "no registered app %q", ref)
 	}
@@ -68,22 +67,21 @@ func (s *Service) appByRef(ctx context.Context, ref string) (db.App, error) {
 
 // resolveUser finds whose usage a report is.
 func (s *Service) resolveUser(ctx context.Context, p Principal, rep UsageReport) (db.User, error) {
-	r := s.db.Read()
 	if p.Via != ViaAppKey && p.Via != ViaOperator {
 		if (rep.UserID != 0 && rep.UserID != p.UserID) || (rep.UserEmail != "" && !strings.EqualFold(rep.UserEmail, p.Email)) {
 			return db.User{}, &Error{Code: EFORBIDDEN, Message: "a personal token reports only its own member's usage", Field: "userId"}
 		}
-		return r.UserByID(ctx, p.UserID)
+		return s.cachedUser(ctx, p.UserID, "")
 	}
 	var u db.User
 	var err error
 	field := "userId"
 	switch {
 	case rep.UserID != 0:
-		u, err = r.UserByID(ctx, rep.UserID)
+		u, err = s.cachedUser(ctx, rep.UserID, "")
 	case rep.UserEmail != "":
 		field = "userEmail"
-		u, err = r.UserByEmail(ctx, rep.UserEmail)
+		u, err = s.cachedUser(ctx, 0, rep.UserEmail)
 	default:
 		return u, Invalid("userId", "userId or userEmail is required with an app key")
 	}
@@ -136,6 +134,16 @@ func (s *Service) prepareCharge(ctx context.Context, p Principal, rep UsageRepor
 			return pc, Invalid("billingSource", `billingSource must be "personal" or a delegation id`)
 		}
 	}
+	if pc.explicit != 0 {
+		// The grantee of a delegation never changes, so this is checked once, here.
+		d, err := s.db.Read().DelegationByID(ctx, pc.explicit)
+		if errors.Is(err, db.ErrNotFound) || (err == nil && d.GranteeID != pc.user.ID) {
+			return pc, Invalid("billingSource", "delegation %d does not belong to this member", pc.explicit)
+		}
+		if err != nil {
+			return pc, err
+		}
+	}
 	if rep.BillingSource == "" && p.BoundDelegation != 0 {
 		pc.explicit, pc.bound = p.BoundDelegation, true
 	}
@@ -160,25 +168,30 @@ func (s *Service) ChargeUsage(ctx context.Context, p Principal, rep UsageReport)
 		return res, false, err
 	}
 	if pc.idemScope.Valid {
-		// Fast path for replays; the writer checks again, since two copies may race.
+		// Fast path for replays, off the writer. The group checks again, since two copies may race.
 		if ev, err := s.db.Read().UsageByIdempotencyKey(ctx, pc.idemScope.String, rep.IdempotencyKey); err == nil {
 			res, err = s.replayResult(ctx, s.db.Read(), ev)
 			return res, true, err
 		}
 	}
-	var out chargeOutcome
-	err = s.db.Update(ctx, func(c *db.Conn) error {
-		var err error
-		out, err = s.chargeInTx(ctx, c, pc, s.clock.Now())
-		return err
-	})
-	if err != nil {
-		return ChargeResult{}, false, err
+	pending := &pendingCharge{pc: pc, done: make(chan chargeReply, 1)}
+	if err := s.enqueue(ctx, pending); err != nil {
+		return res, false, err
 	}
-	if !out.replay {
-		s.publish(out)
+	reply := <-pending.done // once queued, the charger always answers
+	if reply.err != nil {
+		return ChargeResult{}, false, reply.err
 	}
-	return out.res, out.replay, nil
+	if reply.out.duplicate {
+		ev, err := s.db.Read().UsageByIdempotencyKey(ctx, pc.idemScope.String, rep.IdempotencyKey)
+		if err != nil {
+			return ChargeResult{}, false, err
+		}
+		res, err = s.replayResult(ctx, s.db.Read(), ev)
+		return res, true, err
+	}
+	s.publish(reply.out)
+	return reply.out.res, false, nil
 }
 
 // ChargeBatch charges many reports in one transaction through the same rules as ChargeUsage
@@ -193,22 +206,22 @@ func (s *Service) ChargeBatch(ctx context.Context, p Principal, reps []UsageRepo
 	}
 	out := make([]ChargeResult, len(reps))
 	err := s.db.Update(ctx, func(c *db.Conn) error {
-		now := s.clock.Now()
+		g := s.newChargeGroup(ctx, c, s.clock.Now())
 		for i, pc := range pcs {
-			o, err := s.chargeInTx(ctx, c, pc, now)
+			o, err := g.charge(pc)
 			if err != nil {
 				return fmt.Errorf("report %d: %w", i, err)
 			}
 			out[i] = o.res
 		}
-		return nil
+		return g.flush()
 	})
 	return out, err
 }
 
 type chargeOutcome struct {
 	res       ChargeResult
-	replay    bool
+	duplicate bool // the idempotency key was taken: answer with the first result
 	event     db.UsageEvent
 	granterID int64
 }
@@ -218,111 +231,6 @@ func (s *Service) publish(o chargeOutcome) {
 		return
 	}
 	s.hub.publish(s.usageItem(context.Background(), o.event), o.granterID)
-}
-
-// chargeInTx writes one charge inside the writer's transaction.
-func (s *Service) chargeInTx(ctx context.Context, c *db.Conn, pc preparedCharge, now time.Time) (chargeOutcome, error) {
-	var out chargeOutcome
-	rep := pc.rep
-	if pc.idemScope.Valid {
-		ev, err := c.UsageByIdempotencyKey(ctx, pc.idemScope.String, rep.IdempotencyKey)
-		if err == nil {
-			out.replay = true
-			out.res, err = s.replayResult(ctx, c, ev)
-			return out, err
-		}
-		if !errors.Is(err, db.ErrNotFound) {
-			return out, err
-		}
-	}
-	at := now
-	if rep.Timestamp != nil {
-		at = *rep.Timestamp
-	}
-	e := db.UsageEvent{
-		UserID: pc.user.ID, PayerID: pc.user.ID, At: ms(at), Day: DayOf(at, pc.set.Location), RecordedAt: ms(now),
-		Description: rep.Description, ShortDescription: rep.ShortDescription, UsageType: rep.UsageType,
-		Model: rep.Model, Provider: rep.Provider, Modality: rep.Modality,
-		InputTokens: rep.InputTokens, OutputTokens: rep.OutputTokens, TotalTokens: rep.TotalTokens,
-		Project: rep.Project, Credits: int64(pc.credits), Charged: rep.ChargeUser, IdemScope: pc.idemScope,
-		UserName: pc.user.Name, UserEmail: pc.user.Email,
-	}
-	if pc.app.ID != 0 {
-		e.AppID = sql.NullInt64{Int64: pc.app.ID, Valid: true}
-		e.AppSlug = sql.NullString{String: pc.app.Slug, Valid: true}
-		e.AppName = sql.NullString{String: pc.app.Name, Valid: true}
-	}
-	if rep.ProcessingTimeMs != nil {
-		e.ProcessingTimeMs = sql.NullInt64{Int64: *rep.ProcessingTimeMs, Valid: true}
-	}
-	if rep.ModelParameters != "" {
-		e.ModelParameters = sql.NullString{String: rep.ModelParameters, Valid: true}
-	}
-	if rep.InternalUnits != "" {
-		e.InternalUnits = sql.NullString{String: rep.InternalUnits, Valid: true}
-	}
-	if rep.TotalCost != "" {
-		e.CostUSD = sql.NullString{String: rep.TotalCost, Valid: true}
-	}
-	if rep.IdempotencyKey != "" {
-		e.IdemKey = sql.NullString{String: rep.IdempotencyKey, Valid: true}
-	}
-
-	var payer *wallet
-	var live []db.Bucket
-	var d deduction
-	if rep.ChargeUser {
-		choice, err := s.chooseSource(ctx, c, sourceRequest{userID: pc.user.ID, explicit: pc.explicit, bound: pc.bound,
-			personal: rep.BillingSource == "personal", appID: pc.app.ID, model: rep.Model, amount: int64(pc.credits)}, now, pc.set)
-		if err != nil {
-			return out, err
-		}
-		payer, live = choice.payer, choice.live
-		e.SourceNote = choice.note
-		if choice.delegation != nil {
-			e.DelegationID = sql.NullInt64{Int64: choice.delegation.ID, Valid: true}
-			e.PayerID = choice.delegation.GranterID
-			out.granterID = choice.delegation.GranterID
-			if err := choice.spend(ctx, c, int64(pc.credits)); err != nil {
-				return out, err
-			}
-		}
-		d = planDeduction(live, int64(pc.credits))
-		e.Debt = d.shortfall
-	}
-	id, err := c.InsertUsage(ctx, e)
-	if err != nil {
-		return out, err
-	}
-	e.ID = id
-	out.res = ChargeResult{ID: id, BillingSource: sourceName(e.DelegationID), SourceNote: e.SourceNote, Parts: []Part{}}
-	split := db.KindSplit{}
-	var charged int64
-	if rep.ChargeUser {
-		if err := payer.applyDeduction(live, d, id); err != nil {
-			return out, err
-		}
-		if err := payer.save(); err != nil {
-			return out, err
-		}
-		charged = int64(pc.credits)
-		out.res.CreditsCharged = pc.credits
-		out.res.Parts = append(out.res.Parts, d.parts...)
-		out.res.Debt = Credits(d.shortfall)
-		out.res.BalanceAfter = Credits(payer.user.Balance)
-		split = kindSplit(d.parts, d.shortfall)
-	} else {
-		u, err := c.UserByID(ctx, pc.user.ID)
-		if err != nil {
-			return out, err
-		}
-		out.res.BalanceAfter = Credits(u.Balance)
-	}
-	if err := c.AddDaily(ctx, dailyDelta(e, 1, charged, split)); err != nil {
-		return out, err
-	}
-	out.event = e
-	return out, nil
 }
 
 func kindSplit(parts []Part, debt int64) db.KindSplit {

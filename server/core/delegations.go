@@ -102,8 +102,7 @@ type sourceRequest struct {
 type sourceChoice struct {
 	payer      *wallet
 	live       []db.Bucket
-	delegation *db.Delegation
-	termsDue   bool
+	delegation *db.Delegation // the group's working copy, terms current
 	periodKey  int64
 	used       int64
 	note       string
@@ -133,80 +132,6 @@ func usable(d db.Delegation, amount, appID int64, model string, now time.Time, s
 		return key, used, "allowance for this period is spent"
 	}
 	return key, used, ""
-}
-
-// chooseSource picks who pays: the asked-for delegation (explicit, or bound to the key), else
-// the member's active delegations with allowance left, oldest first, else the member's own
-// wallet. A delegation pays only when its allowance and the granter's live credits both cover
-// the whole charge, so a grantee never overspends an allowance or pushes a granter into debt.
-// A key's binding applies only to its delegation's grantee.
-func (s *Service) chooseSource(ctx context.Context, c *db.Conn, req sourceRequest, now time.Time, set Settings) (sourceChoice, error) {
-	userID, explicit, bound, appID, model, amount := req.userID, req.explicit, req.bound, req.appID, req.model, req.amount
-	var candidates []db.Delegation
-	var note string
-	if explicit != 0 {
-		d, err := c.DelegationByID(ctx, explicit)
-		if err != nil && !errors.Is(err, db.ErrNotFound) {
-			return sourceChoice{}, err
-		}
-		switch {
-		case err == nil && d.GranteeID == userID:
-			candidates = []db.Delegation{d}
-		case bound:
-			explicit = 0 // a key bound to someone else's allowance: resolve as usual
-		default:
-			return sourceChoice{}, Invalid("billingSource", "delegation %d does not belong to this member", explicit)
-		}
-	}
-	if explicit == 0 && !req.personal {
-		all, err := c.DelegationsReceived(ctx, userID)
-		if err != nil {
-			return sourceChoice{}, err
-		}
-		candidates = all
-	}
-	for i := range candidates {
-		d, due := currentTerms(candidates[i], now)
-		key, used, why := usable(d, amount, appID, model, now, set)
-		if why == "" {
-			w, err := openWallet(ctx, c, d.GranterID, ms(now))
-			if err != nil {
-				return sourceChoice{}, err
-			}
-			live, err := w.liveBuckets()
-			if err != nil {
-				return sourceChoice{}, err
-			}
-			if err := w.save(); err != nil { // liveBuckets may have written expiries
-				return sourceChoice{}, err
-			}
-			if sumRemaining(live) >= amount {
-				return sourceChoice{payer: w, live: live, delegation: &d, termsDue: due, periodKey: key, used: used}, nil
-			}
-			why = "the granter's credits do not cover it"
-		}
-		quiet := why == "ended" || why == "not started yet" || why == "revoked" || why == "paused"
-		if explicit != 0 || (note == "" && !quiet) {
-			note = fmt.Sprintf("delegation %d (%s): %s; charged to personal credits", d.ID, d.GranterName, why)
-		}
-	}
-	w, err := openWallet(ctx, c, userID, ms(now))
-	if err != nil {
-		return sourceChoice{}, err
-	}
-	live, err := w.liveBuckets()
-	return sourceChoice{payer: w, live: live, note: note}, err
-}
-
-// spend counts a charge against the chosen delegation's allowance (and stores terms that
-// became current with this period).
-func (ch sourceChoice) spend(ctx context.Context, c *db.Conn, amount int64) error {
-	d := *ch.delegation
-	if ch.termsDue {
-		d.PeriodKey, d.PeriodUsed = ch.periodKey, ch.used+amount
-		return c.UpdateDelegationTerms(ctx, d)
-	}
-	return c.SetDelegationUse(ctx, d.ID, ch.periodKey, ch.used+amount)
 }
 
 // DelegationInfo is a delegation as the API shows it.
@@ -483,6 +408,7 @@ func (s *Service) createDelegations(ctx context.Context, p Principal, nd NewDele
 		for _, u := range users {
 			d := terms
 			d.GranterID, d.GranteeID = p.UserID, u.ID
+			s.markGrantee(u.ID)
 			id, err := c.InsertDelegation(ctx, d)
 			if err != nil {
 				return err

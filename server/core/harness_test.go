@@ -65,6 +65,7 @@ func newHarness(t *testing.T, start time.Time) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(svc.Close)
 	h := &harness{t: t, ctx: ctx, svc: svc, db: d, clock: clock, dir: dir}
 	tz := "UTC"
 	res, err := svc.Setup(ctx, NewMember{Email: "owner@example.org", Name: "Owner", Password: "password123"}, SettingsUpdate{TimeZone: &tz})

@@ -51,43 +51,69 @@ func (s *Service) refresh(ctx context.Context, at time.Time) (string, error) {
 		return "", err
 	}
 	granted := 0
-	for _, id := range ids {
-		err := s.db.Update(ctx, func(c *db.Conn) error {
-			w, err := openWallet(ctx, c, id, ms(at))
-			if err != nil {
-				return err
-			}
-			if _, err := w.liveBuckets(); err != nil { // writes off ended cycles first
-				return err
-			}
-			done, err := c.CycleGranted(ctx, id, cy.Key)
-			if err != nil || done {
-				if err == nil {
-					err = w.save()
+	err = inChunks(ids, func(chunk []int64) error {
+		return s.db.Update(ctx, func(c *db.Conn) error {
+			for _, id := range chunk {
+				ok, err := s.refreshMember(ctx, c, id, cy, at)
+				if err != nil {
+					return fmt.Errorf("refresh member %d: %w", id, err)
 				}
-				return err
-			}
-			plan := w.user.PlanCredits
-			if w.user.PlanNext.Valid { // a plan change waiting for this cycle
-				plan = w.user.PlanNext.Int64
-				if err := c.SetPlan(ctx, id, plan, sql.NullInt64{}); err != nil {
-					return err
+				if ok {
+					granted++
 				}
 			}
-			ok, err := s.grantCycle(ctx, c, w, cy, plan, at)
-			if err != nil {
-				return err
-			}
-			if ok && plan > 0 {
-				granted++
-			}
-			return w.save()
+			return nil
 		})
-		if err != nil {
-			return "", fmt.Errorf("refresh member %d: %w", id, err)
-		}
+	})
+	if err != nil {
+		return "", err
 	}
 	return fmt.Sprintf("cycle %d: %d monthly grants", cy.Key, granted), nil
+}
+
+// refreshMember starts cycle cy for one member; ok tells whether a plan was granted.
+func (s *Service) refreshMember(ctx context.Context, c *db.Conn, id int64, cy Cycle, at time.Time) (bool, error) {
+	w, err := openWallet(ctx, c, id, ms(at))
+	if err != nil {
+		return false, err
+	}
+	if _, err := w.liveBuckets(); err != nil { // writes off ended cycles first
+		return false, err
+	}
+	done, err := c.CycleGranted(ctx, id, cy.Key)
+	if err != nil || done {
+		if err == nil {
+			err = w.save()
+		}
+		return false, err
+	}
+	plan := w.user.PlanCredits
+	if w.user.PlanNext.Valid { // a plan change waiting for this cycle
+		plan = w.user.PlanNext.Int64
+		if err := c.SetPlan(ctx, id, plan, sql.NullInt64{}); err != nil {
+			return false, err
+		}
+	}
+	ok, err := s.grantCycle(ctx, c, w, cy, plan, at)
+	if err != nil {
+		return false, err
+	}
+	return ok && plan > 0, w.save()
+}
+
+// jobChunk is how many members a job handles per transaction: few enough that one slow
+// member does not hold the writer long, many enough that a job is not one fsync per member.
+const jobChunk = 50
+
+func inChunks(ids []int64, fn func([]int64) error) error {
+	for len(ids) > 0 {
+		n := min(jobChunk, len(ids))
+		if err := fn(ids[:n]); err != nil {
+			return err
+		}
+		ids = ids[n:]
+	}
+	return nil
 }
 
 // expireDue writes the expire rows of every bucket whose expiry has passed by at.
@@ -97,21 +123,26 @@ func (s *Service) expireDue(ctx context.Context, at time.Time) (string, error) {
 		return "", err
 	}
 	n := 0
-	for _, id := range ids {
-		err := s.db.Update(ctx, func(c *db.Conn) error {
-			w, err := openWallet(ctx, c, id, ms(at))
-			if err != nil {
-				return err
+	err = inChunks(ids, func(chunk []int64) error {
+		return s.db.Update(ctx, func(c *db.Conn) error {
+			for _, id := range chunk {
+				w, err := openWallet(ctx, c, id, ms(at))
+				if err != nil {
+					return err
+				}
+				if _, err := w.liveBuckets(); err != nil {
+					return fmt.Errorf("expire member %d: %w", id, err)
+				}
+				n += len(w.written)
+				if err := w.save(); err != nil {
+					return err
+				}
 			}
-			if _, err := w.liveBuckets(); err != nil {
-				return err
-			}
-			n += len(w.written)
-			return w.save()
+			return nil
 		})
-		if err != nil {
-			return "", fmt.Errorf("expire member %d: %w", id, err)
-		}
+	})
+	if err != nil {
+		return "", err
 	}
 	return fmt.Sprintf("%d buckets expired", n), nil
 }

@@ -19,6 +19,12 @@ type Service struct {
 	hub      *Hub
 	throttle *throttle
 	touched  sync.Map // key → time it was last recorded as used
+	lookups  *lookups
+	// charges feeds the charger goroutine, which charges queued reports in groups.
+	charges     chan *pendingCharge
+	chargerDone chan struct{}
+	closing     sync.RWMutex // held for reading while queueing; Close takes it to stop queueing
+	closed      bool
 }
 
 // New builds the service on an open, migrated database.
@@ -29,8 +35,11 @@ func New(ctx context.Context, d *db.DB, clock Clock, log *slog.Logger) (*Service
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &Service{db: d, clock: clock, log: log, hub: newHub(), throttle: newThrottle()}
+	s := &Service{db: d, clock: clock, log: log, hub: newHub(), throttle: newThrottle(), lookups: newLookups()}
 	s.keys.init()
+	s.charges = make(chan *pendingCharge, 4096)
+	s.chargerDone = make(chan struct{})
+	go s.runCharger()
 	if err := s.loadSettings(ctx); err != nil {
 		return nil, err
 	}
@@ -45,3 +54,32 @@ func (s *Service) Now() time.Time { return s.clock.Now() }
 
 // Hub is where new usage events are published for live views.
 func (s *Service) Hub() *Hub { return s.hub }
+
+// Close stops taking reports and waits for the charger to finish what was queued. Call it
+// before closing the database.
+func (s *Service) Close() {
+	s.closing.Lock()
+	if !s.closed {
+		s.closed = true
+		close(s.charges)
+	}
+	s.closing.Unlock()
+	<-s.chargerDone
+}
+
+// errClosing answers reports that arrive while the server shuts down.
+var errClosing = Errorf(EINTERNAL, "tokenjar is shutting down")
+
+func (s *Service) enqueue(ctx context.Context, p *pendingCharge) error {
+	s.closing.RLock()
+	defer s.closing.RUnlock()
+	if s.closed {
+		return errClosing
+	}
+	select {
+	case s.charges <- p:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

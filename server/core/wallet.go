@@ -23,12 +23,19 @@ type Part struct {
 
 // wallet moves one member's credits inside a write transaction. Every movement writes its
 // ledger row and keeps the running balance, so sum(ledger) = sum(remaining) - debt always holds.
+//
+// A wallet loads its buckets once. In deferred mode (a charge group) bucket remainders and the
+// balance are kept in memory and written by save(); otherwise bucket changes are written at
+// once and save() writes the balance.
 type wallet struct {
-	ctx     context.Context
-	c       *db.Conn
-	user    db.User
-	now     int64
-	written []db.LedgerRow
+	ctx      context.Context
+	c        *db.Conn
+	user     db.User
+	now      int64
+	written  []db.LedgerRow
+	buckets  []db.Bucket // with credits when loaded, in deduction order; nil until loaded
+	deferred bool
+	dirty    map[int64]bool
 }
 
 func openWallet(ctx context.Context, c *db.Conn, userID, now int64) (*wallet, error) {
@@ -51,48 +58,87 @@ func (w *wallet) record(action string, amount int64, b *db.Bucket, usageID int64
 	}
 	id, err := w.c.InsertLedger(w.ctx, row)
 	row.ID = id
-	w.written = append(w.written, row)
+	if !w.deferred {
+		w.written = append(w.written, row)
+	}
 	return err
 }
 
-// save stores the member's running balance and debt; call once after the movements.
+// save stores what is still in memory: changed bucket remainders (deferred mode) and the
+// member's running balance and debt. Call it once after the movements.
 func (w *wallet) save() error {
+	for i := range w.buckets {
+		if b := &w.buckets[i]; w.dirty[b.ID] {
+			if err := w.c.SetBucketRemaining(w.ctx, b.ID, b.Remaining); err != nil {
+				return err
+			}
+		}
+	}
+	w.dirty = nil
 	return w.c.SetMoney(w.ctx, w.user.ID, w.user.Balance, w.user.Debt)
+}
+
+// setRemaining moves a bucket's remainder, in memory and (unless deferred) on disk.
+func (w *wallet) setRemaining(b *db.Bucket, remaining int64) error {
+	b.Remaining = remaining
+	for i := range w.buckets {
+		if w.buckets[i].ID == b.ID {
+			w.buckets[i].Remaining = remaining
+		}
+	}
+	if w.deferred {
+		if w.dirty == nil {
+			w.dirty = map[int64]bool{}
+		}
+		w.dirty[b.ID] = true
+		return nil
+	}
+	return w.c.SetBucketRemaining(w.ctx, b.ID, remaining)
 }
 
 func expired(b db.Bucket, now int64) bool {
 	return b.ExpiresAt.Valid && b.ExpiresAt.Int64 <= now
 }
 
-// liveBuckets loads the buckets holding credits in deduction order, first writing off any
+// liveBuckets returns the buckets holding credits in deduction order, first writing off any
 // whose expiry has passed: an expired bucket is never drawn, whether or not the job ran.
 func (w *wallet) liveBuckets() ([]db.Bucket, error) {
-	all, err := w.c.BucketsWithCredits(w.ctx, w.user.ID)
-	if err != nil {
-		return nil, err
+	if w.buckets == nil {
+		all, err := w.c.BucketsWithCredits(w.ctx, w.user.ID)
+		if err != nil {
+			return nil, err
+		}
+		if all == nil {
+			all = []db.Bucket{}
+		}
+		w.buckets = all
 	}
-	live := all[:0]
-	for _, b := range all {
-		if expired(b, w.now) {
+	var live []db.Bucket
+	for i := range w.buckets {
+		b := &w.buckets[i]
+		if b.Remaining == 0 {
+			continue
+		}
+		if expired(*b, w.now) {
 			if err := w.expire(b); err != nil {
 				return nil, err
 			}
 			continue
 		}
-		live = append(live, b)
+		live = append(live, *b)
 	}
 	return live, nil
 }
 
-func (w *wallet) expire(b db.Bucket) error {
+func (w *wallet) expire(b *db.Bucket) error {
 	if b.Remaining == 0 {
 		return nil
 	}
 	amount := b.Remaining
-	if err := w.c.SetBucketRemaining(w.ctx, b.ID, 0); err != nil {
+	if err := w.setRemaining(b, 0); err != nil {
 		return err
 	}
-	return w.record("expire", -amount, &b, 0, "")
+	return w.record("expire", -amount, b, 0, "")
 }
 
 // deduction is how a charge splits over buckets, computed before anything is written.
@@ -127,8 +173,7 @@ func (w *wallet) applyDeduction(live []db.Bucket, d deduction, usageID int64) er
 	}
 	for _, p := range d.parts {
 		b := byID[p.BucketID]
-		b.Remaining -= int64(p.Credits)
-		if err := w.c.SetBucketRemaining(w.ctx, b.ID, b.Remaining); err != nil {
+		if err := w.setRemaining(b, b.Remaining-int64(p.Credits)); err != nil {
 			return err
 		}
 		if err := w.record("usage", -int64(p.Credits), b, usageID, ""); err != nil {
@@ -156,6 +201,9 @@ func (w *wallet) creditIn(action string, b db.Bucket, note string) (db.Bucket, e
 		return b, err
 	}
 	b.ID = id
+	if w.buckets != nil {
+		w.buckets = nil // reload on next use, in deduction order
+	}
 	if err := w.record(action, b.Granted, &b, 0, note); err != nil {
 		return b, err
 	}
@@ -168,8 +216,7 @@ func (w *wallet) repayDebt(b *db.Bucket) error {
 	if pay <= 0 || expired(*b, w.now) {
 		return nil
 	}
-	b.Remaining -= pay
-	if err := w.c.SetBucketRemaining(w.ctx, b.ID, b.Remaining); err != nil {
+	if err := w.setRemaining(b, b.Remaining-pay); err != nil {
 		return err
 	}
 	if err := w.record("debt", -pay, b, 0, "repays debt"); err != nil {
@@ -181,8 +228,7 @@ func (w *wallet) repayDebt(b *db.Bucket) error {
 
 // addToBucket returns credits to an existing bucket (refunds, allowance raises).
 func (w *wallet) addToBucket(action string, b *db.Bucket, amount int64, usageID int64, note string) error {
-	b.Remaining += amount
-	if err := w.c.SetBucketRemaining(w.ctx, b.ID, b.Remaining); err != nil {
+	if err := w.setRemaining(b, b.Remaining+amount); err != nil {
 		return err
 	}
 	return w.record(action, amount, b, usageID, note)

@@ -1,0 +1,343 @@
+package core
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"tokenjar/db"
+)
+
+// A charge group charges several reports inside one writer operation. It keeps every wallet,
+// delegation and day rollup it touches in memory and writes each once at the end, so a report
+// costs its own rows (the event and its ledger rows) plus a share of those writes. Nothing in
+// a group fails alone: inputs were validated before, idempotency conflicts are answered
+// without writing, and any database error fails the whole group, so the deferred writes are
+// all or nothing with it.
+
+// maxGroup bounds a group, so one commit never waits on an unbounded queue.
+const maxGroup = 512
+
+type pendingCharge struct {
+	pc   preparedCharge
+	done chan chargeReply
+}
+
+type chargeReply struct {
+	out chargeOutcome
+	err error
+}
+
+// runCharger takes queued reports and charges whatever is waiting as one group. While a group
+// commits, the next one gathers, so groups grow with the load (group commit).
+func (s *Service) runCharger() {
+	defer close(s.chargerDone)
+	for first := range s.charges {
+		group := []*pendingCharge{first}
+	drain:
+		for len(group) < maxGroup {
+			select {
+			case p, ok := <-s.charges:
+				if !ok {
+					break drain
+				}
+				group = append(group, p)
+			default:
+				break drain
+			}
+		}
+		s.chargeGroup(group)
+	}
+}
+
+func (s *Service) chargeGroup(group []*pendingCharge) {
+	ctx := context.Background() // the group is shared: no one caller's cancel may stop it
+	outs := make([]chargeOutcome, len(group))
+	err := s.db.Update(ctx, func(c *db.Conn) error {
+		g := s.newChargeGroup(ctx, c, s.clock.Now())
+		for i, p := range group {
+			o, err := g.charge(p.pc)
+			if err != nil {
+				return err
+			}
+			outs[i] = o
+		}
+		return g.flush()
+	})
+	if err != nil {
+		s.log.Error("charge group failed", "reports", len(group), "err", err)
+	}
+	for i, p := range group {
+		p.done <- chargeReply{out: outs[i], err: err}
+	}
+}
+
+type chargeGroup struct {
+	s        *Service
+	ctx      context.Context
+	c        *db.Conn
+	now      time.Time
+	wallets  map[int64]*wallet
+	received map[int64][]int64        // grantee → delegation ids, oldest first
+	delegs   map[int64]*db.Delegation // working copies
+	touched  map[int64]bool           // delegations to store
+	daily    map[dailyKey]*db.DailyDelta
+	order    []dailyKey
+}
+
+type dailyKey struct {
+	user, day, app, delegation                    int64
+	model, provider, usageType, project, modality string
+}
+
+func (s *Service) newChargeGroup(ctx context.Context, c *db.Conn, now time.Time) *chargeGroup {
+	return &chargeGroup{s: s, ctx: ctx, c: c, now: now, wallets: map[int64]*wallet{}, received: map[int64][]int64{},
+		delegs: map[int64]*db.Delegation{}, touched: map[int64]bool{}, daily: map[dailyKey]*db.DailyDelta{}}
+}
+
+func (g *chargeGroup) wallet(userID int64) (*wallet, error) {
+	if w, ok := g.wallets[userID]; ok {
+		return w, nil
+	}
+	w, err := openWallet(g.ctx, g.c, userID, ms(g.now))
+	if err != nil {
+		return nil, err
+	}
+	w.deferred = true
+	g.wallets[userID] = w
+	return w, nil
+}
+
+func (g *chargeGroup) delegation(id int64) (*db.Delegation, error) {
+	if d, ok := g.delegs[id]; ok {
+		return d, nil
+	}
+	d, err := g.c.DelegationByID(g.ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	g.delegs[id] = &d
+	return &d, nil
+}
+
+func (g *chargeGroup) delegationsOf(userID int64) ([]int64, error) {
+	if ids, ok := g.received[userID]; ok {
+		return ids, nil
+	}
+	may, err := g.s.mayHaveDelegations(g.ctx, g.c, userID)
+	if err != nil || !may {
+		g.received[userID] = nil
+		return nil, err
+	}
+	ds, err := g.c.DelegationsReceived(g.ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]int64, 0, len(ds))
+	for i := range ds {
+		if _, ok := g.delegs[ds[i].ID]; !ok {
+			d := ds[i]
+			g.delegs[d.ID] = &d
+		}
+		ids = append(ids, ds[i].ID)
+	}
+	g.received[userID] = ids
+	return ids, nil
+}
+
+// chooseSource picks who pays: the asked-for delegation (explicit, or bound to the key), else
+// the member's active delegations with allowance left, oldest first, else the member's own
+// wallet. A delegation pays only when its allowance and the granter's live credits both cover
+// the whole charge, so a grantee never overspends an allowance or pushes a granter into debt.
+// A key's binding applies only to its delegation's grantee.
+func (g *chargeGroup) chooseSource(req sourceRequest, set Settings) (sourceChoice, error) {
+	var candidates []int64
+	var note string
+	explicit := req.explicit
+	if explicit != 0 {
+		d, err := g.delegation(explicit)
+		if err != nil && !errors.Is(err, db.ErrNotFound) {
+			return sourceChoice{}, err
+		}
+		if err == nil && d.GranteeID == req.userID {
+			candidates = []int64{explicit}
+		} else {
+			explicit = 0 // a key bound to someone else's allowance: resolve as usual
+		}
+	}
+	if explicit == 0 && !req.personal {
+		ids, err := g.delegationsOf(req.userID)
+		if err != nil {
+			return sourceChoice{}, err
+		}
+		candidates = ids
+	}
+	for _, id := range candidates {
+		d, err := g.delegation(id)
+		if err != nil {
+			return sourceChoice{}, err
+		}
+		cur, due := currentTerms(*d, g.now)
+		key, used, why := usable(cur, req.amount, req.appID, req.model, g.now, set)
+		if why == "" {
+			w, err := g.wallet(cur.GranterID)
+			if err != nil {
+				return sourceChoice{}, err
+			}
+			live, err := w.liveBuckets()
+			if err != nil {
+				return sourceChoice{}, err
+			}
+			if sumRemaining(live) >= req.amount {
+				if due {
+					*d = cur
+				}
+				return sourceChoice{payer: w, live: live, delegation: d, periodKey: key, used: used}, nil
+			}
+			why = "the granter's credits do not cover it"
+		}
+		quiet := why == "ended" || why == "not started yet" || why == "revoked" || why == "paused"
+		if explicit != 0 || (note == "" && !quiet) {
+			note = fmt.Sprintf("delegation %d (%s): %s; charged to personal credits", cur.ID, cur.GranterName, why)
+		}
+	}
+	w, err := g.wallet(req.userID)
+	if err != nil {
+		return sourceChoice{}, err
+	}
+	live, err := w.liveBuckets()
+	return sourceChoice{payer: w, live: live, note: note}, err
+}
+
+// charge records one report in the group.
+func (g *chargeGroup) charge(pc preparedCharge) (chargeOutcome, error) {
+	var out chargeOutcome
+	rep := pc.rep
+	at := g.now
+	if rep.Timestamp != nil {
+		at = *rep.Timestamp
+	}
+	e := db.UsageEvent{
+		UserID: pc.user.ID, PayerID: pc.user.ID, At: ms(at), Day: DayOf(at, pc.set.Location), RecordedAt: ms(g.now),
+		Description: rep.Description, ShortDescription: rep.ShortDescription, UsageType: rep.UsageType,
+		Model: rep.Model, Provider: rep.Provider, Modality: rep.Modality,
+		InputTokens: rep.InputTokens, OutputTokens: rep.OutputTokens, TotalTokens: rep.TotalTokens,
+		Project: rep.Project, Credits: int64(pc.credits), Charged: rep.ChargeUser, IdemScope: pc.idemScope,
+		UserName: pc.user.Name, UserEmail: pc.user.Email,
+	}
+	if pc.app.ID != 0 {
+		e.AppID = sql.NullInt64{Int64: pc.app.ID, Valid: true}
+		e.AppSlug = sql.NullString{String: pc.app.Slug, Valid: true}
+		e.AppName = sql.NullString{String: pc.app.Name, Valid: true}
+	}
+	if rep.ProcessingTimeMs != nil {
+		e.ProcessingTimeMs = sql.NullInt64{Int64: *rep.ProcessingTimeMs, Valid: true}
+	}
+	if rep.ModelParameters != "" {
+		e.ModelParameters = sql.NullString{String: rep.ModelParameters, Valid: true}
+	}
+	if rep.InternalUnits != "" {
+		e.InternalUnits = sql.NullString{String: rep.InternalUnits, Valid: true}
+	}
+	if rep.TotalCost != "" {
+		e.CostUSD = sql.NullString{String: rep.TotalCost, Valid: true}
+	}
+	if rep.IdempotencyKey != "" {
+		e.IdemKey = sql.NullString{String: rep.IdempotencyKey, Valid: true}
+	}
+
+	var choice sourceChoice
+	var d deduction
+	if rep.ChargeUser {
+		var err error
+		choice, err = g.chooseSource(sourceRequest{userID: pc.user.ID, explicit: pc.explicit, bound: pc.bound,
+			personal: rep.BillingSource == "personal", appID: pc.app.ID, model: rep.Model, amount: int64(pc.credits)}, pc.set)
+		if err != nil {
+			return out, err
+		}
+		e.SourceNote = choice.note
+		if choice.delegation != nil {
+			e.DelegationID = sql.NullInt64{Int64: choice.delegation.ID, Valid: true}
+			e.PayerID = choice.delegation.GranterID
+			out.granterID = choice.delegation.GranterID
+		}
+		d = planDeduction(choice.live, int64(pc.credits))
+		e.Debt = d.shortfall
+	}
+	// The event goes in first: a taken idempotency key stops the charge before it moves money.
+	id, inserted, err := g.c.InsertUsageOnce(g.ctx, e)
+	if err != nil {
+		return out, err
+	}
+	if !inserted {
+		out.duplicate = true
+		return out, nil
+	}
+	e.ID = id
+	out.res = ChargeResult{ID: id, BillingSource: sourceName(e.DelegationID), SourceNote: e.SourceNote, Parts: []Part{}}
+	split := db.KindSplit{}
+	var charged int64
+	if rep.ChargeUser {
+		if err := choice.payer.applyDeduction(choice.live, d, id); err != nil {
+			return out, err
+		}
+		if choice.delegation != nil {
+			dl := choice.delegation
+			dl.PeriodKey, dl.PeriodUsed = choice.periodKey, choice.used+int64(pc.credits)
+			g.touched[dl.ID] = true
+		}
+		charged = int64(pc.credits)
+		out.res.CreditsCharged = pc.credits
+		out.res.Parts = append(out.res.Parts, d.parts...)
+		out.res.Debt = Credits(d.shortfall)
+		out.res.BalanceAfter = Credits(choice.payer.user.Balance)
+		split = kindSplit(d.parts, d.shortfall)
+	} else {
+		w, err := g.wallet(pc.user.ID)
+		if err != nil {
+			return out, err
+		}
+		out.res.BalanceAfter = Credits(w.user.Balance)
+	}
+	g.addDaily(dailyDelta(e, 1, charged, split))
+	out.event = e
+	return out, nil
+}
+
+func (g *chargeGroup) addDaily(d db.DailyDelta) {
+	k := dailyKey{d.UserID, d.Day, d.AppID, d.DelegationID, d.Model, d.Provider, d.UsageType, d.Project, d.Modality}
+	if cur, ok := g.daily[k]; ok {
+		cur.Requests += d.Requests
+		cur.Credits += d.Credits
+		cur.Tokens += d.Tokens
+		cur.Kinds.Subscription += d.Kinds.Subscription
+		cur.Kinds.Addon += d.Kinds.Addon
+		cur.Kinds.Event += d.Kinds.Event
+		cur.Kinds.Debt += d.Kinds.Debt
+		return
+	}
+	g.daily[k] = &d
+	g.order = append(g.order, k)
+}
+
+// flush writes what the group kept in memory.
+func (g *chargeGroup) flush() error {
+	for _, w := range g.wallets {
+		if err := w.save(); err != nil {
+			return err
+		}
+	}
+	for id := range g.touched {
+		if err := g.c.UpdateDelegationTerms(g.ctx, *g.delegs[id]); err != nil {
+			return err
+		}
+	}
+	for _, k := range g.order {
+		if err := g.c.AddDaily(g.ctx, *g.daily[k]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
