@@ -37,18 +37,36 @@ func (c *Conn) CheckLedger(ctx context.Context) ([]string, error) {
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	brows, err := c.query(ctx, `SELECT b.id, b.remaining, coalesce(sum(l.amount), 0) AS s
-		FROM buckets b LEFT JOIN ledger l ON l.bucket_id = b.id GROUP BY b.id HAVING s != b.remaining`)
+	sums := map[int64]int64{}
+	lrows, err := c.query(ctx, `SELECT bucket_id, sum(amount) FROM ledger WHERE bucket_id IS NOT NULL GROUP BY bucket_id`)
+	if err != nil {
+		return nil, err
+	}
+	for lrows.Next() {
+		var id, sum int64
+		if err := lrows.Scan(&id, &sum); err != nil {
+			lrows.Close()
+			return nil, err
+		}
+		sums[id] = sum
+	}
+	lrows.Close()
+	if err := lrows.Err(); err != nil {
+		return nil, err
+	}
+	brows, err := c.query(ctx, `SELECT id, remaining FROM buckets ORDER BY id`)
 	if err != nil {
 		return nil, err
 	}
 	defer brows.Close()
 	for brows.Next() {
-		var id, remaining, sum int64
-		if err := brows.Scan(&id, &remaining, &sum); err != nil {
+		var id, remaining int64
+		if err := brows.Scan(&id, &remaining); err != nil {
 			return nil, err
 		}
-		out = append(out, fmt.Sprintf("bucket %d: remaining %d but its ledger rows sum to %d", id, remaining, sum))
+		if sums[id] != remaining {
+			out = append(out, fmt.Sprintf("bucket %d: remaining %d but its ledger rows sum to %d", id, remaining, sums[id]))
+		}
 	}
 	return out, brows.Err()
 }
