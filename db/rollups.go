@@ -3,6 +3,8 @@ package db
 import (
 	"context"
 	"fmt"
+	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -68,16 +70,18 @@ type AggRow struct {
 	Kinds    KindSplit
 }
 
+// aggKeys are the columns an aggregate groups by. Grouping by the bare column (not an
+// expression) lets SQLite walk the primary key in order instead of building a temp b-tree.
 var aggKeys = map[string]string{
-	"day":       "CAST(d.day AS TEXT)",
+	"day":       "d.day",
 	"usageType": "d.usage_type",
-	"app":       "CAST(d.app_id AS TEXT)",
+	"app":       "d.app_id",
 	"model":     "d.model",
 	"provider":  "d.provider",
 	"project":   "d.project",
 	"modality":  "d.modality",
-	"source":    "CASE d.delegation_id WHEN 0 THEN 'personal' ELSE CAST(d.delegation_id AS TEXT) END",
-	"member":    "CAST(d.user_id AS TEXT)",
+	"source":    "d.delegation_id",
+	"member":    "d.user_id",
 	"all":       "''",
 }
 
@@ -97,7 +101,8 @@ func (c *Conn) Aggregate(ctx context.Context, by string, f AggFilter) ([]AggRow,
 		add("d.user_id = ?", f.UserID)
 	}
 	if f.GranterID != 0 {
-		add("d.delegation_id IN (SELECT id FROM delegations WHERE granter_id = ?)", f.GranterID)
+		// "!= 0" lets the planner use the partial index on delegated rows.
+		add("d.delegation_id IN (SELECT id FROM delegations WHERE granter_id = ?) AND d.delegation_id != 0", f.GranterID)
 	}
 	if f.GranteeID != 0 {
 		add("d.user_id = ?", f.GranteeID)
@@ -128,8 +133,8 @@ func (c *Conn) Aggregate(ctx context.Context, by string, f AggFilter) ([]AggRow,
 	if len(conds) > 0 {
 		where = " WHERE " + strings.Join(conds, " AND ")
 	}
-	q := `SELECT ` + key + ` AS k, sum(d.requests), sum(d.credits), sum(d.tokens), sum(d.c_subscription), sum(d.c_addon), sum(d.c_event), sum(d.c_debt)
-		FROM usage_daily d` + where + ` GROUP BY k ORDER BY k`
+	q := `SELECT ` + key + `, sum(d.requests), sum(d.credits), sum(d.tokens), sum(d.c_subscription), sum(d.c_addon), sum(d.c_event), sum(d.c_debt)
+		FROM usage_daily d` + where + ` GROUP BY ` + key
 	rows, err := c.query(ctx, q, args...)
 	if err != nil {
 		return nil, err
@@ -138,12 +143,32 @@ func (c *Conn) Aggregate(ctx context.Context, by string, f AggFilter) ([]AggRow,
 	var out []AggRow
 	for rows.Next() {
 		var r AggRow
-		if err := rows.Scan(&r.Key, &r.Requests, &r.Credits, &r.Tokens, &r.Kinds.Subscription, &r.Kinds.Addon, &r.Kinds.Event, &r.Kinds.Debt); err != nil {
+		var key any
+		if err := rows.Scan(&key, &r.Requests, &r.Credits, &r.Tokens, &r.Kinds.Subscription, &r.Kinds.Addon, &r.Kinds.Event, &r.Kinds.Debt); err != nil {
 			return nil, err
+		}
+		switch k := key.(type) {
+		case int64:
+			r.Key = strconv.FormatInt(k, 10)
+			if by == "source" && k == 0 {
+				r.Key = "personal"
+			}
+		case string:
+			r.Key = k
+		case []byte:
+			r.Key = string(k)
 		}
 		out = append(out, r)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if by == "day" {
+		sort.Slice(out, func(i, j int) bool { a, _ := strconv.ParseInt(out[i].Key, 10, 64); b, _ := strconv.ParseInt(out[j].Key, 10, 64); return a < b })
+	} else {
+		sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
+	}
+	return out, nil
 }
 
 // FacetScope picks whose rollups facets come from: a member's own usage, or the usage billed

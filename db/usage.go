@@ -151,7 +151,8 @@ func (f UsageFilter) where() (string, []any) {
 		add("e.user_id = ?", f.UserID)
 	}
 	if f.GranterID != 0 {
-		add("e.delegation_id IN (SELECT id FROM delegations WHERE granter_id = ?)", f.GranterID)
+		// "IS NOT NULL" lets the planner use the partial index on delegated events.
+		add("e.delegation_id IN (SELECT id FROM delegations WHERE granter_id = ?) AND e.delegation_id IS NOT NULL", f.GranterID)
 	}
 	if f.From != 0 {
 		add("e.at >= ?", f.From)

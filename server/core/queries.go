@@ -276,11 +276,16 @@ func (s *Service) ListUsage(ctx context.Context, p Principal, q UsageQuery, gran
 		return UsagePage{}, err
 	}
 	r.f.Limit++ // one extra row tells whether there is a next page
+	page := UsagePage{Items: []UsageItem{}}
+	if empty, err := s.pruneByRollups(ctx, &r); err != nil {
+		return UsagePage{}, err
+	} else if empty {
+		return page, nil
+	}
 	evs, err := s.db.Read().ListUsage(ctx, r.f)
 	if err != nil {
 		return UsagePage{}, err
 	}
-	page := UsagePage{Items: []UsageItem{}}
 	if len(evs) == r.f.Limit {
 		evs = evs[:len(evs)-1]
 		last := evs[len(evs)-1]
@@ -291,6 +296,61 @@ func (s *Service) ListUsage(ctx context.Context, p Principal, q UsageQuery, gran
 		page.Items = append(page.Items, s.usageItem(ctx, e))
 	}
 	return page, nil
+}
+
+// pruneByRollups narrows a filtered, time-ordered page with the per-day rollups: they tell
+// which days hold matching events, so a filter that matches nothing answers at once and one
+// that matches sparsely scans back only as far as the page needs, not the whole history.
+func (s *Service) pruneByRollups(ctx context.Context, r *resolvedQuery) (empty bool, err error) {
+	f := r.f
+	filtered := f.AppID != 0 || f.Model != "" || f.Provider != "" || f.UsageType != "" || f.Project != "" || f.Modality != "" || f.Source != ""
+	if !filtered || f.Sort != "at" || f.Asc {
+		return false, nil
+	}
+	loc := s.Settings().Location
+	agg := r.agg
+	// Unlike chart ranges, partial first and last days count here.
+	agg.HasFrom, agg.HasTo = f.From != 0, f.To != 0
+	if agg.HasFrom {
+		agg.FromDay = DayOf(fromMS(f.From), loc)
+	}
+	if agg.HasTo {
+		agg.ToDay = DayOf(fromMS(f.To-1), loc)
+	}
+	if f.After != nil {
+		agg.HasTo, agg.ToDay = true, DayOf(fromMS(f.After.Value), loc)
+	}
+	var cursorDay int64
+	if f.After != nil {
+		// Rows on the cursor's own day may already be on earlier pages, so only older days
+		// count towards the page; the cursor's day stays inside the scanned range.
+		cursorDay = DayOf(fromMS(f.After.Value), loc)
+		agg.HasTo, agg.ToDay = true, cursorDay-1
+	}
+	days, err := s.db.Read().Aggregate(ctx, "day", agg)
+	if err != nil {
+		return false, err
+	}
+	if len(days) == 0 && f.After == nil {
+		return true, nil
+	}
+	boundDay := cursorDay
+	if len(days) > 0 {
+		first, _ := strconv.ParseInt(days[0].Key, 10, 64)
+		boundDay = first // fewer matches than a page: back to the first matching day
+	}
+	need := int64(f.Limit)
+	for i := len(days) - 1; i >= 0; i-- {
+		if need -= days[i].Requests; need <= 0 {
+			boundDay, _ = strconv.ParseInt(days[i].Key, 10, 64)
+			break
+		}
+	}
+	// One day of slack: each day number was taken in the time zone of the day it was written.
+	if bound := ms(DayStart(boundDay-1, loc)); bound > r.f.From {
+		r.f.From = bound
+	}
+	return false, nil
 }
 
 // EachUsage streams every event a query selects (no limit) for export.
