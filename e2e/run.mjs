@@ -7,14 +7,26 @@
 // It is started on a free loopback port with a fresh data folder and stopped at the end.
 // Screenshots of every page at 1280px and 375px go to e2e/screenshots/.
 
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import fs from 'node:fs';
-import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { startFakeOidc } from './fake-oidc.mjs';
+import {
+  assert,
+  assertEqual,
+  CHROMIUM_ARGS,
+  cookieClient,
+  formatMilli,
+  freePort,
+  overflowAt375,
+  parseCsv,
+  shootBoth,
+  sleep,
+  startTokenjar,
+  toMilli,
+  waitFor,
+} from './helpers.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
@@ -41,143 +53,19 @@ function withTimeout(p, ms, what) {
   ]);
 }
 
-function assert(cond, msg) {
-  if (!cond) throw new Error(`assertion failed: ${msg}`);
-}
-function assertEqual(actual, expected, msg) {
-  const a = JSON.stringify(actual);
-  const e = JSON.stringify(expected);
-  if (a !== e) throw new Error(`${msg}: expected ${e}, got ${a}`);
-}
-
-// ---------- helpers ----------
-
-async function freePort() {
-  const srv = net.createServer();
-  srv.listen(0, '127.0.0.1');
-  await once(srv, 'listening');
-  const { port } = srv.address();
-  srv.close();
-  await once(srv, 'close');
-  return port;
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-async function waitFor(fn, what, ms = 15_000, step = 100) {
-  const end = Date.now() + ms;
-  let last;
-  while (Date.now() < end) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (e) {
-      last = e;
-    }
-    await sleep(step);
-  }
-  throw new Error(`waiting for ${what} timed out${last ? `: ${last.message}` : ''}`);
-}
-
-/** Millicredits from a JSON credits number, exactly (as the SPA's format.ts does). */
-function toMilli(v) {
-  const s = typeof v === 'number' ? String(v) : String(v).trim();
-  const m = /^(-)?(\d*)(?:\.(\d*))?$/.exec(s);
-  if (!m) throw new Error(`not a decimal: ${v}`);
-  const frac = (m[3] ?? '') + '000';
-  const n = Number(m[2] || '0') * 1000 + Number(frac.slice(0, 3));
-  return m[1] ? -n : n;
-}
-/** Formats millicredits like the SPA does in en-US: thousands separators, up to 3 decimals. */
-function formatMilli(m) {
-  const neg = m < 0;
-  const a = Math.abs(m);
-  const whole = Math.floor(a / 1000).toLocaleString('en-US');
-  const frac = String(a % 1000).padStart(3, '0').replace(/0+$/, '');
-  return (neg ? '-' : '') + whole + (frac ? `.${frac}` : '');
-}
-
-/** A small RFC 4180 CSV parser (quotes, doubled quotes, newlines in quotes). */
-function parseCsv(text) {
-  const rows = [];
-  let row = [];
-  let cell = '';
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const ch = text[i];
-    if (quoted) {
-      if (ch === '"') {
-        if (text[i + 1] === '"') {
-          cell += '"';
-          i++;
-        } else quoted = false;
-      } else cell += ch;
-    } else if (ch === '"') quoted = true;
-    else if (ch === ',') {
-      row.push(cell);
-      cell = '';
-    } else if (ch === '\n' || ch === '\r') {
-      if (ch === '\r' && text[i + 1] === '\n') i++;
-      row.push(cell);
-      rows.push(row);
-      row = [];
-      cell = '';
-    } else cell += ch;
-  }
-  if (cell !== '' || row.length) {
-    row.push(cell);
-    rows.push(row);
-  }
-  const [header, ...body] = rows.filter((r) => r.length > 1 || r[0] !== '');
-  return { header, rows: body.map((r) => Object.fromEntries(header.map((h, i) => [h, r[i]]))) };
-}
-
 // ---------- the server ----------
 
-let server;
-let serverLog = '';
-let dataDir;
+let tj;
 let base;
+const serverLog = () => tj?.log() ?? '';
 
 async function startServer() {
-  if (!fs.existsSync(BIN)) {
-    throw new Error(
-      `tokenjar binary not found at ${BIN}. Build it first (npm run build && go build -o tokenjar .) or set TOKENJAR_BIN.`,
-    );
-  }
-  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tokenjar-e2e-'));
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  server = spawn(BIN, ['serve', '--addr', `127.0.0.1:${port}`, '--data', dataDir, '--no-browser'], {
-    cwd: dataDir,
-    env: { ...process.env, TOKENJAR_ADDR: '', TOKENJAR_DATA: '' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  server.stdout.on('data', (d) => (serverLog += d));
-  server.stderr.on('data', (d) => (serverLog += d));
-  let exited = null;
-  server.on('exit', (code, sig) => (exited = `exited with ${code ?? sig}`));
-  await waitFor(
-    async () => {
-      if (exited) throw new Error(`the server ${exited}:\n${serverLog}`);
-      const r = await fetch(`${base}/api/v1/setup`);
-      return r.ok;
-    },
-    'the server to answer GET /api/v1/setup',
-    30_000,
-    200,
-  );
+  tj = await startTokenjar({ bin: BIN });
+  base = tj.base;
 }
 
 async function stopServer() {
-  if (server && server.exitCode === null && server.signalCode === null) {
-    server.kill('SIGTERM');
-    const done = once(server, 'exit');
-    const t = setTimeout(() => server.kill('SIGKILL'), 5000);
-    await done.catch(() => {});
-    clearTimeout(t);
-  }
-  if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+  await tj?.stop();
 }
 
 // ---------- browser ----------
@@ -207,33 +95,21 @@ async function settle(page) {
   await sleep(250);
 }
 
-async function shoot(page, name) {
-  fs.mkdirSync(SHOTS, { recursive: true });
-  for (const [w, h] of [
-    [1280, 900],
-    [375, 812],
-  ]) {
-    await page.setViewportSize({ width: w, height: h });
-    await sleep(200);
-    await page.screenshot({ path: path.join(SHOTS, `${name}-${w}.png`), fullPage: true });
-  }
-  await page.setViewportSize({ width: 1280, height: 900 });
+async function shoot(page, name, opts) {
+  await shootBoth(page, SHOTS, name, opts);
 }
 
 /** Fails when the page is wider than the viewport (a horizontal scroll of the whole page). */
 async function assertNoPageOverflow(page, name) {
-  await page.setViewportSize({ width: 375, height: 812 });
-  await sleep(200);
-  const over = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-  await page.setViewportSize({ width: 1280, height: 900 });
+  const over = await overflowAt375(page);
   assert(over <= 1, `${name} is ${over}px wider than a 375px screen`);
 }
 
-async function api(pathname, { token, method = 'GET', body } = {}) {
+async function api(pathname, { token, method = 'GET', body, at } = {}) {
   const headers = { Accept: 'application/json' };
   if (token) headers.Authorization = `Bearer ${token}`;
   if (body !== undefined) headers['Content-Type'] = 'application/json';
-  const r = await fetch(`${base}/api/v1${pathname}`, {
+  const r = await fetch(`${at ?? base}/api/v1${pathname}`, {
     method,
     headers,
     body: body === undefined ? undefined : JSON.stringify(body),
@@ -252,7 +128,23 @@ async function api(pathname, { token, method = 'GET', body } = {}) {
 
 const owner = { email: 'owner@example.org', name: 'Olivia Owner', password: 'correct horse battery' };
 const kid = { email: 'kid@example.org', name: 'Kim Kid', password: 'kid-password-1' };
-const S = { ownerPage: null, token: null, appKey: null, appSlug: null, events: [], kidEventId: null };
+const S = {
+  ownerPage: null,
+  token: null,
+  appKey: null,
+  appSlug: null,
+  events: [],
+  kidEventId: null,
+  /** The kid's event billed to the owner's delegation. */
+  kidDelegated: null,
+  /** The class of 25: { name, email, id, code, delegationId, token, delegated: [{id, milli}], personal: [ids] } */
+  students: [],
+};
+
+/** Accepts the next confirm() of a page. */
+function acceptNextDialog(page) {
+  page.once('dialog', (d) => d.accept().catch(() => {}));
+}
 
 // ---------- the tests ----------
 
@@ -371,7 +263,7 @@ test('the detail drawer shows every field', async () => {
   await drawer.getByText('"temperature": 0.2').waitFor();
   await drawer.getByRole('heading', { name: 'Paid from' }).waitFor();
   await drawer.getByText('Recharge').first().waitFor();
-  await shoot(page, 'usage-detail');
+  await shoot(page, 'usage-detail', { fullPage: false });
   await page.keyboard.press('Escape');
   await drawer.waitFor({ state: 'hidden' });
 });
@@ -564,6 +456,7 @@ test('granted usage: a delegation, its live log and per-grantee totals', async (
   await page.locator(`table.usage tr[data-id="${rep.json.id}"]`).waitFor();
   const ids = await page.locator('table.usage tbody tr').evaluateAll((rows) => rows.map((r) => Number(r.dataset.id)));
   assertEqual(ids, [rep.json.id], 'granted usage rows');
+  S.kidDelegated = { id: rep.json.id, milli: toMilli(rep.json.creditsCharged) };
   await page.getByRole('row', { name: /Kim Kid.*2\.5/ }).first().waitFor();
   await settle(page);
   await shoot(page, 'granted');
@@ -582,6 +475,549 @@ test('state-changing requests need the CSRF header', async () => {
   await page.getByRole('cell', { name: 'e2e script', exact: true }).waitFor();
 });
 
+// ---------- issue 5: a teacher, a class of 25, allowances and granted usage ----------
+
+const CLASS = '7B';
+/** Exact credits of a student's two reports (3 decimals at most). */
+const reportCredits = (i) => [`${1 + (i % 7) * 0.125}`, `${(0.5 + i / 100).toFixed(2)}`];
+
+test('import a class of 25 from a CSV file, with printable sign-in codes', async () => {
+  const page = S.ownerPage;
+  const lines = ['name,email,group'];
+  for (let i = 1; i <= 25; i++) {
+    const name = `Student ${String(i).padStart(2, '0')}`;
+    const email = i % 5 === 0 ? '' : `student${i}@school.example`;
+    lines.push(`${name},${email},${CLASS}`);
+    S.students.push({ i, name, email, delegated: [], personal: [] });
+  }
+  await page.goto(`${base}/admin/members`);
+  await page.getByRole('heading', { name: 'Import a class' }).waitFor();
+  await page.getByLabel('Or upload a .csv file').setInputFiles({
+    name: 'class-7b.csv',
+    mimeType: 'text/csv',
+    buffer: Buffer.from(lines.join('\r\n') + '\r\n'),
+  });
+  await page.getByTestId('import-summary').getByText('25 people; 5 without an email will get a code.').waitFor();
+  await page.getByRole('button', { name: 'Import 25 members' }).click();
+  const result = page.getByTestId('import-result');
+  await result.getByText('Imported 25 members; 5 got a sign-in code.').waitFor();
+
+  const codes = await result
+    .locator('tr[data-code-for]')
+    .evaluateAll((rows) => rows.map((r) => [r.dataset.codeFor, r.querySelector('.code').textContent.trim()]));
+  assertEqual(
+    codes.map(([n]) => n).sort(),
+    S.students.filter((s) => !s.email).map((s) => s.name),
+    'the students who got a code',
+  );
+  for (const [name, code] of codes) {
+    assert(code.length >= 6, `a code for ${name}`);
+    S.students.find((s) => s.name === name).code = code;
+  }
+  const members = await api(`/members?group=${CLASS}`, { token: S.token });
+  assertEqual(members.status, 200, 'GET /members?group=7B');
+  assertEqual(members.json.items.length, 25, 'members in group 7B');
+  for (const m of members.json.items) {
+    const s = S.students.find((x) => x.name === m.name);
+    assert(s, `an imported member ${m.name}`);
+    s.id = m.id;
+    assertEqual(m.email, s.email, `the email of ${m.name}`);
+    assertEqual(m.group, CLASS, `the group of ${m.name}`);
+  }
+  await shoot(page, 'class-import');
+
+  // "Print codes" calls window.print(), and in print only the sheet of codes shows.
+  await page.evaluate(() => {
+    window.__printed = 0;
+    window.print = () => {
+      window.__printed += 1;
+    };
+  });
+  await result.getByRole('button', { name: 'Print codes' }).click();
+  await waitFor(() => page.evaluate(() => window.__printed === 1), 'window.print()');
+  await page.emulateMedia({ media: 'print' });
+  const sheet = page.locator('body > .print-sheet');
+  assert(await sheet.isVisible(), 'the sheet of codes shows in print');
+  assert(!(await page.locator('header.top').isVisible()), 'the page header is hidden in print');
+  assert(!(await page.getByRole('heading', { name: 'Members', level: 1 }).isVisible()), 'the page is hidden in print');
+  assertEqual(await sheet.locator('.slip').count(), 5, 'slips on the sheet');
+  for (const s of S.students.filter((x) => x.code)) await sheet.getByText(s.code, { exact: true }).waitFor();
+  await page.screenshot({ path: path.join(SHOTS, 'class-codes-print.png'), fullPage: true });
+  await page.emulateMedia({ media: 'screen' });
+  assert(!(await sheet.isVisible()), 'the sheet is hidden on screen');
+
+  // The member list filters by group, kept in the URL.
+  await page.getByLabel('Group', { exact: true }).selectOption(CLASS);
+  await page.waitForURL((u) => u.searchParams.get('group') === CLASS);
+  await page.getByTestId('member-count').getByText('25 of 27 members').waitFor();
+  assertEqual(await page.locator('tr[data-member]').count(), 25, 'rows in group 7B');
+  await settle(page);
+  await shoot(page, 'admin-members-class');
+  await assertNoPageOverflow(page, 'admin-members-class');
+});
+
+test('give the whole class 500 credits a day at once', async () => {
+  assert(S.students.length === 25 && S.students.every((s) => s.id), 'needs the imported class');
+  const page = S.ownerPage;
+  await page.goto(`${base}/granted?give=group&group=${CLASS}`);
+  await page.getByRole('heading', { name: 'Give an allowance' }).waitFor();
+  assert(await page.getByLabel('A whole group').isChecked(), 'the link from the import preselects the group mode');
+  await page.locator(`#d-group option[value="${CLASS}"]`).waitFor({ state: 'attached' });
+  await page.getByLabel('Group', { exact: true }).selectOption(CLASS);
+  await page.getByLabel('Credits', { exact: true }).fill('500');
+  await page.getByLabel('Period').selectOption('day');
+  await page.getByLabel('Note').fill('Maths class');
+  await page.getByRole('button', { name: 'Create 25 allowances' }).click();
+  await page.getByText('Created 25 allowances of 500 a day (Maths class).').waitFor();
+
+  const dels = await api('/delegations', { token: S.token });
+  const maths = dels.json.given.filter((d) => d.note === 'Maths class');
+  assertEqual(maths.length, 25, 'allowances with the note "Maths class"');
+  for (const d of maths) {
+    const s = S.students.find((x) => x.id === d.granteeId);
+    assert(s, `the allowance ${d.id} is for a student`);
+    assertEqual([d.period, toMilli(d.credits), d.status], ['day', 500_000, 'active'], `the terms for ${s.name}`);
+    assert(d.periodEnds, `the allowance for ${s.name} says when it refills`);
+    s.delegationId = d.id;
+  }
+  await page.getByLabel('Find').fill('Student 0');
+  await waitFor(async () => (await page.locator('tr[data-delegation]').count()) === 9, 'the search to keep 9 students');
+  await page.getByLabel('Find').fill('');
+  await settle(page);
+  await shoot(page, 'granted-class-given');
+});
+
+test('a student signs in with the printed code and sees the allowance', async () => {
+  const s5 = S.students.find((s) => s.i === 5);
+  assert(s5?.code && s5.delegationId, 'needs student 5 with a code and an allowance');
+  const page = (S.current = await newPage('student'));
+  await page.goto(`${base}/login`);
+  await page.getByLabel('Sign-in code').fill(s5.code);
+  await page.getByRole('button', { name: 'Use code' }).click();
+  await page.getByRole('heading', { name: 'Overview', level: 1 }).waitFor();
+  const mine = page.getByTestId('my-allowances');
+  await mine.getByText('From Olivia Owner').waitFor();
+  await mine.getByText('Maths class').waitFor();
+  await mine.getByText('left of 500 a day').waitFor();
+  await mine.getByText('Refills at midnight').waitFor();
+  await settle(page);
+  await shoot(page, 'student-overview');
+
+  // A personal token bound to the allowance, made on the tokens page.
+  await page.goto(`${base}/tokens`);
+  await page.getByLabel('Name').fill('maths homework');
+  await page.getByLabel('Pays from').selectOption(String(s5.delegationId));
+  await page.getByRole('button', { name: 'Create token' }).click();
+  s5.token = await waitFor(async () => (await page.getByLabel(/Token/).inputValue()) || null, 'the new token');
+  assert(s5.token.startsWith('tj_pat_'), 'a personal token for the student');
+  await shoot(page, 'student-tokens');
+
+  // A code works once.
+  const again = await api('/auth/code', { method: 'POST', body: { code: s5.code } });
+  assert([400, 401, 404].includes(again.status), `a used code is refused (${again.status})`);
+});
+
+test('25 students report usage with their own keys', async () => {
+  assert(S.students.every((s) => s.delegationId), 'needs the allowances');
+  for (const s of S.students) {
+    if (!s.token) {
+      let code = s.code;
+      if (!code || s.i === 5) {
+        const c = await api(`/members/${s.id}/code`, { token: S.token, method: 'POST' });
+        assertEqual(c.status, 201, `a new code for ${s.name} (${c.text.slice(0, 120)})`);
+        assert(c.json.expiresAt, 'the code says when it expires');
+        code = c.json.code;
+      }
+      const client = cookieClient(base);
+      const signin = await client.call('/auth/code', { method: 'POST', body: { code } });
+      assertEqual(signin.status, 200, `${s.name} signs in with a code (${signin.text.slice(0, 120)})`);
+      assertEqual(signin.json.user.id, s.id, 'the signed-in student');
+      const tok = await client.call('/tokens', { method: 'POST', body: { name: 'laptop' } });
+      assertEqual(tok.status, 201, `a personal token for ${s.name} (${tok.text.slice(0, 120)})`);
+      s.token = tok.json.token;
+    }
+    for (const [n, credits] of reportCredits(s.i).entries()) {
+      const r = await api('/usage', {
+        token: s.token,
+        method: 'POST',
+        body: {
+          description: `Fractions exercise ${n + 1}`,
+          model: n === 0 ? 'gpt-4o-mini' : 'claude-haiku',
+          provider: n === 0 ? 'OpenAI' : 'Anthropic',
+          credits: Number(credits),
+          inputTokens: 200 + s.i,
+          outputTokens: 50,
+          project: n === 0 ? 'Fractions' : 'Essay',
+          idempotencyKey: `class-${s.i}-${n}`,
+        },
+      });
+      assertEqual(r.status, 201, `${s.name} reports usage (${r.text.slice(0, 160)})`);
+      assertEqual(String(r.json.billingSource), String(s.delegationId), `${s.name}'s report is billed to the allowance`);
+      assertEqual(toMilli(r.json.creditsCharged), toMilli(credits), 'credits charged');
+      s.delegated.push({ id: r.json.id, milli: toMilli(credits) });
+    }
+    // Their own personal usage stays private.
+    const p = await api('/usage', {
+      token: s.token,
+      method: 'POST',
+      body: { description: 'my own chat', credits: 0.25, billingSource: 'personal', model: 'gpt-4o-mini' },
+    });
+    assertEqual(p.status, 201, `${s.name}'s personal report`);
+    assertEqual(p.json.billingSource, 'personal', 'a personal report');
+    s.personal.push(p.json.id);
+  }
+  // More than the day's allowance falls through to personal credits, never to nothing, and says why.
+  const s5 = S.students.find((s) => s.i === 5);
+  const big = await api('/usage', {
+    token: s5.token,
+    method: 'POST',
+    body: { description: 'a very long essay', credits: 600, model: 'gpt-4o', project: 'Essay' },
+  });
+  assertEqual(big.status, 201, 'a report bigger than the allowance');
+  assertEqual(big.json.billingSource, 'personal', 'it falls through to personal');
+  assert(typeof big.json.sourceNote === 'string' && big.json.sourceNote.length > 10, `the reply says why: ${big.json.sourceNote}`);
+  s5.personal.push(big.json.id);
+  S.fellThrough = big.json;
+});
+
+test('the student sees why a request fell through to personal credits', async () => {
+  const page = S.current;
+  assert(page && S.fellThrough, 'needs the student page and the fell-through event');
+  await page.goto(`${base}/usage`);
+  const row = page.locator(`table.usage tr[data-id="${S.fellThrough.id}"]`);
+  await row.waitFor();
+  await row.getByTestId('source-note').getByText('fell through').waitFor();
+  await page.getByTestId('fell-through').waitFor();
+  await row.locator('button.open').click();
+  const drawer = page.getByRole('dialog');
+  await drawer.getByTestId('detail-source-note').getByText(S.fellThrough.sourceNote).waitFor();
+  await shoot(page, 'student-usage-detail', { fullPage: false });
+  await page.keyboard.press('Escape');
+  await settle(page);
+  await shoot(page, 'student-usage');
+  await page.context().close();
+  S.current = null;
+});
+
+test('the teacher sees per-student totals equal to the reported credits, and exports them', async () => {
+  const page = S.ownerPage;
+  await page.goto(`${base}/granted?range=7d`);
+  const table = page.getByTestId('per-grantee');
+  await table.waitFor();
+  await waitFor(async () => (await table.locator('tbody tr').count()) === 26, 'a row per student, and Kim Kid');
+  const rows = await table.locator('tbody tr').evaluateAll((trs) =>
+    trs.map((tr) => [tr.querySelector('th').textContent.trim(), tr.querySelector('td.credits').textContent.trim()]),
+  );
+  const shown = Object.fromEntries(rows);
+  let expectedTotal = S.kidDelegated?.milli ?? 0;
+  for (const s of S.students) {
+    const milli = s.delegated.reduce((a, e) => a + e.milli, 0);
+    expectedTotal += milli;
+    assertEqual(shown[s.name], formatMilli(milli), `the total of ${s.name}`);
+  }
+  assertEqual(await page.getByTestId('granted-total').textContent(), formatMilli(expectedTotal), 'the total of all grantees');
+  await page.locator('canvas').first().waitFor();
+  await settle(page);
+  await shoot(page, 'granted-class');
+
+  // The export holds exactly the events billed to the allowances: no personal event of any student.
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('granted-export-csv').click()]);
+  const csv = parseCsv(fs.readFileSync(await download.path(), 'utf8'));
+  const expectedIds = [...S.students.flatMap((s) => s.delegated.map((e) => e.id)), S.kidDelegated.id].sort((a, b) => a - b);
+  assertEqual(csv.rows.map((r) => Number(r.id)).sort((a, b) => a - b), expectedIds, 'the CSV rows are the reported events');
+  const personal = new Set(S.students.flatMap((s) => s.personal));
+  assert(csv.rows.every((r) => !personal.has(Number(r.id))), 'no personal event in the CSV');
+  assertEqual(csv.rows.reduce((a, r) => a + toMilli(r.credits), 0), expectedTotal, 'the CSV credits sum to the total');
+  for (const s of S.students) {
+    const mine = csv.rows.filter((r) => r.member === s.name);
+    assertEqual(mine.length, 2, `CSV rows of ${s.name}`);
+  }
+
+  // One student's requests, with the same filter in the export.
+  const s3 = S.students.find((s) => s.i === 3);
+  await page.getByLabel('Member').selectOption(String(s3.id));
+  await page.waitForURL((u) => u.searchParams.get('member') === String(s3.id));
+  await waitFor(async () => (await page.locator('table.usage tbody tr').count()) === 2, "student 3's two requests");
+  const href = await page.getByTestId('granted-export-json').getAttribute('href');
+  const u = new URL(href, base);
+  assertEqual([u.pathname, u.searchParams.get('member'), u.searchParams.get('format')], ['/api/v1/granted/usage/export', String(s3.id), 'json'], 'the JSON export link');
+  const json = await (await page.request.get(u.href)).json();
+  assertEqual(json.map((r) => r.id).sort((a, b) => a - b), s3.delegated.map((e) => e.id).sort((a, b) => a - b), "student 3's JSON export");
+});
+
+test('edit an allowance from the next period, pause and resume it', async () => {
+  const page = S.ownerPage;
+  const s1 = S.students.find((s) => s.i === 1);
+  await page.goto(`${base}/granted`);
+  await page.getByRole('button', { name: `Edit the allowance for ${s1.name}` }).click();
+  const drawer = page.getByRole('dialog');
+  await drawer.getByText('applies from the next period', { exact: false }).first().waitFor();
+  await drawer.getByLabel('Credits', { exact: true }).fill('300');
+  await drawer.getByRole('button', { name: 'Save changes' }).click();
+  await drawer.getByText(/Saved\. The new amount applies from the next period/).waitFor();
+  await drawer.getByText(/From .*: 300 a day/).first().waitFor();
+  let d = (await api('/delegations', { token: S.token })).json.given.find((x) => x.id === s1.delegationId);
+  assertEqual([toMilli(d.credits), toMilli(d.pending?.credits ?? 0)], [500_000, 300_000], 'credits now and pending');
+  await shoot(page, 'granted-edit', { fullPage: false });
+
+  await drawer.getByRole('button', { name: 'Pause' }).click();
+  await drawer.getByText('Paused: it pays for nothing until you resume it.').waitFor();
+  d = (await api('/delegations', { token: S.token })).json.given.find((x) => x.id === s1.delegationId);
+  assertEqual(d.status, 'paused', 'status after pausing');
+  // While paused, a report falls through to personal.
+  const r = await api('/usage', { token: s1.token, method: 'POST', body: { description: 'while paused', credits: 1 } });
+  assertEqual([r.status, r.json?.billingSource], [201, 'personal'], 'a report while paused');
+  s1.personal.push(r.json.id);
+  await drawer.getByRole('button', { name: 'Resume' }).click();
+  await drawer.getByText('Resumed: it pays again.').waitFor();
+  await page.keyboard.press('Escape');
+  d = (await api('/delegations', { token: S.token })).json.given.find((x) => x.id === s1.delegationId);
+  assertEqual(d.status, 'active', 'status after resuming');
+});
+
+test('apps: rename, disable and a key bound to an allowance', async () => {
+  const page = S.ownerPage;
+  const created = await api('/apps', { token: S.token, method: 'POST', body: { name: 'Quiz Bot' } });
+  assertEqual(created.status, 201, 'POST /apps');
+  const s2 = S.students.find((s) => s.i === 2);
+  await page.goto(`${base}/admin/apps`);
+  const card = page.getByRole('region', { name: 'Quiz Bot', exact: true });
+  await card.getByRole('button', { name: 'Rename Quiz Bot' }).click();
+  await card.getByLabel('New name for Quiz Bot').fill('Quiz Bot Pro');
+  await card.getByRole('button', { name: 'Save name' }).click();
+  await page.getByText(/Renamed to Quiz Bot Pro/).waitFor();
+  const card2 = page.getByRole('region', { name: 'Quiz Bot Pro', exact: true });
+  acceptNextDialog(page);
+  await card2.getByRole('button', { name: 'Disable Quiz Bot Pro' }).click();
+  await card2.getByText('disabled', { exact: true }).waitFor();
+  const refused = await api('/usage', {
+    token: created.json.key,
+    method: 'POST',
+    body: { aiAgentId: created.json.slug, userId: s2.id, description: 'quiz', credits: 1 },
+  });
+  assert([401, 403].includes(refused.status), `a disabled app's key is refused (${refused.status})`);
+  await card2.getByRole('button', { name: 'Enable Quiz Bot Pro' }).click();
+  await page.getByText('Quiz Bot Pro is enabled again.').waitFor();
+
+  // A new key that bills Student 02's allowance.
+  await card2.getByRole('button', { name: 'New key for Quiz Bot Pro' }).click();
+  await card2.getByLabel('The new key bills').selectOption(String(s2.delegationId));
+  await card2.getByRole('button', { name: 'Create key' }).click();
+  const key = await waitFor(async () => (await page.getByLabel('App key').inputValue()) || null, 'the bound key');
+  const r2 = await api('/usage', {
+    token: key,
+    method: 'POST',
+    body: { aiAgentId: created.json.slug, userId: s2.id, description: 'quiz on the allowance', credits: 1.5 },
+  });
+  assertEqual([r2.status, String(r2.json?.billingSource)], [201, String(s2.delegationId)], 'the bound key bills the allowance');
+  s2.delegated.push({ id: r2.json.id, milli: 1500 });
+  await settle(page);
+  await shoot(page, 'admin-apps-more');
+});
+
+test('admins: new sign-in code, password reset, refund by id', async () => {
+  const page = S.ownerPage;
+  const s7 = S.students.find((s) => s.i === 7);
+  await page.goto(`${base}/admin/members?group=${CLASS}`);
+  await page.getByRole('button', { name: `Manage ${s7.name}` }).click();
+  const drawer = page.getByRole('dialog');
+  acceptNextDialog(page);
+  await drawer.getByRole('button', { name: 'New sign-in code' }).click();
+  const code = await waitFor(async () => (await drawer.getByLabel(`One-time sign-in code for ${s7.name}`).inputValue()) || null, 'the code');
+  const signin = await cookieClient(base).call('/auth/code', { method: 'POST', body: { code } });
+  assertEqual(signin.status, 200, 'the new code signs in');
+  await drawer.getByLabel('New password').fill('student-seven-pw');
+  await drawer.getByRole('button', { name: 'Reset password' }).click();
+  await drawer.getByText(/password is reset/).waitFor();
+  const login = await api('/auth/login', { method: 'POST', body: { email: s7.email, password: 'student-seven-pw' } });
+  assertEqual(login.status, 200, 'the reset password works');
+  await shoot(page, 'admin-member-manage', { fullPage: false });
+  await page.keyboard.press('Escape');
+
+  // Refund one of student 7's requests by its number.
+  const ev = s7.delegated[0];
+  await page.getByLabel('Request number').fill(String(ev.id));
+  acceptNextDialog(page);
+  await page.getByRole('button', { name: 'Refund', exact: true }).click();
+  await page.getByText(`Request #${ev.id} is refunded`).waitFor();
+  const again = await api(`/usage/${ev.id}/refund`, { token: S.token, method: 'POST' });
+  assertEqual(again.status, 409, 'a second refund');
+});
+
+// ---------- issue 4: invitations, the account page, the audit log ----------
+
+const newbie = { email: 'newbie@example.org', name: 'Nina Newbie', password: 'nina-first-pw', next: 'nina-second-pw' };
+
+test('an admin invites by link and the invitee picks a password', async () => {
+  const page = S.ownerPage;
+  await page.goto(`${base}/admin/invites`);
+  await page.getByText('No invitations yet').waitFor();
+  await page.getByLabel('Email').fill(newbie.email);
+  await page.getByLabel('Monthly credits').fill('100');
+  await page.getByLabel('Note').fill('Nina from the book club');
+  await page.getByRole('button', { name: 'Create invitation link' }).click();
+  const link = await waitFor(async () => (await page.getByLabel('Invitation link').inputValue()) || null, 'the link');
+  assert(new URL(link).pathname.startsWith('/invite/'), `an invitation link: ${link}`);
+  await page.getByRole('cell', { name: 'Nina from the book club' }).waitFor();
+  await shoot(page, 'admin-invites');
+
+  const guest = (S.current = await newPage('invitee'));
+  await guest.goto(new URL(new URL(link).pathname, base).href);
+  await guest.getByRole('heading', { name: 'Join Family jar' }).waitFor();
+  assertEqual(await guest.getByLabel('Email').inputValue(), newbie.email, 'the email of the invitation');
+  await guest.getByLabel('Your name').fill(newbie.name);
+  await guest.getByLabel('Password').fill(newbie.password);
+  await shoot(guest, 'invite-accept');
+  await guest.getByRole('button', { name: 'Accept and sign in' }).click();
+  await guest.getByRole('heading', { name: 'Overview', level: 1 }).waitFor();
+  const me = await guest.request.get(`${base}/api/v1/me`);
+  assertEqual((await me.json()).email, newbie.email, 'signed in as the invitee');
+
+  // The link works once.
+  const used = await newPage('invite-again');
+  await used.goto(new URL(new URL(link).pathname, base).href);
+  await used.getByRole('heading', { name: 'This invitation cannot be used' }).waitFor();
+  await shoot(used, 'invite-used');
+  await used.context().close();
+  await page.reload();
+  await page.getByText('Accepted').first().waitFor();
+});
+
+test('the account page: change the password, sign out everywhere', async () => {
+  const page = S.current;
+  assert(page, 'needs the invitee page');
+  await page.goto(`${base}/account`);
+  await page.getByRole('heading', { name: 'Your account', level: 1 }).waitFor();
+  await page.getByText('No linked accounts').waitFor();
+  await settle(page);
+  await shoot(page, 'account');
+  await page.getByLabel('Current password').fill('not the password');
+  await page.locator('#pw-new').fill(newbie.next);
+  await page.getByLabel('New password again').fill(newbie.next);
+  await page.getByRole('button', { name: 'Change password' }).click();
+  await page.getByRole('alert').getByText(/current password/i).waitFor();
+  await page.getByLabel('Current password').fill(newbie.password);
+  await page.getByRole('button', { name: 'Change password' }).click();
+  await page.getByText('Your password is changed.').waitFor();
+
+  // A second session of the same member, to be signed out with this one.
+  const other = cookieClient(base);
+  assertEqual((await other.call('/auth/login', { method: 'POST', body: { email: newbie.email, password: newbie.next } })).status, 200, 'a second session');
+  acceptNextDialog(page);
+  await page.getByRole('button', { name: 'Sign out everywhere' }).click();
+  await page.waitForURL((u) => u.pathname === '/login');
+  assertEqual((await other.call('/me')).status, 401, 'the other session is signed out too');
+  await page.getByLabel('Email').fill(newbie.email);
+  await page.getByLabel('Password').fill(newbie.next);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('heading', { name: 'Overview', level: 1 }).waitFor();
+  await page.context().close();
+  S.current = null;
+});
+
+test('the audit log shows the security events', async () => {
+  const page = S.ownerPage;
+  await page.goto(`${base}/admin/audit`);
+  await page.getByRole('heading', { name: 'Audit log', level: 1 }).waitFor();
+  for (const action of ['invite_created', 'invite_accepted', 'signout_all', 'password_reset', 'token_created']) {
+    await page.locator(`[data-action="${action}"]`).first().waitFor();
+  }
+  await settle(page);
+  await shoot(page, 'admin-audit');
+});
+
+test('screenshots of the new pages', async () => {
+  const page = S.ownerPage;
+  for (const [name, url, heading] of [
+    ['admin-settings-signin', '/admin/settings', 'Settings'],
+    ['account-owner', '/account', 'Your account'],
+    ['admin-invites-list', '/admin/invites', 'Invitations'],
+    ['admin-audit-list', '/admin/audit', 'Audit log'],
+    ['granted-all', '/granted', 'Granted usage'],
+    ['admin-members-all', '/admin/members', 'Members'],
+    ['tokens-owner', '/tokens', 'Personal tokens'],
+  ]) {
+    await page.goto(`${base}${url}`);
+    await page.getByRole('heading', { name: heading, level: 1 }).waitFor();
+    await settle(page);
+    await shoot(page, name);
+    await assertNoPageOverflow(page, name);
+  }
+  await page.goto(`${base}/admin/settings`);
+  await page.getByRole('heading', { name: 'OpenID Connect' }).waitFor();
+});
+
+// ---------- issue 4: sign-in with a (fake) OpenID Connect provider ----------
+
+test('sign in with School SSO through a fake OpenID Connect provider', async () => {
+  const idp = await startFakeOidc({ clientId: 'tokenjar-e2e', clientSecret: 'e2e-secret' });
+  const port = await freePort();
+  const sso = await startTokenjar({
+    bin: BIN,
+    port,
+    env: {
+      TOKENJAR_OIDC_DISCOVERY_URL: idp.discoveryUrl,
+      TOKENJAR_OIDC_CLIENT_ID: 'tokenjar-e2e',
+      TOKENJAR_OIDC_CLIENT_SECRET: 'e2e-secret',
+      TOKENJAR_OIDC_NAME: 'School SSO',
+      TOKENJAR_BASE_URL: `http://127.0.0.1:${port}`,
+    },
+  });
+  const pages = [];
+  try {
+    const setup = await api('/setup', { at: sso.base, method: 'POST', body: { email: 'head@school.example', name: 'Head Teacher', password: 'head-password-1', instanceName: 'School jar' } });
+    assertEqual(setup.status, 201, 'setup of the second instance');
+    const sam = await api('/members', { at: sso.base, token: setup.json.token, method: 'POST', body: { email: 'sam@school.example', name: 'Sam Student' } });
+    assertEqual(sam.status, 201, 'a member with the email of the provider user');
+    const providers = await api('/auth/providers', { at: sso.base });
+    assertEqual(providers.json, [{ id: 'oidc', name: 'School SSO' }], 'GET /auth/providers');
+
+    idp.user = { sub: 'sso-sam-1', email: 'sam@school.example', name: 'Sam S.', emailVerified: true };
+    const page = await newPage('sso');
+    pages.push(page);
+    S.current = page;
+    await page.goto(`${sso.base}/usage`);
+    await page.waitForURL((u) => u.pathname === '/login');
+    const button = page.getByRole('link', { name: 'Continue with School SSO' });
+    await button.waitFor();
+    await settle(page);
+    await shoot(page, 'login-sso');
+    await button.click();
+    await page.waitForURL((u) => u.origin === sso.base && u.pathname === '/usage', { timeout: 15_000 });
+    await page.getByRole('heading', { name: 'Usage log', level: 1 }).waitFor();
+    const me = await (await page.request.get(`${sso.base}/api/v1/me`)).json();
+    assertEqual([me.id, me.email], [sam.json.id, 'sam@school.example'], 'signed in as the member with that email');
+    assert(idp.log.some((l) => l.startsWith('POST /token')), 'tokenjar redeemed the code');
+    await page.goto(`${sso.base}/account`);
+    await page.getByText('School SSO', { exact: true }).waitFor();
+    await settle(page);
+    await shoot(page, 'account-sso');
+
+    // A provider user nobody invited is refused, with a readable message, and nothing is created.
+    idp.user = { sub: 'sso-stranger', email: 'stranger@elsewhere.example', name: 'Stranger', emailVerified: true };
+    const page2 = await newPage('sso-refused');
+    pages.push(page2);
+    S.current = page2;
+    await page2.goto(`${sso.base}/login`);
+    await page2.getByRole('link', { name: 'Continue with School SSO' }).click();
+    await page2.waitForURL((u) => u.origin === sso.base && u.pathname === '/login' && u.searchParams.has('error'));
+    const box = page2.getByTestId('login-error');
+    await box.waitFor();
+    const text = (await box.textContent()).replace(/\s+/g, ' ').trim();
+    assert(/Sign-in was refused/.test(text) && text.length > 30 && !/panic|goroutine|\{"error"/.test(text), `a readable refusal: ${text}`);
+    assertEqual((await page2.request.get(`${sso.base}/api/v1/me`)).status(), 401, 'the stranger is not signed in');
+    const members = await api('/members', { at: sso.base, token: setup.json.token });
+    assertEqual(members.json.items.length, 2, 'no member was created for the stranger');
+    await settle(page2);
+    await shoot(page2, 'login-refused');
+  } finally {
+    for (const p of pages) await p.context().close().catch(() => {});
+    S.current = null;
+    await sso.stop();
+    await idp.close();
+  }
+});
+
 test('no uncaught errors in the browser', async () => {
   assertEqual(pageErrors, [], 'page errors');
 });
@@ -593,19 +1029,11 @@ let failed = 0;
 const started = Date.now();
 try {
   await startServer();
-  console.log(`# tokenjar at ${base} (data ${dataDir})`);
+  console.log(`# tokenjar at ${base} (data ${tj.dataDir})`);
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: HEADLESS,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
+    args: CHROMIUM_ARGS,
   });
   for (const t of tests) {
     const t0 = Date.now();
@@ -631,9 +1059,9 @@ try {
   await browser?.close().catch(() => {});
   await stopServer();
 }
-if (failed && serverLog) {
+if (failed && serverLog()) {
   console.log('# server log (last 40 lines):');
-  console.log(serverLog.trim().split('\n').slice(-40).map((l) => `#   ${l}`).join('\n'));
+  console.log(serverLog().trim().split('\n').slice(-40).map((l) => `#   ${l}`).join('\n'));
 }
 console.log(`# ${((Date.now() - started) / 1000).toFixed(1)} s, screenshots in ${path.relative(process.cwd(), SHOTS) || SHOTS}`);
 console.log(`${passed} passed, ${failed} failed`);

@@ -515,6 +515,7 @@ export interface Invite {
   expiresAt: Timestamp | null;
   usedAt: Timestamp | null;
   usedBy: Id | string | null;
+  revokedAt?: Timestamp | null;
 }
 export interface InviteCreated extends Partial<Invite> {
   id: Id;

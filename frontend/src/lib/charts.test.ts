@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { AggregateItem } from './api';
-import { dailyByKind, monthly, personalVsDelegated, topN } from './charts';
+import { dailyByKind, dailyTotals, monthly, personalVsDelegated, rankedShares, topN } from './charts';
 
 function item(key: string, credits: number, extra: Partial<AggregateItem> = {}): AggregateItem {
   return { key, label: key, requests: 1, credits, tokens: 0, kinds: { subscription: 0, addon: credits, event: 0, debt: 0 }, ...extra };
@@ -33,6 +33,22 @@ describe('charts', () => {
       personal: 1.1,
       delegated: 0.3,
       requests: [1, 2],
+    });
+  });
+});
+
+describe('granted charts', () => {
+  it('ranks grantees by credits with exact shares', () => {
+    const r = rankedShares([item('7', 0.1, { label: 'Ada' }), item('8', 0.3, { label: 'Alan' }), item('9', 0.1, { label: 'Aaron' })]);
+    expect(r.map((x) => x.label)).toEqual(['Alan', 'Aaron', 'Ada']);
+    expect(r[0].share).toBeCloseTo(60, 10);
+    expect(r.reduce((s, x) => s + x.share, 0)).toBeCloseTo(100, 10);
+    expect(rankedShares([item('1', 0)])[0].share).toBe(0);
+  });
+  it('fills missing days of the daily totals with zero', () => {
+    expect(dailyTotals([item('2026-11-02', 0.1), item('2026-11-02x', 1)], '2026-11-01', '2026-11-03')).toEqual({
+      days: ['2026-11-01', '2026-11-02', '2026-11-03'],
+      credits: [0, 0.1, 0],
     });
   });
 });

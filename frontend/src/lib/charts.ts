@@ -97,3 +97,28 @@ export function personalVsDelegated(items: AggregateItem[]): { personal: number;
   }
   return { personal: fromMilli(p), delegated: fromMilli(d), requests: [pr, dr] };
 }
+
+/** Per-key rows sorted by credits (then label), each with its share of the total in percent. */
+export function rankedShares(items: AggregateItem[]): { key: string; label: string; requests: number; tokens: number; credits: number; share: number }[] {
+  const total = items.reduce((s, i) => s + Math.max(0, toMilli(i.credits)), 0);
+  return [...items]
+    .sort((a, b) => toMilli(b.credits) - toMilli(a.credits) || (a.label || a.key).localeCompare(b.label || b.key))
+    .map((i) => ({
+      key: i.key,
+      label: i.label || i.key || '(none)',
+      requests: i.requests,
+      tokens: i.tokens,
+      credits: fromMilli(toMilli(i.credits)),
+      share: total > 0 ? (Math.max(0, toMilli(i.credits)) / total) * 100 : 0,
+    }));
+}
+
+/** Total credits per day for every day of the range (missing days are 0). */
+export function dailyTotals(items: AggregateItem[], from?: string, to?: string): { days: string[]; credits: number[] } {
+  const keys = items.map((i) => i.key).sort();
+  const start = from ?? keys[0];
+  const end = to ?? keys[keys.length - 1];
+  const days = start && end ? daysBetween(start, end) : [];
+  const byKey = new Map(items.map((i) => [i.key, i]));
+  return { days, credits: days.map((d) => fromMilli(toMilli(byKey.get(d)?.credits ?? 0))) };
+}

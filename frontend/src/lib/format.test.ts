@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import {
   addCredits,
+  usageTypeLabel,
+  formatDateTimeShort,
   daysUntil,
   expiresSoon,
   expiryText,
@@ -98,5 +100,24 @@ describe('expiry', () => {
     expect(expiresSoon('2026-11-29T12:00:01Z', now)).toBe(false);
     expect(expiresSoon(null, now)).toBe(false);
     expect(expiresSoon('2026-11-01T00:00:00Z', now)).toBe(false);
+  });
+});
+
+describe('usageTypeLabel', () => {
+  it('turns API names into words', () => {
+    expect(usageTypeLabel('token_usage')).toBe('Token usage');
+    expect(usageTypeLabel('agent-step')).toBe('Agent step');
+    expect(usageTypeLabel('image')).toBe('Image');
+    expect(usageTypeLabel('')).toBe('—');
+    expect(usageTypeLabel('__')).toBe('__');
+  });
+});
+
+describe('formatDateTimeShort', () => {
+  const now = new Date('2026-11-22T12:00:00Z');
+  it('leaves out the current year', () => {
+    expect(formatDateTimeShort('2026-11-03T21:01:00Z', { now, timeZone: 'UTC', locale: 'en-US' })).toBe('Nov 3, 9:01 PM');
+    expect(formatDateTimeShort('2025-12-31T23:59:00Z', { now, timeZone: 'UTC', locale: 'en-US' })).toBe('Dec 31, 2025, 11:59 PM');
+    expect(formatDateTimeShort(null)).toBe('—');
   });
 });

@@ -244,3 +244,28 @@ export function initials(name: string): string {
   if (parts.length === 1) return parts[0].slice(0, 2).toUpperCase();
   return (parts[0][0] + parts[parts.length - 1][0]).toUpperCase();
 }
+
+/** A usage type as people read it: "token_usage" → "Token usage". Unknown words stay as they are. */
+export function usageTypeLabel(t: string | null | undefined): string {
+  if (!t) return '—';
+  const words = t.replace(/[_-]+/g, ' ').trim();
+  if (!words) return t;
+  return words.charAt(0).toUpperCase() + words.slice(1);
+}
+
+/** A date and time for long lists: the year only when it is not the current one ("Nov 3, 9:01 PM"). */
+export function formatDateTimeShort(v: string | number | Date | null | undefined, o: DateFormat & { now?: Date } = {}): string {
+  if (v === null || v === undefined || v === '') return '—';
+  const d = toDate(v);
+  if (Number.isNaN(d.getTime())) return String(v);
+  const year = (x: Date) => new Intl.DateTimeFormat('en-US', { year: 'numeric', timeZone: o.timeZone }).format(x);
+  const sameYear = year(d) === year(o.now ?? new Date());
+  return new Intl.DateTimeFormat(o.locale, {
+    month: 'short',
+    day: 'numeric',
+    year: sameYear ? undefined : 'numeric',
+    hour: 'numeric',
+    minute: '2-digit',
+    timeZone: o.timeZone,
+  }).format(d);
+}

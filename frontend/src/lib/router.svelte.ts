@@ -62,6 +62,8 @@ export function interceptLinks(e: MouseEvent) {
   if (a.getAttribute('rel')?.includes('external')) return;
   const u = new URL(a.href);
   if (u.origin !== window.location.origin || u.pathname.startsWith('/api/')) return;
+  // A link to a place on this page: the browser scrolls there itself.
+  if (u.hash && u.pathname === window.location.pathname && u.search === window.location.search) return;
   e.preventDefault();
   router.navigate(u.pathname + u.search + u.hash);
 }
