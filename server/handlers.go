@@ -84,7 +84,8 @@ func (s *Server) getSetup(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(fiber.Map{"needed": needed})
+	// The instance name is shown on the sign-in page, before anyone is signed in.
+	return c.JSON(fiber.Map{"needed": needed, "instanceName": s.svc.Settings().InstanceName})
 }
 
 func (s *Server) postSetup(c *fiber.Ctx) error {

@@ -391,6 +391,8 @@ type TokenInfo struct {
 	CreatedAt  string  `json:"createdAt"`
 	LastUsedAt *string `json:"lastUsedAt"`
 	RevokedAt  *string `json:"revokedAt,omitempty"`
+	// DelegationID is the allowance the token or key bills, when it is bound to one.
+	DelegationID *int64 `json:"delegationId"`
 }
 
 func optTime(v sql.NullInt64) *string {
@@ -402,8 +404,13 @@ func optTime(v sql.NullInt64) *string {
 }
 
 func tokenInfo(k db.Key) TokenInfo {
-	return TokenInfo{ID: k.ID, Name: k.Name, Prefix: k.Prefix, CreatedAt: fromMS(k.CreatedAt).Format(time.RFC3339),
+	info := TokenInfo{ID: k.ID, Name: k.Name, Prefix: k.Prefix, CreatedAt: fromMS(k.CreatedAt).Format(time.RFC3339),
 		LastUsedAt: optTime(k.LastUsedAt), RevokedAt: optTime(k.RevokedAt)}
+	if k.DelegationID.Valid {
+		v := k.DelegationID.Int64
+		info.DelegationID = &v
+	}
+	return info
 }
 
 // NewToken is a freshly made secret, shown once.

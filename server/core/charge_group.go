@@ -198,7 +198,9 @@ func (g *chargeGroup) chooseSource(req sourceRequest, set Settings) (sourceChoic
 			}
 			why = "the granter's credits do not cover it"
 		}
-		quiet := why == "ended" || why == "not started yet" || why == "revoked" || why == "paused"
+		// A paused allowance is news to the grantee; an ended or revoked one is history, and
+		// would otherwise put the same note on every later request.
+		quiet := why == "ended" || why == "not started yet" || why == "revoked"
 		if explicit != 0 || (note == "" && !quiet) {
 			note = fmt.Sprintf("delegation %d (%s): %s; charged to personal credits", cur.ID, cur.GranterName, why)
 		}

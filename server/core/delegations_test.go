@@ -168,8 +168,8 @@ func TestEndedPausedRevokedAndScheduledDelegationsDoNotPay(t *testing.T) {
 	if _, err := h.svc.EditDelegation(h.ctx, granterOf(mum), p, DelegationEdit{Status: &paused}); err != nil {
 		t.Fatal(err)
 	}
-	if res := h.charge(kid, 10); res.BillingSource != "personal" {
-		t.Fatalf("paused: %+v", res)
+	if res := h.charge(kid, 10); res.BillingSource != "personal" || !strings.Contains(res.SourceNote, "paused") {
+		t.Fatalf("paused (personal, and the grantee is told why): %+v", res)
 	}
 	active := "active"
 	if _, err := h.svc.EditDelegation(h.ctx, granterOf(mum), p, DelegationEdit{Status: &active}); err != nil {
