@@ -50,6 +50,9 @@ func dsn(path string, readOnly bool) string {
 	q.Add("_pragma", "synchronous(FULL)")
 	q.Add("_pragma", "busy_timeout(5000)")
 	q.Add("_pragma", "foreign_keys(1)")
+	// Each write runs in a SAVEPOINT, whose sub-journal keeps the original of every page it
+	// touches: in memory, not in a temp file written page by page.
+	q.Add("_pragma", "temp_store(2)")
 	if readOnly {
 		q.Add("_pragma", "query_only(1)")
 		q.Add("_pragma", "cache_size(-8000)") // 8 MB per reader

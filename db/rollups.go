@@ -164,7 +164,11 @@ func (c *Conn) Aggregate(ctx context.Context, by string, f AggFilter) ([]AggRow,
 		return nil, err
 	}
 	if by == "day" {
-		sort.Slice(out, func(i, j int) bool { a, _ := strconv.ParseInt(out[i].Key, 10, 64); b, _ := strconv.ParseInt(out[j].Key, 10, 64); return a < b })
+		sort.Slice(out, func(i, j int) bool {
+			a, _ := strconv.ParseInt(out[i].Key, 10, 64)
+			b, _ := strconv.ParseInt(out[j].Key, 10, 64)
+			return a < b
+		})
 	} else {
 		sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
 	}

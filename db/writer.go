@@ -107,31 +107,43 @@ func (w *Writer) run(batch []*op) {
 		return
 	}
 	conn := &Conn{q: tx, tx: tx, cache: w.stmts}
+	// Foreign keys are checked at COMMIT rather than per statement: a statement that cannot
+	// abort half way needs no statement journal, and rolling that journal back to each
+	// statement's start cost more than the insert itself inside a large transaction. A
+	// violation still fails the commit, and so the whole batch.
+	if _, err := conn.exec(ctx, "PRAGMA defer_foreign_keys = ON"); err != nil {
+		tx.Rollback()
+		for _, o := range batch {
+			o.done <- fmt.Errorf("db: defer foreign keys: %w", err)
+		}
+		return
+	}
 	results := make([]error, len(batch))
-	for i, o := range batch {
-		if err := o.ctx.Err(); err != nil {
-			results[i] = err
-			continue
+	if len(batch) == 1 {
+		// Alone in its transaction, an op needs no savepoint: the transaction is its
+		// all-or-nothing. (A savepoint's journal grows with every page the op touches, and
+		// each statement inside pays to roll it back to its own start.)
+		o := batch[0]
+		err := o.ctx.Err()
+		if err == nil {
+			err = runOp(o.fn, conn)
 		}
-		if _, err := conn.exec(ctx, "SAVEPOINT op"); err != nil {
-			results[i] = err
-			continue
-		}
-		err := runOp(o.fn, conn)
 		if err != nil {
-			if _, rerr := conn.exec(ctx, "ROLLBACK TO op"); rerr != nil {
-				// The transaction can no longer be trusted: fail the whole batch.
+			tx.Rollback()
+			o.done <- err
+			return
+		}
+	} else {
+		for i, o := range batch {
+			results[i] = runSavepoint(ctx, conn, o)
+			if results[i] == errBrokenTx {
 				tx.Rollback()
 				for _, o := range batch {
-					o.done <- fmt.Errorf("db: rollback to savepoint: %w", rerr)
+					o.done <- fmt.Errorf("db: rollback to savepoint failed")
 				}
 				return
 			}
 		}
-		if _, rerr := conn.exec(ctx, "RELEASE op"); rerr != nil && err == nil {
-			err = rerr
-		}
-		results[i] = err
 	}
 	if err := tx.Commit(); err != nil {
 		for _, o := range batch {
@@ -143,6 +155,29 @@ func (w *Writer) run(batch []*op) {
 		o.done <- results[i]
 	}
 	w.stmts.preparePending(ctx)
+}
+
+var errBrokenTx = errors.New("db: transaction broken")
+
+// runSavepoint runs one op of a shared batch inside its own savepoint, so a failure rolls back
+// only that op.
+func runSavepoint(ctx context.Context, conn *Conn, o *op) error {
+	if err := o.ctx.Err(); err != nil {
+		return err
+	}
+	if _, err := conn.exec(ctx, "SAVEPOINT op"); err != nil {
+		return err
+	}
+	err := runOp(o.fn, conn)
+	if err != nil {
+		if _, rerr := conn.exec(ctx, "ROLLBACK TO op"); rerr != nil {
+			return errBrokenTx // the transaction can no longer be trusted
+		}
+	}
+	if _, rerr := conn.exec(ctx, "RELEASE op"); rerr != nil && err == nil {
+		err = rerr
+	}
+	return err
 }
 
 func runOp(fn func(*Conn) error, c *Conn) (err error) {
