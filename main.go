@@ -16,6 +16,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -133,11 +134,22 @@ func serve(args []string, out io.Writer) error {
 	noBrowser := fs.Bool("no-browser", false, "do not open the browser")
 	secure := fs.Bool("secure-cookies", os.Getenv("TOKENJAR_SECURE_COOKIES") == "true", "mark cookies Secure (behind HTTPS)")
 	trustProxy := fs.Bool("trust-proxy", os.Getenv("TOKENJAR_TRUST_PROXY") == "true", "trust X-Forwarded-* headers from a reverse proxy")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file until shutdown (for performance work)")
 	baseURL := fs.String("base-url", os.Getenv("TOKENJAR_BASE_URL"), "public address, e.g. https://jar.example.org (env TOKENJAR_BASE_URL)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	ctx := context.Background()
 	d, svc, err := open(ctx, *data, log)
 	if err != nil {

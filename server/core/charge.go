@@ -169,7 +169,11 @@ func (s *Service) ChargeUsage(ctx context.Context, p Principal, rep UsageReport)
 	}
 	if pc.idemScope.Valid {
 		// Fast path for replays, off the writer. The group checks again, since two copies may race.
-		if ev, err := s.db.Read().UsageByIdempotencyKey(ctx, pc.idemScope.String, rep.IdempotencyKey); err == nil {
+		if id, err := s.db.Read().UsageIDByIdempotencyKey(ctx, pc.idemScope.String, rep.IdempotencyKey); err == nil {
+			ev, err := s.db.Read().UsageByID(ctx, id)
+			if err != nil {
+				return res, false, err
+			}
 			res, err = s.replayResult(ctx, s.db.Read(), ev)
 			return res, true, err
 		}
