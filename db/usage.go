@@ -125,7 +125,7 @@ func (c *Conn) UsageByIdempotencyKey(ctx context.Context, scope, key string) (Us
 // UsageFilter selects usage events. Zero values mean "any".
 type UsageFilter struct {
 	UserID    int64 // events of this member
-	GranterID int64 // events billed to delegations this member granted
+	GranterID int64 // events billed to delegations this member granted (which this member paid)
 	From, To  int64 // from <= at < to, unix ms; 0 = open
 	AppID     int64
 	Model     string
@@ -161,8 +161,8 @@ func (f UsageFilter) where() (string, []any) {
 		add("e.user_id = ?", f.UserID)
 	}
 	if f.GranterID != 0 {
-		// "IS NOT NULL" lets the planner use the partial index on delegated events.
-		add("e.delegation_id IN (SELECT id FROM delegations WHERE granter_id = ?) AND e.delegation_id IS NOT NULL", f.GranterID)
+		// Events billed to my delegations are the delegated events I paid for.
+		add("e.payer_id = ? AND e.delegation_id IS NOT NULL", f.GranterID)
 	}
 	if f.From != 0 {
 		add("e.at >= ?", f.From)

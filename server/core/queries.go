@@ -303,7 +303,8 @@ func (s *Service) ListUsage(ctx context.Context, p Principal, q UsageQuery, gran
 // that matches sparsely scans back only as far as the page needs, not the whole history.
 func (s *Service) pruneByRollups(ctx context.Context, r *resolvedQuery) (empty bool, err error) {
 	f := r.f
-	filtered := f.AppID != 0 || f.Model != "" || f.Provider != "" || f.UsageType != "" || f.Project != "" || f.Modality != "" || f.Source != ""
+	filtered := f.AppID != 0 || f.Model != "" || f.Provider != "" || f.UsageType != "" || f.Project != "" || f.Modality != "" || f.Source != "" ||
+		(f.GranterID != 0 && f.UserID != 0) // one grantee among a granter's delegated events
 	if !filtered || f.Sort != "at" || f.Asc {
 		return false, nil
 	}
