@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { UsageEvent } from './api';
-import { insertIndex, matchesFilters, readViewState, toApiFilters } from './filters';
+import { appendPage, insertIndex, matchesFilters, readViewState, toApiFilters } from './filters';
 
 function ev(p: Partial<UsageEvent>): UsageEvent {
   return {
@@ -53,5 +53,13 @@ describe('insertIndex', () => {
     expect(insertIndex(list, ev({ id: 4, credits: 2 }), '-credits', false)).toBe(1);
     expect(insertIndex(list, ev({ id: 4, credits: 0.5 }), '-credits', false)).toBe(-1);
     expect(insertIndex(list, ev({ id: 4, credits: 0.5 }), '-credits', true)).toBe(2);
+  });
+});
+
+describe('appendPage', () => {
+  it('adds the next page without the items shown already', () => {
+    const shown = [{ id: 1 }, { id: 2 }];
+    expect(appendPage(shown, [{ id: 2 }, { id: 3 }])).toEqual([{ id: 1 }, { id: 2 }, { id: 3 }]);
+    expect(appendPage(shown, undefined)).toEqual(shown);
   });
 });

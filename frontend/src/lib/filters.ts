@@ -94,3 +94,9 @@ export function clearPatch(): Record<string, undefined> {
   for (const k of FILTER_NAMES) p[k] = undefined;
   return p;
 }
+
+/** Adds the next page of a list to the items shown, leaving out those shown already (a new event can shift a page). */
+export function appendPage<T extends { id: unknown }>(items: T[], page: T[] | undefined): T[] {
+  const seen = new Set(items.map((i) => i.id));
+  return [...items, ...(page ?? []).filter((i) => !seen.has(i.id))];
+}
