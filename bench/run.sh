@@ -191,7 +191,8 @@ log "export"
 "$OUT/bin/runner" waitidle -pid "$TJ_PID" >/dev/null
 sleep 5
 read -r rss hwm < <("$OUT/bin/runner" rss -pid "$TJ_PID")
-row -metric "idle RSS after the dashboard and export" -target "(info)" -measured "$(awk -v r="$rss" -v h="$hwm" 'BEGIN{printf "%.1f MB (VmHWM %.1f MB)", r/1024, h/1024}')" -result INFO
+row -metric "idle RSS after the dashboard and export" -target "<= 50 MB" -measured "$(awk -v r="$rss" -v h="$hwm" 'BEGIN{printf "%.1f MB (VmHWM %.1f MB)", r/1024, h/1024}')" \
+  -result "$( [ "$rss" -le $((50 * 1024)) ] && echo PASS || echo FAIL)"
 stop "$TJ_PID"
 
 # ---------------------------------------------------------------- 7. copy
@@ -229,7 +230,11 @@ sleep 2
 load ingest
 before=$("$OUT/bin/runner" count -base "$TJ_BASE" -demo "$DEMO")
 BENCH_NONCE=$(date +%s)
+c0=$("$OUT/bin/runner" cputicks -pid "$TJ_PID"); w0=$(date +%s%N)
 wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --timeout 10s --latency -s bench/ingest.lua "$TJ_BASE/api/v1/usage" | tee "$RUN/wrk-tokenjar.txt"
+c1=$("$OUT/bin/runner" cputicks -pid "$TJ_PID"); w1=$(date +%s%N)
+row -metric "tokenjar CPU during the ingest run" -target "(info)" -result INFO \
+  -measured "$(awk -v a="$c0" -v b="$c1" -v s="$w0" -v e="$w1" 'BEGIN{printf "%.0f%% of one core (user+system; %d cores, shared with wrk)", (b-a)/((e-s)/1e9), '"$(nproc)"'}')"
 "$OUT/bin/runner" wrk -file "$RUN/wrk-tokenjar.txt" -fiber "$RUN/wrk-barefiber.txt" -results "$RESULTS"
 "$OUT/bin/runner" ingestcheck -base "$TJ_BASE" -demo "$DEMO" -before "$before" -file "$RUN/wrk-tokenjar.txt" -results "$RESULTS"
 stop "$TJ_PID"
