@@ -16,6 +16,7 @@ import (
 	"runtime"
 	"sort"
 	"strings"
+	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
@@ -41,6 +42,9 @@ type DB struct {
 	writer     *Writer
 	readStmts  *stmtCache
 	writeStmts *stmtCache
+	ckpt       *sql.DB
+	stopCkpt   chan struct{}
+	ckptDone   chan struct{}
 }
 
 func dsn(path string, readOnly bool) string {
@@ -61,6 +65,9 @@ func dsn(path string, readOnly bool) string {
 		// 32 MB: a group of charges touches many index pages; a smaller cache spills them to
 		// the WAL in the middle of the transaction.
 		q.Add("_pragma", "cache_size(-32000)")
+		// Checkpoints run in the background (see checkpointer), not inside whichever commit
+		// crosses the WAL size threshold, where they stall that commit's callers.
+		q.Add("_pragma", "wal_autocheckpoint(0)")
 	}
 	return "file:" + path + "?" + q.Encode()
 }
@@ -100,12 +107,55 @@ func Open(path string) (*DB, error) {
 
 	d := &DB{Path: path, write: write, read: read, readStmts: newStmtCache(read), writeStmts: &stmtCache{db: write, stmts: map[string]*sql.Stmt{}, deferred: true}}
 	d.writer = newWriter(write, d.writeStmts)
+	// A short busy timeout: a RESTART checkpoint holds writers while it waits for readers.
+	ckpt, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(100)&_pragma=synchronous(FULL)")
+	if err != nil {
+		d.Close()
+		return nil, err
+	}
+	ckpt.SetMaxOpenConns(1)
+	d.ckpt, d.stopCkpt, d.ckptDone = ckpt, make(chan struct{}), make(chan struct{})
+	go d.checkpointer()
 	return d, nil
 }
 
-// Close stops the writer (after it drains its queue) and closes both pools.
+// checkpointer copies the WAL back into the database file every half second on its own
+// connection, so commits never stall on a checkpoint. A PASSIVE checkpoint blocks no one; when
+// the log has grown past walRestartFrames anyway (a steady stream of commits never lets the
+// writer start the log over on its own), a RESTART, short because nearly everything is copied
+// already, makes the next commit begin the log again.
+func (d *DB) checkpointer() {
+	defer close(d.ckptDone)
+	t := time.NewTicker(500 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-d.stopCkpt:
+			d.ckpt.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
+			return
+		case <-t.C:
+			var busy, frames, copied int
+			if err := d.ckpt.QueryRow("PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &copied); err != nil {
+				continue
+			}
+			if frames > walRestartFrames {
+				d.ckpt.Exec("PRAGMA wal_checkpoint(RESTART)")
+			}
+		}
+	}
+}
+
+// walRestartFrames is 16 MB of 4 KiB pages.
+const walRestartFrames = 4096
+
 func (d *DB) Close() error {
 	d.writer.close()
+	if d.stopCkpt != nil {
+		close(d.stopCkpt)
+		<-d.ckptDone
+		d.ckpt.Close()
+		d.stopCkpt = nil
+	}
 	d.readStmts.close()
 	d.writeStmts.close()
 	err1 := d.read.Close()
