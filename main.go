@@ -45,7 +45,7 @@ Flags have environment twins: TOKENJAR_ADDR, TOKENJAR_DATA.
 `
 
 func main() {
-	if err := run(os.Args[1:], os.Stdout); err != nil {
+	if err := run(os.Args[1:], os.Stdout); err != nil && !errors.Is(err, flag.ErrHelp) {
 		fmt.Fprintln(os.Stderr, "tokenjar:", err)
 		os.Exit(1)
 	}
