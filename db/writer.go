@@ -5,7 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
+	"sync/atomic"
 )
 
 // maxBatch bounds how many operations share one commit, so one fsync never waits on an
@@ -15,13 +17,30 @@ const maxBatch = 512
 type op struct {
 	ctx  context.Context
 	fn   func(*Conn) error
-	done chan error
+	done chan error // the outcome, once the commit holding it is on disk
+	// committed, when set, gets the outcome as soon as the transaction has committed, before
+	// it is on disk: the caller may prepare its next write while the disk syncs this one.
+	committed  chan error
+	keepCaches bool
+}
+
+// A syncJob is a committed transaction waiting for the fsync that makes it durable.
+type syncJob struct {
+	seq     uint64
+	ops     []*op
+	results []error
 }
 
 // Writer is the single goroutine that owns the write connection. Callers queue operations;
 // the writer runs everything queued in one transaction, each operation inside its own
 // SAVEPOINT, and commits once. A failed operation rolls back only itself. Each caller is
 // answered after the commit that holds its work has reached the disk.
+//
+// The commit itself does not wait for the disk (synchronous=NORMAL in WAL mode): the writer
+// hands the committed transaction to the syncer and starts the next one, and the syncer
+// fsyncs the WAL once for every commit that queued up meanwhile before it answers their
+// callers. So the disk's latency overlaps the next transaction's work instead of adding to it,
+// and an answer still means "on disk".
 type Writer struct {
 	db     *sql.DB
 	stmts  *stmtCache
@@ -29,19 +48,39 @@ type Writer struct {
 	quit   chan struct{}
 	wg     sync.WaitGroup
 	closed sync.Once
+
+	sync      func() error // makes every commit so far durable
+	syncq     chan syncJob
+	syncDone  chan struct{}
+	commitSeq atomic.Uint64 // commits started
+	gen       atomic.Uint64 // bumped by every op that may invalidate a caller's cache of rows
+	mu        sync.Mutex
+	durable   uint64        // commits on disk
+	synced    chan struct{} // closed (and replaced) after each sync
 }
 
 var errClosed = errors.New("db: writer is closed")
 
-func newWriter(db *sql.DB, stmts *stmtCache) *Writer {
-	w := &Writer{db: db, stmts: stmts, ops: make(chan *op, 4096), quit: make(chan struct{})}
+func newWriter(db *sql.DB, stmts *stmtCache, sync func() error) *Writer {
+	w := &Writer{db: db, stmts: stmts, ops: make(chan *op, 4096), quit: make(chan struct{}),
+		sync: sync, syncq: make(chan syncJob, 1024), syncDone: make(chan struct{}), synced: make(chan struct{})}
 	w.wg.Add(1)
 	go w.loop()
+	go w.syncLoop()
 	return w
 }
 
 func (w *Writer) do(ctx context.Context, fn func(*Conn) error) error {
 	o := &op{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	if err := w.queue(ctx, o); err != nil {
+		return err
+	}
+	// Once queued, wait for the outcome even if ctx ends: the caller must learn whether its
+	// write committed, and the writer always answers.
+	return <-o.done
+}
+
+func (w *Writer) queue(ctx context.Context, o *op) error {
 	select {
 	case <-w.quit:
 		return errClosed
@@ -49,30 +88,92 @@ func (w *Writer) do(ctx context.Context, fn func(*Conn) error) error {
 	}
 	select {
 	case w.ops <- o:
+		return nil
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-w.quit:
 		return errClosed
 	}
-	// Once queued, wait for the outcome even if ctx ends: the caller must learn whether its
-	// write committed, and the writer always answers.
-	return <-o.done
 }
 
 func (w *Writer) close() {
 	w.closed.Do(func() {
 		close(w.quit)
 		w.wg.Wait()
+		close(w.syncq)
+		<-w.syncDone
 	})
+}
+
+// syncLoop makes committed transactions durable: one fsync for all that are waiting, then their
+// callers are answered.
+func (w *Writer) syncLoop() {
+	defer close(w.syncDone)
+	for first := range w.syncq {
+		jobs := []syncJob{first}
+	drain:
+		for {
+			select {
+			case j, ok := <-w.syncq:
+				if !ok {
+					break drain
+				}
+				jobs = append(jobs, j)
+			default:
+				break drain
+			}
+		}
+		err := w.sync()
+		if err != nil {
+			// The commits may not be on disk: their callers must not be told they are.
+			slog.Error("db: fsync of the write-ahead log failed", "err", err)
+			err = fmt.Errorf("db: sync: %w", err)
+		} else {
+			w.mu.Lock()
+			w.durable = jobs[len(jobs)-1].seq
+			close(w.synced)
+			w.synced = make(chan struct{})
+			w.mu.Unlock()
+		}
+		for _, j := range jobs {
+			for i, o := range j.ops {
+				res := j.results[i]
+				if res == nil {
+					res = err
+				}
+				o.done <- res
+			}
+		}
+	}
+}
+
+// waitDurable returns once every transaction committed before the call is on disk. A reader
+// that answers from what it read (an idempotent replay) calls it first, so it never
+// acknowledges a write the disk could still lose.
+func (w *Writer) waitDurable(ctx context.Context) error {
+	target := w.commitSeq.Load()
+	for {
+		w.mu.Lock()
+		done, ch := w.durable >= target, w.synced
+		w.mu.Unlock()
+		if done {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 }
 
 func (w *Writer) loop() {
 	defer w.wg.Done()
-	batch := make([]*op, 0, maxBatch)
+	var batch []*op // a new slice each time: the syncer still holds the last one
 	for {
 		select {
 		case o := <-w.ops:
-			batch = append(batch[:0], o)
+			batch = []*op{o}
 		case <-w.quit:
 			// Drain what was queued before close so no caller is left waiting.
 			for {
@@ -97,25 +198,31 @@ func (w *Writer) loop() {
 	}
 }
 
+// fail answers every op of a batch that did not commit.
+func fail(batch []*op, err error) {
+	for _, o := range batch {
+		if o.committed != nil {
+			o.committed <- err
+		}
+		o.done <- err
+	}
+}
+
 func (w *Writer) run(batch []*op) {
 	ctx := context.Background()
 	tx, err := w.db.BeginTx(ctx, nil)
 	if err != nil {
-		for _, o := range batch {
-			o.done <- fmt.Errorf("db: begin: %w", err)
-		}
+		fail(batch, fmt.Errorf("db: begin: %w", err))
 		return
 	}
-	conn := &Conn{q: tx, tx: tx, cache: w.stmts}
+	conn := &Conn{q: tx, tx: tx, cache: w.stmts, gen: &w.gen}
 	// Foreign keys are checked at COMMIT rather than per statement: a statement that cannot
 	// abort half way needs no statement journal, and rolling that journal back to each
 	// statement's start cost more than the insert itself inside a large transaction. A
 	// violation still fails the commit, and so the whole batch.
 	if _, err := conn.exec(ctx, "PRAGMA defer_foreign_keys = ON"); err != nil {
 		tx.Rollback()
-		for _, o := range batch {
-			o.done <- fmt.Errorf("db: defer foreign keys: %w", err)
-		}
+		fail(batch, fmt.Errorf("db: defer foreign keys: %w", err))
 		return
 	}
 	results := make([]error, len(batch))
@@ -126,35 +233,50 @@ func (w *Writer) run(batch []*op) {
 		o := batch[0]
 		err := o.ctx.Err()
 		if err == nil {
+			w.touch(o)
 			err = runOp(o.fn, conn)
 		}
 		if err != nil {
 			tx.Rollback()
-			o.done <- err
+			w.gen.Add(1)
+			fail(batch, err)
 			return
 		}
 	} else {
 		for i, o := range batch {
+			w.touch(o)
 			results[i] = runSavepoint(ctx, conn, o)
 			if results[i] == errBrokenTx {
 				tx.Rollback()
-				for _, o := range batch {
-					o.done <- fmt.Errorf("db: rollback to savepoint failed")
-				}
+				w.gen.Add(1)
+				fail(batch, fmt.Errorf("db: rollback to savepoint failed"))
 				return
 			}
 		}
 	}
+	// The sequence number is taken before the commit, so a reader that sees this transaction
+	// also finds it counted when it waits for durability.
+	seq := w.commitSeq.Add(1)
 	if err := tx.Commit(); err != nil {
-		for _, o := range batch {
-			o.done <- fmt.Errorf("db: commit: %w", err)
-		}
+		w.gen.Add(1)
+		fail(batch, fmt.Errorf("db: commit: %w", err))
+		w.syncq <- syncJob{seq: seq} // waiters on this number are released by the next sync
 		return
 	}
 	for i, o := range batch {
-		o.done <- results[i]
+		if o.committed != nil {
+			o.committed <- results[i]
+		}
 	}
+	w.syncq <- syncJob{seq: seq, ops: batch, results: results}
 	w.stmts.preparePending(ctx)
+}
+
+// touch counts an op that may change rows a caller keeps cached (see Conn.WriteGeneration).
+func (w *Writer) touch(o *op) {
+	if !o.keepCaches {
+		w.gen.Add(1)
+	}
 }
 
 var errBrokenTx = errors.New("db: transaction broken")

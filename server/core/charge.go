@@ -175,6 +175,11 @@ func (s *Service) ChargeUsage(ctx context.Context, p Principal, rep UsageReport)
 				return res, false, err
 			}
 			res, err = s.replayResult(ctx, s.db.Read(), ev)
+			if err == nil {
+				// The first copy may have committed but not yet reached the disk: a replay
+				// acknowledges it too, so it waits for the same sync.
+				err = s.db.WaitDurable(ctx)
+			}
 			return res, true, err
 		}
 	}

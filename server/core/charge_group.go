@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"tokenjar/db"
@@ -31,9 +32,19 @@ type chargeReply struct {
 }
 
 // runCharger takes queued reports and charges whatever is waiting as one group. While a group
-// commits, the next one gathers, so groups grow with the load (group commit).
+// is charged, the next one gathers, so groups grow with the load (group commit). The charger
+// waits only until a group has committed, not until it is on disk: the next group is charged
+// while the disk syncs the last, and each group's callers are answered once it is durable.
+//
+// One chargeGroup lives as long as the charger: the wallets and delegations it loaded stay in
+// memory from one group to the next, since every change to them goes through this goroutine,
+// until another write (a grant, a job, another process) may have changed them.
 func (s *Service) runCharger() {
 	defer close(s.chargerDone)
+	var replies sync.WaitGroup
+	defer replies.Wait()
+	g := &chargeGroup{s: s}
+	g.reset()
 	for first := range s.charges {
 		group := []*pendingCharge{first}
 	drain:
@@ -48,15 +59,17 @@ func (s *Service) runCharger() {
 				break drain
 			}
 		}
-		s.chargeGroup(group)
+		s.chargeGroup(g, group, &replies)
 	}
 }
 
-func (s *Service) chargeGroup(group []*pendingCharge) {
+func (s *Service) chargeGroup(g *chargeGroup, group []*pendingCharge, replies *sync.WaitGroup) {
 	ctx := context.Background() // the group is shared: no one caller's cancel may stop it
 	outs := make([]chargeOutcome, len(group))
-	err := s.db.Update(ctx, func(c *db.Conn) error {
-		g := s.newChargeGroup(ctx, c, s.clock.Now())
+	committed, durable := s.db.UpdateKeepingCaches(ctx, func(c *db.Conn) error {
+		if err := g.begin(ctx, c, s.clock.Now()); err != nil {
+			return err
+		}
 		for i, p := range group {
 			o, err := g.charge(p.pc)
 			if err != nil {
@@ -66,25 +79,41 @@ func (s *Service) chargeGroup(group []*pendingCharge) {
 		}
 		return g.flush()
 	})
-	if err != nil {
-		s.log.Error("charge group failed", "reports", len(group), "err", err)
+	if err := <-committed; err != nil {
+		g.reset() // what the group changed in memory was rolled back on disk
 	}
-	for i, p := range group {
-		p.done <- chargeReply{out: outs[i], err: err}
-	}
+	replies.Add(1)
+	go func() {
+		defer replies.Done()
+		err := <-durable
+		if err != nil {
+			s.log.Error("charge group failed", "reports", len(group), "err", err)
+		}
+		for i, p := range group {
+			p.done <- chargeReply{out: outs[i], err: err}
+		}
+	}()
 }
 
 type chargeGroup struct {
-	s        *Service
-	ctx      context.Context
-	c        *db.Conn
-	now      time.Time
+	s   *Service
+	ctx context.Context
+	c   *db.Conn
+	now time.Time
+	seq uint64 // groups begun; a cached wallet records the last group it was used in
+
+	// Kept from group to group while valid (see begin).
+	gen      uint64
+	version  int64
 	wallets  map[int64]*wallet
 	received map[int64][]int64        // grantee → delegation ids, oldest first
 	delegs   map[int64]*db.Delegation // working copies
-	touched  map[int64]bool           // delegations to store
-	daily    map[dailyKey]*db.DailyDelta
-	order    []dailyKey
+
+	// This group's.
+	active  []*wallet      // wallets used by this group, to save
+	touched map[int64]bool // delegations to store
+	daily   map[dailyKey]*db.DailyDelta
+	order   []dailyKey
 }
 
 type dailyKey struct {
@@ -92,13 +121,50 @@ type dailyKey struct {
 	model, provider, usageType, project, modality string
 }
 
+// maxCachedWallets bounds the memory the charger keeps between groups.
+const maxCachedWallets = 20000
+
+// newChargeGroup starts a one-off group (ChargeBatch), which keeps nothing afterwards.
 func (s *Service) newChargeGroup(ctx context.Context, c *db.Conn, now time.Time) *chargeGroup {
-	return &chargeGroup{s: s, ctx: ctx, c: c, now: now, wallets: map[int64]*wallet{}, received: map[int64][]int64{},
-		delegs: map[int64]*db.Delegation{}, touched: map[int64]bool{}, daily: map[dailyKey]*db.DailyDelta{}}
+	g := &chargeGroup{s: s}
+	g.reset()
+	g.ctx, g.c, g.now = ctx, c, now
+	g.seq = 1
+	g.touched, g.daily = map[int64]bool{}, map[dailyKey]*db.DailyDelta{}
+	return g
+}
+
+func (g *chargeGroup) reset() {
+	g.wallets, g.received, g.delegs = map[int64]*wallet{}, map[int64][]int64{}, map[int64]*db.Delegation{}
+	g.gen, g.version = 0, -1
+}
+
+// begin starts the next group on c. What the last groups loaded is kept only if no other write
+// ran since: not through this process's writer (the write generation) nor from another
+// process (data_version).
+func (g *chargeGroup) begin(ctx context.Context, c *db.Conn, now time.Time) error {
+	version, err := c.DataVersion(ctx)
+	if err != nil {
+		return err
+	}
+	gen := c.WriteGeneration()
+	if gen != g.gen || version != g.version || len(g.wallets) > maxCachedWallets {
+		g.reset()
+		g.gen, g.version = gen, version
+	}
+	g.ctx, g.c, g.now = ctx, c, now
+	g.seq++
+	g.active = g.active[:0]
+	g.touched, g.daily, g.order = map[int64]bool{}, map[dailyKey]*db.DailyDelta{}, nil
+	return nil
 }
 
 func (g *chargeGroup) wallet(userID int64) (*wallet, error) {
 	if w, ok := g.wallets[userID]; ok {
+		if w.group != g.seq {
+			w.ctx, w.c, w.now, w.group = g.ctx, g.c, ms(g.now), g.seq
+			g.active = append(g.active, w)
+		}
 		return w, nil
 	}
 	w, err := openWallet(g.ctx, g.c, userID, ms(g.now))
@@ -106,7 +172,9 @@ func (g *chargeGroup) wallet(userID int64) (*wallet, error) {
 		return nil, err
 	}
 	w.deferred = true
+	w.group = g.seq
 	g.wallets[userID] = w
+	g.active = append(g.active, w)
 	return w, nil
 }
 
@@ -326,7 +394,7 @@ func (g *chargeGroup) addDaily(d db.DailyDelta) {
 
 // flush writes what the group kept in memory.
 func (g *chargeGroup) flush() error {
-	for _, w := range g.wallets {
+	for _, w := range g.active {
 		if err := w.save(); err != nil {
 			return err
 		}

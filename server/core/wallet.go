@@ -36,6 +36,7 @@ type wallet struct {
 	buckets  []db.Bucket // with credits when loaded, in deduction order; nil until loaded
 	deferred bool
 	dirty    map[int64]bool
+	group    uint64 // the charge group that last used it (a charger's cached wallet)
 }
 
 func openWallet(ctx context.Context, c *db.Conn, userID, now int64) (*wallet, error) {
