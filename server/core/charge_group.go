@@ -114,6 +114,7 @@ type chargeGroup struct {
 	touched map[int64]bool // delegations to store
 	daily   map[dailyKey]*db.DailyDelta
 	order   []dailyKey
+	ledger  []db.LedgerRow // the wallets' ledger rows, in the order they were made
 }
 
 type dailyKey struct {
@@ -156,13 +157,14 @@ func (g *chargeGroup) begin(ctx context.Context, c *db.Conn, now time.Time) erro
 	g.seq++
 	g.active = g.active[:0]
 	g.touched, g.daily, g.order = map[int64]bool{}, map[dailyKey]*db.DailyDelta{}, nil
+	g.ledger = g.ledger[:0]
 	return nil
 }
 
 func (g *chargeGroup) wallet(userID int64) (*wallet, error) {
 	if w, ok := g.wallets[userID]; ok {
 		if w.group != g.seq {
-			w.ctx, w.c, w.now, w.group = g.ctx, g.c, ms(g.now), g.seq
+			w.ctx, w.c, w.now, w.group, w.ledger = g.ctx, g.c, ms(g.now), g.seq, &g.ledger
 			g.active = append(g.active, w)
 		}
 		return w, nil
@@ -172,7 +174,7 @@ func (g *chargeGroup) wallet(userID int64) (*wallet, error) {
 		return nil, err
 	}
 	w.deferred = true
-	w.group = g.seq
+	w.group, w.ledger = g.seq, &g.ledger
 	g.wallets[userID] = w
 	g.active = append(g.active, w)
 	return w, nil
@@ -392,22 +394,30 @@ func (g *chargeGroup) addDaily(d db.DailyDelta) {
 	g.order = append(g.order, k)
 }
 
-// flush writes what the group kept in memory.
+// flush writes what the group kept in memory, each kind of row in as few statements as it can.
 func (g *chargeGroup) flush() error {
+	var rem []db.Remaining
+	var money []db.Money
 	for _, w := range g.active {
-		if err := w.save(); err != nil {
-			return err
-		}
+		w.collect(&rem, &money)
+	}
+	if err := g.c.SetBucketsRemaining(g.ctx, rem); err != nil {
+		return err
+	}
+	if err := g.c.SetMoneyMany(g.ctx, money); err != nil {
+		return err
 	}
 	for id := range g.touched {
 		if err := g.c.UpdateDelegationTerms(g.ctx, *g.delegs[id]); err != nil {
 			return err
 		}
 	}
-	for _, k := range g.order {
-		if err := g.c.AddDaily(g.ctx, *g.daily[k]); err != nil {
-			return err
-		}
+	daily := make([]db.DailyDelta, len(g.order))
+	for i, k := range g.order {
+		daily[i] = *g.daily[k]
 	}
-	return nil
+	if err := g.c.AddDailyMany(g.ctx, daily); err != nil {
+		return err
+	}
+	return g.c.InsertLedgerMany(g.ctx, g.ledger)
 }

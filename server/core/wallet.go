@@ -37,6 +37,8 @@ type wallet struct {
 	deferred bool
 	dirty    map[int64]bool
 	group    uint64 // the charge group that last used it (a charger's cached wallet)
+	// ledger, in deferred mode, collects the ledger rows for the group to insert at once.
+	ledger *[]db.LedgerRow
 }
 
 func openWallet(ctx context.Context, c *db.Conn, userID, now int64) (*wallet, error) {
@@ -56,6 +58,10 @@ func (w *wallet) record(action string, amount int64, b *db.Bucket, usageID int64
 	}
 	if usageID != 0 {
 		row.UsageID = sql.NullInt64{Int64: usageID, Valid: true}
+	}
+	if w.ledger != nil {
+		*w.ledger = append(*w.ledger, row)
+		return nil
 	}
 	id, err := w.c.InsertLedger(w.ctx, row)
 	row.ID = id
@@ -77,6 +83,18 @@ func (w *wallet) save() error {
 	}
 	w.dirty = nil
 	return w.c.SetMoney(w.ctx, w.user.ID, w.user.Balance, w.user.Debt)
+}
+
+// collect hands a deferred wallet's changes to its charge group, which stores those of all its
+// wallets at once.
+func (w *wallet) collect(rem *[]db.Remaining, money *[]db.Money) {
+	for i := range w.buckets {
+		if b := &w.buckets[i]; w.dirty[b.ID] {
+			*rem = append(*rem, db.Remaining{BucketID: b.ID, Remaining: b.Remaining})
+		}
+	}
+	w.dirty = nil
+	*money = append(*money, db.Money{UserID: w.user.ID, Balance: w.user.Balance, Debt: w.user.Debt})
 }
 
 // setRemaining moves a bucket's remainder, in memory and (unless deferred) on disk.
