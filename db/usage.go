@@ -215,7 +215,10 @@ func (f UsageFilter) SortValue(e UsageEvent) int64 {
 	}
 }
 
-func (f UsageFilter) query() (string, []any) {
+func (f UsageFilter) query() (string, []any) { return f.queryCols(usageCols) }
+
+// queryCols selects cols (from usage_events e, users u and apps a) for the events f matches.
+func (f UsageFilter) queryCols(cols string) (string, []any) {
 	where, args := f.where()
 	col := f.sortCol()
 	dir, cmp := "DESC", "<"
@@ -231,7 +234,7 @@ func (f UsageFilter) query() (string, []any) {
 		}
 		args = append(args, f.After.Value, f.After.ID)
 	}
-	q := `SELECT ` + usageCols + usageFrom + where + ` ORDER BY ` + col + ` ` + dir + `, e.id ` + dir
+	q := `SELECT ` + cols + usageFrom + where + ` ORDER BY ` + col + ` ` + dir + `, e.id ` + dir
 	if f.Limit > 0 {
 		q += ` LIMIT ?`
 		args = append(args, f.Limit)

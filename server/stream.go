@@ -3,10 +3,8 @@ package server
 import (
 	"bufio"
 	"context"
-	"encoding/csv"
 	"encoding/json"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -14,36 +12,6 @@ import (
 
 	"tokenjar/server/core"
 )
-
-var csvHeader = []string{"id", "at", "member", "memberEmail", "app", "model", "provider", "modality", "usageType",
-	"description", "shortDescription", "inputTokens", "outputTokens", "totalTokens", "processingTimeMs", "project",
-	"billingSource", "costUsd", "credits", "charged", "debt", "refunded"}
-
-// cell guards text against spreadsheet formula injection: a cell that starts with = + - @
-// would run as a formula when an accountant opens the file.
-func cell(s string) string {
-	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
-		return "'" + s
-	}
-	return s
-}
-
-func csvRow(it core.UsageItem) []string {
-	pt := ""
-	if it.ProcessingTimeMs != nil {
-		pt = strconv.FormatInt(*it.ProcessingTimeMs, 10)
-	}
-	cost := ""
-	if string(it.CostUSD) != "null" {
-		cost = string(it.CostUSD)
-	}
-	app := it.AppSlug
-	return []string{strconv.FormatInt(it.ID, 10), it.At, cell(it.UserName), cell(it.UserEmail), cell(app), cell(it.Model),
-		cell(it.Provider), it.Modality, cell(it.UsageType), cell(it.Description), cell(it.ShortDescription),
-		strconv.FormatInt(it.InputTokens, 10), strconv.FormatInt(it.OutputTokens, 10), strconv.FormatInt(it.TotalTokens, 10),
-		pt, cell(it.Project), it.BillingSource, cost, it.Credits.String(), strconv.FormatBool(it.Charged), it.Debt.String(),
-		strconv.FormatBool(it.Refunded)}
-}
 
 func (s *Server) exportUsage(c *fiber.Ctx) error {
 	return s.export(c, false)
@@ -74,15 +42,11 @@ func (s *Server) export(c *fiber.Ctx, granted bool) error {
 		defer cancel()
 		var err error
 		if format == "csv" {
-			cw := csv.NewWriter(w)
-			cw.Write(csvHeader)
-			err = svc.EachUsage(ctx, p, q, granted, func(it core.UsageItem) error {
-				return cw.Write(csvRow(it))
+			w.WriteString(strings.Join(core.UsageCSVColumns, ",") + "\n")
+			err = svc.EachUsageCSV(ctx, p, q, granted, func(line []byte) error {
+				w.Write(line)
+				return w.WriteByte('\n')
 			})
-			cw.Flush()
-			if err == nil {
-				err = cw.Error()
-			}
 		} else {
 			enc := json.NewEncoder(w)
 			w.WriteString("[")

@@ -368,6 +368,23 @@ func (s *Service) EachUsage(ctx context.Context, p Principal, q UsageQuery, gran
 	return s.db.Read().EachUsage(ctx, r.f, func(e db.UsageEvent) error { return fn(s.usageItem(ctx, e)) })
 }
 
+// UsageCSVColumns is the CSV export's header.
+var UsageCSVColumns = db.CSVColumns
+
+// EachUsageCSV streams the same rows as EachUsage, each as one CSV line (see db.EachUsageCSV).
+func (s *Service) EachUsageCSV(ctx context.Context, p Principal, q UsageQuery, granted bool, fn func(line []byte) error) error {
+	q.Limit, q.Cursor = "", ""
+	r, err := s.resolveQuery(ctx, q)
+	if err != nil {
+		return err
+	}
+	if err := s.scope(p, &r, granted); err != nil {
+		return err
+	}
+	r.f.Limit = 0
+	return s.db.Read().EachUsageCSV(ctx, r.f, fn)
+}
+
 // CheckUsageQuery validates an export query up front, so errors come before streaming starts.
 func (s *Service) CheckUsageQuery(ctx context.Context, p Principal, q UsageQuery, granted bool) error {
 	q.Limit, q.Cursor = "", ""

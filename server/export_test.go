@@ -1,0 +1,128 @@
+package server
+
+import (
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"reflect"
+	"strconv"
+	"strings"
+	"testing"
+
+	"tokenjar/server/core"
+)
+
+// csvRecord is how a usage item reads in the CSV export, written the plain way: from the JSON
+// item, through encoding/csv. The export builds its lines inside SQLite (db.EachUsageCSV);
+// this is the oracle it must agree with.
+func csvRecord(it core.UsageItem) []string {
+	cell := func(s string) string {
+		if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+			return "'" + s
+		}
+		return s
+	}
+	pt := ""
+	if it.ProcessingTimeMs != nil {
+		pt = strconv.FormatInt(*it.ProcessingTimeMs, 10)
+	}
+	cost := ""
+	if string(it.CostUSD) != "null" {
+		cost = string(it.CostUSD)
+	}
+	return []string{strconv.FormatInt(it.ID, 10), it.At, cell(it.UserName), cell(it.UserEmail), cell(it.AppSlug), cell(it.Model),
+		cell(it.Provider), cell(it.Modality), cell(it.UsageType), cell(it.Description), cell(it.ShortDescription),
+		strconv.FormatInt(it.InputTokens, 10), strconv.FormatInt(it.OutputTokens, 10), strconv.FormatInt(it.TotalTokens, 10),
+		pt, cell(it.Project), it.BillingSource, cost, it.Credits.String(), strconv.FormatBool(it.Charged), it.Debt.String(),
+		strconv.FormatBool(it.Refunded)}
+}
+
+func TestCSVExportMatchesTheItems(t *testing.T) {
+	ts := newTestServer(t)
+	jane, janeToken := ts.member("jane@example.org")
+	ts.do("PATCH", "/api/v1/members/"+itoa(jane), ts.owner, map[string]any{"name": `=Doe, "Jane"`}, 200, nil)
+	ts.grant(jane, "addon", "0.5")
+	reports := []map[string]any{
+		{"description": `He said "hi", then left`, "totalCost": json.Number("0.0123"), "timestamp": "2026-11-01T10:00:00.120Z", "processingTimeMs": 1500},
+		{"description": "line one\nline two\r\nthree", "totalCost": json.Number("0.0001"), "timestamp": "2026-11-01T10:00:00Z"},
+		{"description": "=SUM(A1:A9)", "shortDescription": "+1 -2 @3", "totalCost": json.Number("0.001"), "timestamp": "2026-11-01T10:00:00.5Z"},
+		{"description": "\tindented", "shortDescription": "Zoë — ☕, 100%", "project": " leading space", "totalCost": json.Number("1"), "timestamp": "1969-12-31T23:59:59.9Z"},
+		{"description": "-minus", "project": "@home", "totalCost": json.Number("0.000001"), "timestamp": "2026-11-01T10:00:00.007Z", "model": "gpt-4o", "provider": "OpenAI"},
+		{"description": "not charged", "totalCost": json.Number("0.02"), "chargeUser": false, "usageType": "image_generation", "modality": "image"},
+		{"description": "no cost", "credits": json.Number("2.25"), "inputTokens": 10, "outputTokens": 5, "totalTokens": 15},
+	}
+	var ids []int64
+	for _, who := range []string{"owner@example.org", "jane@example.org"} {
+		for _, r := range reports {
+			r["aiAgentId"] = "homework-helper"
+			r["userEmail"] = who
+			var res struct{ ID int64 }
+			ts.do("POST", "/api/v1/usage", ts.appKey, r, 201, &res)
+			ids = append(ids, res.ID)
+		}
+	}
+	ts.do("POST", "/api/v1/usage/"+itoa(ids[0])+"/refund", ts.owner, map[string]any{}, 200, nil)
+
+	for _, tok := range []string{ts.owner, janeToken} {
+		items := exportedItems(t, ts.do("GET", "/api/v1/usage/export?format=json", tok, nil, 200, nil))
+		if len(items) != len(reports) {
+			t.Fatalf("JSON export has %d items, want %d", len(items), len(reports))
+		}
+		records, err := csv.NewReader(bytes.NewReader(ts.do("GET", "/api/v1/usage/export?format=csv", tok, nil, 200, nil))).ReadAll()
+		if err != nil {
+			t.Fatalf("the CSV export does not parse: %v", err)
+		}
+		if !reflect.DeepEqual(records[0], core.UsageCSVColumns) {
+			t.Fatalf("header = %v", records[0])
+		}
+		if len(records)-1 != len(items) {
+			t.Fatalf("CSV has %d rows, JSON %d", len(records)-1, len(items))
+		}
+		for i, it := range items {
+			if want := roundTrip(t, csvRecord(it)); !reflect.DeepEqual(records[i+1], want) {
+				t.Errorf("row %d:\n got %q\nwant %q", i+1, records[i+1], want)
+			}
+		}
+	}
+}
+
+// exportedItems reads a JSON export back into items (Credits has no JSON decoder: the API only
+// writes them).
+func exportedItems(t *testing.T, body []byte) []core.UsageItem {
+	t.Helper()
+	var raw []map[string]json.RawMessage
+	if err := json.Unmarshal(body, &raw); err != nil {
+		t.Fatal(err)
+	}
+	items := make([]core.UsageItem, len(raw))
+	for i, m := range raw {
+		money := map[string]*core.Credits{"credits": &items[i].Credits, "debt": &items[i].Debt}
+		for k, dst := range money {
+			c, ok := core.ParseCredits(string(m[k]))
+			if !ok {
+				t.Fatalf("item %d: %s = %s", i, k, m[k])
+			}
+			*dst = c
+			delete(m, k)
+		}
+		b, _ := json.Marshal(m)
+		if err := json.Unmarshal(b, &items[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return items
+}
+
+// roundTrip writes a record with encoding/csv and reads it back, as a reader of the export sees
+// it (a reader turns \r\n inside a quoted cell into \n).
+func roundTrip(t *testing.T, rec []string) []string {
+	var b bytes.Buffer
+	w := csv.NewWriter(&b)
+	w.Write(rec)
+	w.Flush()
+	out, err := csv.NewReader(&b).Read()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
