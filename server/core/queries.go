@@ -354,18 +354,27 @@ func (s *Service) pruneByRollups(ctx context.Context, r *resolvedQuery) (empty b
 	return false, nil
 }
 
-// EachUsage streams every event a query selects (no limit) for export.
-func (s *Service) EachUsage(ctx context.Context, p Principal, q UsageQuery, granted bool, fn func(UsageItem) error) error {
+// exportFilter resolves an export query: every event the caller may see that it selects, no limit.
+func (s *Service) exportFilter(ctx context.Context, p Principal, q UsageQuery, granted bool) (db.UsageFilter, error) {
 	q.Limit, q.Cursor = "", ""
 	r, err := s.resolveQuery(ctx, q)
 	if err != nil {
-		return err
+		return db.UsageFilter{}, err
 	}
 	if err := s.scope(p, &r, granted); err != nil {
-		return err
+		return db.UsageFilter{}, err
 	}
 	r.f.Limit = 0
-	return s.db.Read().EachUsage(ctx, r.f, func(e db.UsageEvent) error { return fn(s.usageItem(ctx, e)) })
+	return r.f, nil
+}
+
+// EachUsage streams every event a query selects (no limit) for export.
+func (s *Service) EachUsage(ctx context.Context, p Principal, q UsageQuery, granted bool, fn func(UsageItem) error) error {
+	f, err := s.exportFilter(ctx, p, q, granted)
+	if err != nil {
+		return err
+	}
+	return s.db.Read().EachUsage(ctx, f, func(e db.UsageEvent) error { return fn(s.usageItem(ctx, e)) })
 }
 
 // UsageCSVColumns is the CSV export's header.
@@ -373,26 +382,17 @@ var UsageCSVColumns = db.CSVColumns
 
 // EachUsageCSV streams the same rows as EachUsage, each as one CSV line (see db.EachUsageCSV).
 func (s *Service) EachUsageCSV(ctx context.Context, p Principal, q UsageQuery, granted bool, fn func(line []byte) error) error {
-	q.Limit, q.Cursor = "", ""
-	r, err := s.resolveQuery(ctx, q)
+	f, err := s.exportFilter(ctx, p, q, granted)
 	if err != nil {
 		return err
 	}
-	if err := s.scope(p, &r, granted); err != nil {
-		return err
-	}
-	r.f.Limit = 0
-	return s.db.Read().EachUsageCSV(ctx, r.f, fn)
+	return s.db.Read().EachUsageCSV(ctx, f, fn)
 }
 
 // CheckUsageQuery validates an export query up front, so errors come before streaming starts.
 func (s *Service) CheckUsageQuery(ctx context.Context, p Principal, q UsageQuery, granted bool) error {
-	q.Limit, q.Cursor = "", ""
-	r, err := s.resolveQuery(ctx, q)
-	if err != nil {
-		return err
-	}
-	return s.scope(p, &r, granted)
+	_, err := s.exportFilter(ctx, p, q, granted)
+	return err
 }
 
 // UsageDetail is one event with the bucket parts and ledger rows behind it.
