@@ -107,16 +107,6 @@ func (c *Conn) UsageByID(ctx context.Context, id int64) (UsageEvent, error) {
 	return scanUsage(c.queryRow(ctx, `SELECT `+usageCols+usageFrom+` WHERE e.id = ?`, id))
 }
 
-// UsageIDByIdempotencyKey tells whether a key is taken, reading only the unique index.
-func (c *Conn) UsageIDByIdempotencyKey(ctx context.Context, scope, key string) (int64, error) {
-	var id int64
-	err := c.queryRow(ctx, `SELECT id FROM usage_events WHERE idem_scope = ? AND idem_key = ?`, scope, key).Scan(&id)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, ErrNotFound
-	}
-	return id, err
-}
-
 // UsageByIdempotencyKey finds the event an app (or member) already reported under key.
 func (c *Conn) UsageByIdempotencyKey(ctx context.Context, scope, key string) (UsageEvent, error) {
 	return scanUsage(c.queryRow(ctx, `SELECT `+usageCols+usageFrom+` WHERE e.idem_scope = ? AND e.idem_key = ?`, scope, key))

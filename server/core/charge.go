@@ -167,22 +167,8 @@ func (s *Service) ChargeUsage(ctx context.Context, p Principal, rep UsageReport)
 	if err != nil {
 		return res, false, err
 	}
-	if pc.idemScope.Valid {
-		// Fast path for replays, off the writer. The group checks again, since two copies may race.
-		if id, err := s.db.Read().UsageIDByIdempotencyKey(ctx, pc.idemScope.String, rep.IdempotencyKey); err == nil {
-			ev, err := s.db.Read().UsageByID(ctx, id)
-			if err != nil {
-				return res, false, err
-			}
-			res, err = s.replayResult(ctx, s.db.Read(), ev)
-			if err == nil {
-				// The first copy may have committed but not yet reached the disk: a replay
-				// acknowledges it too, so it waits for the same sync.
-				err = s.db.WaitDurable(ctx)
-			}
-			return res, true, err
-		}
-	}
+	// A replay is found by the group's insert, which meets the key in the unique index; a read
+	// beforehand would cost every new report a lookup for the sake of the rare retry.
 	pending := &pendingCharge{pc: pc, done: make(chan chargeReply, 1)}
 	if err := s.enqueue(ctx, pending); err != nil {
 		return res, false, err
