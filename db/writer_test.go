@@ -30,15 +30,43 @@ func countRows(t *testing.T, d *DB, q string) int64 {
 	return n
 }
 
-func TestForeignKeysAreEnforcedAtCommit(t *testing.T) {
+func TestForeignKeysAreEnforced(t *testing.T) {
 	d := openTest(t)
 	ctx := context.Background()
-	err := d.Update(ctx, func(c *Conn) error {
+	orphan := func(c *Conn) error {
 		_, err := c.InsertLedger(ctx, LedgerRow{UserID: 999, At: 1, Action: "grant", Amount: 5, BalanceAfter: 5})
 		return err
-	})
-	if err == nil || countRows(t, d, `SELECT count(*) FROM ledger`) != 0 {
+	}
+	if err := d.Update(ctx, orphan); err == nil || countRows(t, d, `SELECT count(*) FROM ledger`) != 0 {
 		t.Fatalf("a ledger row for a missing member committed (err %v)", err)
+	}
+	// In a shared batch the violation fails its own op only.
+	var wg sync.WaitGroup
+	errs := make([]error, 40)
+	for i := range errs {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			errs[i] = d.Update(ctx, func(c *Conn) error {
+				if i%4 == 0 {
+					return orphan(c)
+				}
+				_, err := c.InsertApp(ctx, App{Slug: fmt.Sprintf("fk-%d", i), Name: "x", CreatedAt: 1})
+				return err
+			})
+		}(i)
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if (i%4 == 0) != (err != nil) {
+			t.Fatalf("op %d: %v", i, err)
+		}
+	}
+	if n := countRows(t, d, `SELECT count(*) FROM ledger`); n != 0 {
+		t.Fatalf("%d orphan ledger rows committed", n)
+	}
+	if n := countRows(t, d, `SELECT count(*) FROM apps WHERE slug LIKE 'fk-%'`); n != 30 {
+		t.Fatalf("%d of 30 valid ops committed", n)
 	}
 }
 
