@@ -37,15 +37,14 @@ type Queryer interface {
 
 // DB is one tokenjar database file.
 type DB struct {
-	Path       string
-	write      *sql.DB
-	read       *sql.DB
-	writer     *Writer
-	readStmts  *stmtCache
-	writeStmts *stmtCache
-	ckpt       *sql.DB
-	stopCkpt   chan struct{}
-	ckptDone   chan struct{}
+	Path      string
+	write     *sql.DB
+	read      *sql.DB
+	writer    *Writer
+	readStmts *stmtCache
+	ckpt      *sql.DB
+	stopCkpt  chan struct{}
+	ckptDone  chan struct{}
 }
 
 func dsn(path string, readOnly bool) string {
@@ -112,8 +111,13 @@ func Open(path string) (*DB, error) {
 	read.SetMaxOpenConns(n)
 	read.SetMaxIdleConns(n)
 
-	d := &DB{Path: path, write: write, read: read, readStmts: newStmtCache(read), writeStmts: &stmtCache{db: write, stmts: map[string]*sql.Stmt{}, deferred: true}}
-	d.writer = newWriter(write, d.writeStmts, (&walSyncer{path: path + "-wal"}).sync)
+	d := &DB{Path: path, write: write, read: read, readStmts: newStmtCache(read)}
+	d.writer, err = newWriter(write, (&walSyncer{path: path + "-wal"}).sync)
+	if err != nil {
+		read.Close()
+		write.Close()
+		return nil, err
+	}
 	// A short busy timeout: a RESTART checkpoint holds writers while it waits for readers.
 	ckpt, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(100)&_pragma=synchronous(FULL)")
 	if err != nil {
@@ -164,7 +168,6 @@ func (d *DB) Close() error {
 		d.stopCkpt = nil
 	}
 	d.readStmts.close()
-	d.writeStmts.close()
 	err1 := d.read.Close()
 	err2 := d.write.Close()
 	return errors.Join(err1, err2)
@@ -247,7 +250,6 @@ func (d *DB) Backup(ctx context.Context, dest string) error {
 // Conn runs tokenjar's queries on a pool or inside the writer's transaction.
 type Conn struct {
 	q     Queryer
-	tx    *sql.Tx        // set inside the writer's transaction
 	cache *stmtCache     // prepared statements of the pool q belongs to
 	gen   *atomic.Uint64 // the writer's generation, inside the writer's transaction
 }

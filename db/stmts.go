@@ -11,20 +11,20 @@ import (
 // instead of once per call. The cache is bounded: the usage filters make many distinct
 // queries, and past the bound a query just runs unprepared.
 type stmtCache struct {
-	db    *sql.DB
+	prep  preparer // the read pool, or the writer's one connection
 	mu    sync.Mutex
 	stmts map[string]*sql.Stmt
-	// For the write pool: its one connection is busy with the writer's transaction whenever
-	// a statement is first needed, so those queries are prepared on the transaction for the
-	// batch at hand and on the pool right after the commit (see Writer.run).
-	deferred bool
-	pending  map[string]bool
+}
+
+// preparer is a pool (*sql.DB) or one connection taken from it (*sql.Conn).
+type preparer interface {
+	PrepareContext(ctx context.Context, query string) (*sql.Stmt, error)
 }
 
 const maxCachedStmts = 512
 
-func newStmtCache(db *sql.DB) *stmtCache {
-	return &stmtCache{db: db, stmts: map[string]*sql.Stmt{}}
+func newStmtCache(p preparer) *stmtCache {
+	return &stmtCache{prep: p, stmts: map[string]*sql.Stmt{}}
 }
 
 func (s *stmtCache) get(ctx context.Context, query string) (*sql.Stmt, error) {
@@ -36,32 +36,12 @@ func (s *stmtCache) get(ctx context.Context, query string) (*sql.Stmt, error) {
 	if len(s.stmts) >= maxCachedStmts {
 		return nil, nil
 	}
-	if s.deferred {
-		if s.pending == nil {
-			s.pending = map[string]bool{}
-		}
-		s.pending[query] = true
-		return nil, nil
-	}
-	st, err := s.db.PrepareContext(ctx, query)
+	st, err := s.prep.PrepareContext(ctx, query)
 	if err != nil {
 		return nil, err
 	}
 	s.stmts[query] = st
 	return st, nil
-}
-
-// preparePending prepares the queries first seen inside a transaction; call it only while
-// no transaction holds the pool's connection.
-func (s *stmtCache) preparePending(ctx context.Context) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for q := range s.pending {
-		if st, err := s.db.PrepareContext(ctx, q); err == nil {
-			s.stmts[q] = st
-		}
-	}
-	s.pending = nil
 }
 
 func (s *stmtCache) close() {
@@ -73,20 +53,12 @@ func (s *stmtCache) close() {
 	s.stmts = map[string]*sql.Stmt{}
 }
 
-// stmt returns the cached statement for query, bound to the Conn's transaction if it has
-// one; nil means "run it unprepared".
+// stmt returns the cached statement for query; nil means "run it unprepared".
 func (c *Conn) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 	if c.cache == nil {
 		return nil, nil
 	}
-	st, err := c.cache.get(ctx, query)
-	if err != nil || st == nil {
-		return nil, err
-	}
-	if c.tx != nil {
-		return c.tx.StmtContext(ctx, st), nil
-	}
-	return st, nil
+	return c.cache.get(ctx, query)
 }
 
 func (c *Conn) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {

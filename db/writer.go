@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 )
@@ -42,7 +43,11 @@ type syncJob struct {
 // callers. So the disk's latency overlaps the next transaction's work instead of adding to it,
 // and an answer still means "on disk".
 type Writer struct {
-	db     *sql.DB
+	// conn is the write pool's one connection, held for the writer's life. Transactions are
+	// plain BEGIN/COMMIT statements on it rather than sql.Tx, which starts a goroutine per
+	// transaction and per query to watch for cancellation: wake-ups that cost the writer its
+	// turn on a processor under load.
+	conn   *sql.Conn
 	stmts  *stmtCache
 	ops    chan *op
 	quit   chan struct{}
@@ -61,13 +66,17 @@ type Writer struct {
 
 var errClosed = errors.New("db: writer is closed")
 
-func newWriter(db *sql.DB, stmts *stmtCache, sync func() error) *Writer {
-	w := &Writer{db: db, stmts: stmts, ops: make(chan *op, 4096), quit: make(chan struct{}),
+func newWriter(pool *sql.DB, sync func() error) (*Writer, error) {
+	conn, err := pool.Conn(context.Background())
+	if err != nil {
+		return nil, fmt.Errorf("db: writer connection: %w", err)
+	}
+	w := &Writer{conn: conn, stmts: newStmtCache(conn), ops: make(chan *op, 4096), quit: make(chan struct{}),
 		sync: sync, syncq: make(chan syncJob, 1024), syncDone: make(chan struct{}), synced: make(chan struct{})}
 	w.wg.Add(1)
 	go w.loop()
 	go w.syncLoop()
-	return w
+	return w, nil
 }
 
 func (w *Writer) do(ctx context.Context, fn func(*Conn) error) error {
@@ -102,6 +111,8 @@ func (w *Writer) close() {
 		w.wg.Wait()
 		close(w.syncq)
 		<-w.syncDone
+		w.stmts.close()
+		w.conn.Close()
 	})
 }
 
@@ -210,12 +221,11 @@ func fail(batch []*op, err error) {
 
 func (w *Writer) run(batch []*op) {
 	ctx := context.Background()
-	tx, err := w.db.BeginTx(ctx, nil)
-	if err != nil {
+	conn := &Conn{q: w.conn, cache: w.stmts, gen: &w.gen}
+	if _, err := conn.exec(ctx, "BEGIN IMMEDIATE"); err != nil {
 		fail(batch, fmt.Errorf("db: begin: %w", err))
 		return
 	}
-	conn := &Conn{q: tx, tx: tx, cache: w.stmts, gen: &w.gen}
 	// Foreign keys are checked by each statement (not deferred to COMMIT): deferring them takes
 	// a PRAGMA per transaction, and every PRAGMA of that kind expires all prepared statements,
 	// so each group re-parsed every statement it ran (a sixth of the writer's time). A charge
@@ -233,8 +243,7 @@ func (w *Writer) run(batch []*op) {
 			err = runOp(o.fn, conn)
 		}
 		if err != nil {
-			tx.Rollback()
-			w.gen.Add(1)
+			w.rollback(conn)
 			fail(batch, err)
 			return
 		}
@@ -243,8 +252,7 @@ func (w *Writer) run(batch []*op) {
 			w.touch(o)
 			results[i] = runSavepoint(ctx, conn, o)
 			if results[i] == errBrokenTx {
-				tx.Rollback()
-				w.gen.Add(1)
+				w.rollback(conn)
 				fail(batch, fmt.Errorf("db: rollback to savepoint failed"))
 				return
 			}
@@ -253,8 +261,8 @@ func (w *Writer) run(batch []*op) {
 	// The sequence number is taken before the commit, so a reader that sees this transaction
 	// also finds it counted when it waits for durability.
 	seq := w.commitSeq.Add(1)
-	if err := tx.Commit(); err != nil {
-		w.gen.Add(1)
+	if _, err := conn.exec(ctx, "COMMIT"); err != nil {
+		w.rollback(conn) // a failed COMMIT may leave the transaction open
 		fail(batch, fmt.Errorf("db: commit: %w", err))
 		w.syncq <- syncJob{seq: seq} // waiters on this number are released by the next sync
 		return
@@ -265,7 +273,15 @@ func (w *Writer) run(batch []*op) {
 		}
 	}
 	w.syncq <- syncJob{seq: seq, ops: batch, results: results}
-	w.stmts.preparePending(ctx)
+}
+
+// rollback ends a transaction that must not commit. Callers caching rows learn of it through
+// the write generation.
+func (w *Writer) rollback(conn *Conn) {
+	w.gen.Add(1)
+	if _, err := conn.exec(context.Background(), "ROLLBACK"); err != nil && !strings.Contains(err.Error(), "no transaction is active") {
+		slog.Error("db: rollback failed", "err", err)
+	}
 }
 
 // touch counts an op that may change rows a caller keeps cached (see Conn.WriteGeneration).
