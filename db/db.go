@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"net/url"
 	"runtime"
 	"sort"
@@ -211,6 +212,10 @@ func (d *DB) Migrate(ctx context.Context) error {
 			return err
 		}
 		sort.Strings(names)
+		var applied int
+		if err := c.q.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations`).Scan(&applied); err != nil {
+			return err
+		}
 		for _, name := range names {
 			var n int
 			if err := c.q.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE name = ?`, name).Scan(&n); err != nil {
@@ -222,6 +227,11 @@ func (d *DB) Migrate(ctx context.Context) error {
 			body, err := migrations.ReadFile(name)
 			if err != nil {
 				return err
+			}
+			if applied > 0 {
+				// An upgrade: building an index over millions of events takes a while, and the
+				// server answers nothing meanwhile. Say so rather than look hung.
+				slog.Info("updating the database; on a large one this can take a few minutes", "migration", name)
 			}
 			if _, err := c.q.ExecContext(ctx, string(body)); err != nil {
 				return fmt.Errorf("migration %s: %w", name, err)
