@@ -85,12 +85,8 @@ var aggKeys = map[string]string{
 	"all":       "''",
 }
 
-// Aggregate sums rollup rows grouped by one dimension (see aggKeys).
-func (c *Conn) Aggregate(ctx context.Context, by string, f AggFilter) ([]AggRow, error) {
-	key, ok := aggKeys[by]
-	if !ok {
-		return nil, fmt.Errorf("db: unknown aggregate key %q", by)
-	}
+// aggregateQuery builds the SQL that sums f's rollup rows grouped by key.
+func aggregateQuery(key string, f AggFilter) (string, []any) {
 	var conds []string
 	var args []any
 	add := func(cond string, a ...any) {
@@ -140,6 +136,16 @@ func (c *Conn) Aggregate(ctx context.Context, by string, f AggFilter) ([]AggRow,
 	}
 	q := `SELECT ` + key + `, sum(d.requests), sum(d.credits), sum(d.tokens), sum(d.c_subscription), sum(d.c_addon), sum(d.c_event), sum(d.c_debt)
 		FROM usage_daily d` + where + ` GROUP BY ` + key
+	return q, args
+}
+
+// Aggregate sums rollup rows grouped by one dimension (see aggKeys).
+func (c *Conn) Aggregate(ctx context.Context, by string, f AggFilter) ([]AggRow, error) {
+	key, ok := aggKeys[by]
+	if !ok {
+		return nil, fmt.Errorf("db: unknown aggregate key %q", by)
+	}
+	q, args := aggregateQuery(key, f)
 	rows, err := c.query(ctx, q, args...)
 	if err != nil {
 		return nil, err

@@ -49,3 +49,29 @@ func TestSortedPagesWalkAnIndex(t *testing.T) {
 		})
 	}
 }
+
+// A granter's charts read the rollups' granted index alone, never a rollup row per entry.
+func TestGrantedAggregatesReadOnlyTheirIndex(t *testing.T) {
+	d := openTest(t)
+	ctx := context.Background()
+	for _, by := range []string{"day", "member", "model", "project"} {
+		q, args := aggregateQuery(aggKeys[by], AggFilter{GranterID: 1, HasFrom: true, FromDay: 10, HasTo: true, ToDay: 20})
+		rows, err := d.read.QueryContext(ctx, "EXPLAIN QUERY PLAN "+q, args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var plan []string
+		for rows.Next() {
+			var id, parent, unused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			plan = append(plan, detail)
+		}
+		rows.Close()
+		if all := strings.Join(plan, "; "); !strings.Contains(all, "COVERING INDEX usage_daily_granted") {
+			t.Fatalf("by=%s: want a read of the covering index alone, got: %s", by, all)
+		}
+	}
+}
