@@ -46,6 +46,9 @@ type DB struct {
 	ckpt      *sql.DB
 	stopCkpt  chan struct{}
 	ckptDone  chan struct{}
+	// restartFrames is the log length past which the writer starts it over (walRestartFrames;
+	// tests lower it).
+	restartFrames atomic.Int64
 }
 
 func dsn(path string, readOnly bool) string {
@@ -127,18 +130,21 @@ func Open(path string) (*DB, error) {
 	}
 	ckpt.SetMaxOpenConns(1)
 	d.ckpt, d.stopCkpt, d.ckptDone = ckpt, make(chan struct{}), make(chan struct{})
+	d.restartFrames.Store(walRestartFrames)
 	go d.checkpointer()
 	return d, nil
 }
 
-// checkpointer copies the WAL back into the database file every half second on its own
-// connection, so commits never stall on a checkpoint. A PASSIVE checkpoint blocks no one; when
-// the log has grown past walRestartFrames anyway (a steady stream of commits never lets the
-// writer start the log over on its own), a RESTART, short because nearly everything is copied
-// already, makes the next commit begin the log again.
+// checkpointer copies the WAL back into the database file every second on its own connection.
+// A PASSIVE checkpoint blocks no one, but under a steady stream of commits it never catches up
+// with the end of the log, so the log would only grow. When it has grown past walRestartFrames,
+// the writer finishes the copy itself between two transactions (see Writer.restartLog): with no
+// commit in between, that copy reaches the end, and SQLite starts the log over at the next
+// commit. A RESTART checkpoint from this connection did the same by taking the write lock, and
+// the writer, finding it taken, slept in SQLite's busy handler for up to tens of milliseconds.
 func (d *DB) checkpointer() {
 	defer close(d.ckptDone)
-	t := time.NewTicker(500 * time.Millisecond)
+	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	for {
 		select {
@@ -150,8 +156,8 @@ func (d *DB) checkpointer() {
 			if err := d.ckpt.QueryRow("PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &copied); err != nil {
 				continue
 			}
-			if frames > walRestartFrames {
-				d.ckpt.Exec("PRAGMA wal_checkpoint(RESTART)")
+			if int64(frames) > d.restartFrames.Load() {
+				d.writer.logLong.Store(true)
 			}
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // maxBatch bounds how many operations share one commit, so one fsync never waits on an
@@ -54,14 +55,16 @@ type Writer struct {
 	wg     sync.WaitGroup
 	closed sync.Once
 
-	sync      func() error // makes every commit so far durable
-	syncq     chan syncJob
-	syncDone  chan struct{}
-	commitSeq atomic.Uint64 // commits started
-	gen       atomic.Uint64 // bumped by every op that may invalidate a caller's cache of rows
-	mu        sync.Mutex
-	durable   uint64        // commits on disk
-	synced    chan struct{} // closed (and replaced) after each sync
+	sync        func() error // makes every commit so far durable
+	syncq       chan syncJob
+	syncDone    chan struct{}
+	commitSeq   atomic.Uint64 // commits started
+	gen         atomic.Uint64 // bumped by every op that may invalidate a caller's cache of rows
+	logLong     atomic.Bool   // the WAL has grown past walRestartFrames (set by the checkpointer)
+	lastRestart time.Time
+	mu          sync.Mutex
+	durable     uint64        // commits on disk
+	synced      chan struct{} // closed (and replaced) after each sync
 }
 
 var errClosed = errors.New("db: writer is closed")
@@ -206,8 +209,29 @@ func (w *Writer) loop() {
 			}
 		}
 		w.run(batch)
+		if w.logLong.Load() {
+			w.restartLog()
+		}
 	}
 }
+
+// restartLog lets SQLite start the WAL over: a checkpoint run here, between two transactions,
+// copies the log to its end (the background checkpointer copied most of it already), and the
+// next commit then writes from the log's start. A reader still on an older snapshot keeps the
+// copy short of the end; the next try is after restartEvery.
+func (w *Writer) restartLog() {
+	if time.Since(w.lastRestart) < restartEvery {
+		return
+	}
+	w.lastRestart = time.Now()
+	var busy, frames, copied int
+	err := w.conn.QueryRowContext(context.Background(), "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &copied)
+	if err == nil && busy == 0 && copied == frames {
+		w.logLong.Store(false)
+	}
+}
+
+const restartEvery = 100 * time.Millisecond
 
 // fail answers every op of a batch that did not commit.
 func fail(batch []*op, err error) {
