@@ -137,11 +137,16 @@ func Open(path string) (*DB, error) {
 
 // checkpointer copies the WAL back into the database file every second on its own connection.
 // A PASSIVE checkpoint blocks no one, but under a steady stream of commits it never catches up
-// with the end of the log, so the log would only grow. When it has grown past walRestartFrames,
-// the writer finishes the copy itself between two transactions (see Writer.restartLog): with no
-// commit in between, that copy reaches the end, and SQLite starts the log over at the next
-// commit. A RESTART checkpoint from this connection did the same by taking the write lock, and
-// the writer, finding it taken, slept in SQLite's busy handler for up to tens of milliseconds.
+// with the end of the log, so the log would only grow. Once the log is past walRestartFrames,
+// the checkpointer runs passes back to back, each copying what the commits added during the last
+// one, until a pass has little left to copy; then the writer finishes the copy itself between
+// two transactions (Writer.restartLog), which reaches the end of the log because no commit lands
+// meanwhile, and SQLite starts the log over at the next commit. The writer's share must stay
+// small: its checkpoint ends with an fsync of the database file, and every caller waits for it
+// (at 10M events, finishing after a single pass held the writer for 150-200 ms).
+//
+// A RESTART checkpoint from this connection did the same by taking the write lock, and the
+// writer, finding it taken, slept in SQLite's busy handler.
 func (d *DB) checkpointer() {
 	defer close(d.ckptDone)
 	t := time.NewTicker(time.Second)
@@ -152,16 +157,36 @@ func (d *DB) checkpointer() {
 			d.ckpt.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
 			return
 		case <-t.C:
-			var busy, frames, copied int
-			if err := d.ckpt.QueryRow("PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &copied); err != nil {
-				continue
-			}
-			if int64(frames) > d.restartFrames.Load() {
-				d.writer.logLong.Store(true)
-			}
+			d.checkpoint()
 		}
 	}
 }
+
+// checkpoint runs one round of passes (see checkpointer).
+func (d *DB) checkpoint() {
+	last := -1
+	for pass := 0; pass < maxCheckpointPasses; pass++ {
+		var busy, frames, copied int
+		if err := d.ckpt.QueryRow("PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &copied); err != nil {
+			return
+		}
+		if int64(frames) <= d.restartFrames.Load() {
+			return
+		}
+		// frames is the log's length when this pass began: what it added since the last pass
+		// began is what this pass had to copy, and about what the writer would copy next.
+		if last >= 0 && frames-last <= writerCopyFrames || pass == maxCheckpointPasses-1 {
+			d.writer.logLong.Store(true)
+			return
+		}
+		last = frames
+	}
+}
+
+const (
+	maxCheckpointPasses = 6
+	writerCopyFrames    = 1000
+)
 
 // walRestartFrames is 16 MB of 4 KiB pages.
 const walRestartFrames = 4096
