@@ -11,7 +11,6 @@ import (
 // this checks the property itself rather than a timing.
 func TestSortedPagesWalkAnIndex(t *testing.T) {
 	d := openTest(t)
-	ctx := context.Background()
 	for _, tc := range []struct {
 		name  string
 		f     UsageFilter
@@ -28,21 +27,7 @@ func TestSortedPagesWalkAnIndex(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.f.Limit = 51
 			q, args := tc.f.query()
-			rows, err := d.read.QueryContext(ctx, "EXPLAIN QUERY PLAN "+q, args...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer rows.Close()
-			var plan []string
-			for rows.Next() {
-				var id, parent, unused int
-				var detail string
-				if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-					t.Fatal(err)
-				}
-				plan = append(plan, detail)
-			}
-			all := strings.Join(plan, "; ")
+			all := queryPlan(t, d, q, args)
 			if !strings.Contains(all, "INDEX "+tc.index+" ") || strings.Contains(all, "TEMP B-TREE") {
 				t.Fatalf("want a walk of %s with no sort, got: %s", tc.index, all)
 			}
@@ -53,25 +38,33 @@ func TestSortedPagesWalkAnIndex(t *testing.T) {
 // A granter's charts read the rollups' granted index alone, never a rollup row per entry.
 func TestGrantedAggregatesReadOnlyTheirIndex(t *testing.T) {
 	d := openTest(t)
-	ctx := context.Background()
 	for _, by := range []string{"day", "member", "model", "project"} {
 		q, args := aggregateQuery(aggKeys[by], AggFilter{GranterID: 1, HasFrom: true, FromDay: 10, HasTo: true, ToDay: 20})
-		rows, err := d.read.QueryContext(ctx, "EXPLAIN QUERY PLAN "+q, args...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var plan []string
-		for rows.Next() {
-			var id, parent, unused int
-			var detail string
-			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-				t.Fatal(err)
-			}
-			plan = append(plan, detail)
-		}
-		rows.Close()
-		if all := strings.Join(plan, "; "); !strings.Contains(all, "COVERING INDEX usage_daily_granted") {
+		if all := queryPlan(t, d, q, args); !strings.Contains(all, "COVERING INDEX usage_daily_granted") {
 			t.Fatalf("by=%s: want a read of the covering index alone, got: %s", by, all)
 		}
 	}
+}
+
+// queryPlan returns SQLite's plan for q, its steps joined by "; ".
+func queryPlan(t *testing.T, d *DB, q string, args []any) string {
+	t.Helper()
+	rows, err := d.read.QueryContext(context.Background(), "EXPLAIN QUERY PLAN "+q, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return strings.Join(plan, "; ")
 }
