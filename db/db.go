@@ -78,12 +78,17 @@ func dsn(path string, readOnly bool) string {
 		// Checkpoints run in the background (see checkpointer), not inside whichever commit
 		// crosses the WAL size threshold, where they stall that commit's callers.
 		q.Add("_pragma", "wal_autocheckpoint(0)")
+		// The writer's log writes go out one per commit (see walvfs.go).
+		q.Set("vfs", walBufferVFSName)
 	}
 	return "file:" + path + "?" + q.Encode()
 }
 
 // Open opens (creating if needed) the database file at path.
 func Open(path string) (*DB, error) {
+	if err := registerWALBufferVFS(); err != nil {
+		return nil, err
+	}
 	write, err := sql.Open("sqlite", dsn(path, false))
 	if err != nil {
 		return nil, fmt.Errorf("open write pool: %w", err)
