@@ -1,93 +1,257 @@
 package db
 
 import (
+	"bytes"
 	"context"
-	"strings"
+	"database/sql"
+	"strconv"
+	"time"
 )
 
-// The CSV export asks SQLite for each row as one finished CSV line. Reading a row's columns one
-// by one through database/sql costs a driver call (and a lock) per column, which made a
-// 33-column row cost more than everything else in the export; one text column per row does not.
-// The line is one printf, so SQLite builds it in a single buffer (a chain of || concatenations
-// allocated a new string for every piece).
+// The CSV export asks SQLite for each row as one line of raw values and finishes the line in
+// Go. Reading a row's columns one by one through database/sql costs a driver call (and a lock)
+// per column; one text column per row does not. SQLite only concatenates (one printf of plain
+// %d, %s and %w), and the export reads usage_events alone: formatting times and credits in SQL,
+// and joining each row to its member and app, cost twice what finishing the line in Go does
+// (at 10M events, 6.7 µs against 3.6 µs a row before the Go part).
 //
 // The line holds the same records as writing usage items with encoding/csv: every text cell is
-// quoted (quotes doubled by %w), and one that starts with = + - @ tab or CR gets a leading
-// apostrophe, so a spreadsheet does not run it as a formula. server/export_test.go checks that
-// both agree.
-
-// guard is the apostrophe put before a text cell that starts with = + - @ tab or CR.
-func guard(x string) string {
-	return `CASE WHEN unicode(` + x + `) IN (61, 43, 45, 64, 9, 13) THEN '''' ELSE '' END`
-}
-
-// credits writes millicredits as the API does (12.3, 0.001, 5): the format is chosen by how
-// many trailing zeros the fraction has. Credits and debt are never negative.
-func credits(x string) string {
-	return `printf(CASE WHEN ` + x + ` % 1000 = 0 THEN '%d' WHEN ` + x + ` % 100 = 0 THEN '%d.%d' WHEN ` + x + ` % 10 = 0 THEN '%d.%02d' ELSE '%d.%03d' END, ` +
-		x + ` / 1000, CASE WHEN ` + x + ` % 100 = 0 THEN ` + x + ` % 1000 / 100 WHEN ` + x + ` % 10 = 0 THEN ` + x + ` % 1000 / 10 ELSE ` + x + ` % 1000 END)`
-}
-
-// stamp writes epoch milliseconds as RFC 3339 in UTC with the fraction's trailing zeros dropped,
-// as Go's time.RFC3339Nano does (also before 1970: the modulo is made non-negative).
-func stamp(x string) string {
-	ms := `((` + x + ` % 1000 + 1000) % 1000)`
-	return `printf(CASE WHEN ` + ms + ` = 0 THEN '%sZ' WHEN ` + ms + ` % 100 = 0 THEN '%s.%dZ' WHEN ` + ms + ` % 10 = 0 THEN '%s.%02dZ' ELSE '%s.%03dZ' END, ` +
-		`strftime('%Y-%m-%dT%H:%M:%S', (` + x + ` - ` + ms + `) / 1000, 'unixepoch'), ` +
-		`CASE WHEN ` + ms + ` % 100 = 0 THEN ` + ms + ` / 100 WHEN ` + ms + ` % 10 = 0 THEN ` + ms + ` / 10 ELSE ` + ms + ` END)`
-}
+// quoted (quotes doubled), and one that starts with = + - @ tab or CR gets a leading apostrophe,
+// so a spreadsheet does not run it as a formula. server/export_test.go checks that both agree.
 
 // CSVColumns are the export's columns, in order.
 var CSVColumns = []string{"id", "at", "member", "memberEmail", "app", "model", "provider", "modality", "usageType",
 	"description", "shortDescription", "inputTokens", "outputTokens", "totalTokens", "processingTimeMs", "project",
 	"billingSource", "costUsd", "credits", "charged", "debt", "refunded"}
 
-// csvLine is the printf that makes one row's line. A text cell is "%s%w": its guard, then the
-// text with its double quotes doubled.
-var csvLine = func() string {
-	const q = `"%s%w"`
-	var format, args []string
-	add := func(f string, a ...string) {
-		format = append(format, f)
-		args = append(args, a...)
-	}
-	text := func(x string) { add(q, guard(x), x) }
-	add("%d", "e.id")
-	add("%s", stamp("e.at"))
-	for _, x := range []string{"u.name", "u.email", "COALESCE(a.slug, '')", "e.model", "e.provider", "e.modality",
-		"e.usage_type", "e.description", "e.short_description"} {
-		text(x)
-	}
-	add("%d", "e.input_tokens")
-	add("%d", "e.output_tokens")
-	add("%d", "e.total_tokens")
-	add("%s", "COALESCE(CAST(e.processing_time_ms AS TEXT), '')")
-	text("e.project")
-	add("%s", "COALESCE(CAST(e.delegation_id AS TEXT), 'personal')")
-	add("%s", "COALESCE(e.cost_usd, '')")
-	add("%s", credits("e.credits"))
-	add("%s", "CASE WHEN e.charged THEN 'true' ELSE 'false' END")
-	add("%s", credits("e.debt"))
-	add("%s", "CASE WHEN e.refunded_at IS NOT NULL THEN 'true' ELSE 'false' END")
-	return `printf('` + strings.Join(format, ",") + `', ` + strings.Join(args, ", ") + `)`
-}()
+// rawCSV is the raw line: id, at, user, app, then model..short_description quoted (%w doubles
+// quotes), the token counts, processing time, project quoted, delegation, cost, credits,
+// charged, debt, refunded_at. printf writes NULL as 0 for %d and as nothing for %s.
+const rawCSV = `printf('%d,%d,%d,%d,"%w","%w","%w","%w","%w","%w",%d,%d,%d,%s,"%w",%s,%s,%d,%d,%d,%s', ` +
+	`e.id, e.at, e.user_id, e.app_id, e.model, e.provider, e.modality, e.usage_type, e.description, e.short_description, ` +
+	`e.input_tokens, e.output_tokens, e.total_tokens, e.processing_time_ms, e.project, e.delegation_id, e.cost_usd, ` +
+	`e.credits, e.charged, e.debt, e.refunded_at)`
 
-// EachUsageCSV streams the events f matches to fn as CSV lines (without the line break).
+// EachUsageCSV streams the events f matches to fn as CSV lines (without the line break). The
+// line is reused: fn must not keep it.
 func (c *Conn) EachUsageCSV(ctx context.Context, f UsageFilter, fn func(line []byte) error) error {
-	q, args := f.queryCols(csvLine)
+	// Names and apps are read before the rows: a lookup during the walk would need a second
+	// connection while this one is held, and exports waiting on each other could empty the pool.
+	cells, err := c.csvNameCells(ctx)
+	if err != nil {
+		return err
+	}
+	q, args := f.selectFrom(rawCSV, " FROM usage_events e")
 	rows, err := c.query(ctx, q, args...)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
+	var raw sql.RawBytes
 	var line []byte
 	for rows.Next() {
-		if err := rows.Scan(&line); err != nil {
+		if err := rows.Scan(&raw); err != nil {
 			return err
 		}
+		line = cells.finish(line[:0], raw)
 		if err := fn(line); err != nil {
 			return err
 		}
 	}
 	return rows.Err()
+}
+
+// csvCells holds each member's name and email, and each app's slug, as finished CSV cells.
+type csvCells struct {
+	member map[int64][]byte // `"name","email"`
+	app    map[int64][]byte // `"slug"`
+}
+
+func (c *Conn) csvNameCells(ctx context.Context) (csvCells, error) {
+	cells := csvCells{member: map[int64][]byte{}, app: map[int64][]byte{}}
+	rows, err := c.query(ctx, `SELECT id, name, email FROM users`)
+	if err != nil {
+		return cells, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var name, email string
+		if err := rows.Scan(&id, &name, &email); err != nil {
+			return cells, err
+		}
+		cells.member[id] = csvText(csvText(nil, name), email, ',')
+	}
+	if err := rows.Err(); err != nil {
+		return cells, err
+	}
+	rows.Close()
+	apps, err := c.query(ctx, `SELECT id, slug FROM apps`)
+	if err != nil {
+		return cells, err
+	}
+	defer apps.Close()
+	for apps.Next() {
+		var id int64
+		var slug string
+		if err := apps.Scan(&id, &slug); err != nil {
+			return cells, err
+		}
+		cells.app[id] = csvText(nil, slug)
+	}
+	return cells, apps.Err()
+}
+
+// csvText appends s as a quoted CSV cell (after sep, if any), guarded against formulas.
+func csvText(b []byte, s string, sep ...byte) []byte {
+	b = append(b, sep...)
+	b = append(b, '"')
+	if formulaStart(s) {
+		b = append(b, '\'')
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] == '"' {
+			b = append(b, '"')
+		}
+		b = append(b, s[i])
+	}
+	return append(b, '"')
+}
+
+// formulaStart reports whether a cell starting with s would run as a spreadsheet formula.
+func formulaStart[T string | []byte](s T) bool {
+	if len(s) == 0 {
+		return false
+	}
+	switch s[0] {
+	case '=', '+', '-', '@', '\t', '\r':
+		return true
+	}
+	return false
+}
+
+// rawLine walks the fields of a raw line in order.
+type rawLine struct{ b []byte }
+
+// next returns the next unquoted field.
+func (r *rawLine) next() []byte {
+	i := bytes.IndexByte(r.b, ',')
+	if i < 0 {
+		f := r.b
+		r.b = nil
+		return f
+	}
+	f := r.b[:i]
+	r.b = r.b[i+1:]
+	return f
+}
+
+// quoted returns the next quoted field, quotes included (inner quotes stay doubled).
+func (r *rawLine) quoted() []byte {
+	i := 1
+	for {
+		j := bytes.IndexByte(r.b[i:], '"')
+		if j < 0 { // cannot happen for printf's %w: take the rest
+			f := r.b
+			r.b = nil
+			return f
+		}
+		i += j + 1
+		if i < len(r.b) && r.b[i] == '"' {
+			i++ // a doubled quote inside the cell
+			continue
+		}
+		f := r.b[:i]
+		if i < len(r.b) {
+			i++ // the comma
+		}
+		r.b = r.b[i:]
+		return f
+	}
+}
+
+// appendQuoted appends a quoted field, with the formula guard after its opening quote.
+func appendQuoted(b, f []byte) []byte {
+	if len(f) >= 2 && formulaStart(f[1:]) {
+		b = append(b, '"', '\'')
+		return append(b, f[1:]...)
+	}
+	return append(b, f...)
+}
+
+// finish turns a raw line into the export's line.
+func (cells csvCells) finish(b, raw []byte) []byte {
+	r := rawLine{raw}
+	b = append(b, r.next()...) // id
+	b = append(b, ',')
+	at, _ := strconv.ParseInt(string(r.next()), 10, 64)
+	b = appendStamp(b, at)
+	b = append(b, ',')
+	user, _ := strconv.ParseInt(string(r.next()), 10, 64)
+	if m, ok := cells.member[user]; ok {
+		b = append(b, m...)
+	} else {
+		b = append(b, `"",""`...)
+	}
+	b = append(b, ',')
+	app, _ := strconv.ParseInt(string(r.next()), 10, 64)
+	if a, ok := cells.app[app]; ok {
+		b = append(b, a...)
+	} else {
+		b = append(b, `""`...)
+	}
+	for range 6 { // model, provider, modality, usage type, description, short description
+		b = append(b, ',')
+		b = appendQuoted(b, r.quoted())
+	}
+	for range 4 { // input, output and total tokens, processing time
+		b = append(b, ',')
+		b = append(b, r.next()...)
+	}
+	b = append(b, ',')
+	b = appendQuoted(b, r.quoted()) // project
+	b = append(b, ',')
+	if d := r.next(); len(d) > 0 {
+		b = append(b, d...)
+	} else {
+		b = append(b, "personal"...)
+	}
+	b = append(b, ',')
+	b = append(b, r.next()...) // cost
+	b = append(b, ',')
+	credits, _ := strconv.ParseInt(string(r.next()), 10, 64)
+	b = appendCredits(b, credits)
+	b = append(b, ',')
+	b = strconv.AppendBool(b, string(r.next()) != "0")
+	b = append(b, ',')
+	debt, _ := strconv.ParseInt(string(r.next()), 10, 64)
+	b = appendCredits(b, debt)
+	b = append(b, ',')
+	return strconv.AppendBool(b, len(r.next()) > 0)
+}
+
+// appendCredits writes millicredits as the API does: 12.3, 0.001, 5.
+func appendCredits(b []byte, mc int64) []byte {
+	if mc < 0 {
+		b = append(b, '-')
+		mc = -mc
+	}
+	b = strconv.AppendInt(b, mc/1000, 10)
+	frac := mc % 1000
+	if frac == 0 {
+		return b
+	}
+	digits := [3]byte{byte('0' + frac/100), byte('0' + frac/10%10), byte('0' + frac%10)}
+	n := 3
+	for digits[n-1] == '0' {
+		n--
+	}
+	b = append(b, '.')
+	return append(b, digits[:n]...)
+}
+
+// appendStamp writes epoch milliseconds as RFC 3339 in UTC, the fraction's trailing zeros
+// dropped, as time.RFC3339Nano does.
+func appendStamp(b []byte, ms int64) []byte {
+	return time.UnixMilli(ms).UTC().AppendFormat(b, time.RFC3339Nano)
 }

@@ -205,10 +205,11 @@ func (f UsageFilter) SortValue(e UsageEvent) int64 {
 	}
 }
 
-func (f UsageFilter) query() (string, []any) { return f.queryCols(usageCols) }
+func (f UsageFilter) query() (string, []any) { return f.selectFrom(usageCols, usageFrom) }
 
-// queryCols selects cols (from usage_events e, users u and apps a) for the events f matches.
-func (f UsageFilter) queryCols(cols string) (string, []any) {
+// selectFrom selects cols from (usage_events e, and whatever from joins) for the events f
+// matches, in f's order.
+func (f UsageFilter) selectFrom(cols, from string) (string, []any) {
 	where, args := f.where()
 	col := f.sortCol()
 	dir, cmp := "DESC", "<"
@@ -224,7 +225,7 @@ func (f UsageFilter) queryCols(cols string) (string, []any) {
 		}
 		args = append(args, f.After.Value, f.After.ID)
 	}
-	q := `SELECT ` + cols + usageFrom + where + ` ORDER BY ` + col + ` ` + dir + `, e.id ` + dir
+	q := `SELECT ` + cols + from + where + ` ORDER BY ` + col + ` ` + dir + `, e.id ` + dir
 	if f.Limit > 0 {
 		q += ` LIMIT ?`
 		args = append(args, f.Limit)
