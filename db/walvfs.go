@@ -35,7 +35,7 @@ const walBufferVFSName = "tokenjar-walbuf"
 
 // walBufferLimit bounds the gathered bytes, so a huge transaction does not hold its whole log
 // in memory: past it they are written out and gathering starts again.
-const walBufferLimit = 4 << 20
+const walBufferLimit = 1 << 20
 
 // walWriteMax is the most one write hands the unix VFS: it masks a write's length with 0x1ffff.
 const walWriteMax = 0x1ffff &^ 0xfff
@@ -242,15 +242,18 @@ func flushThen(tls *libc.TLS, pFile uintptr, f func() int32) int32 {
 // flush writes the gathered bytes out. They are dropped only once written: after a failure
 // SQLite's next call on the log tries them again (or fails its transaction).
 func (b *walBuffer) flush(tls *libc.TLS) int32 {
-	for len(b.buf) > 0 {
-		n := min(len(b.buf), walWriteMax)
+	done := 0
+	for done < len(b.buf) {
+		n := min(len(b.buf)-done, walWriteMax)
 		b.written++
-		if rc := unix.write(tls, b.file, uintptr(unsafe.Pointer(&b.buf[0])), int32(n), b.off); rc != sqlite3.SQLITE_OK {
+		if rc := unix.write(tls, b.file, uintptr(unsafe.Pointer(&b.buf[done])), int32(n), b.off+int64(done)); rc != sqlite3.SQLITE_OK {
+			b.buf = b.buf[:copy(b.buf, b.buf[done:])]
+			b.off += int64(done)
 			return rc
 		}
-		b.buf = b.buf[:copy(b.buf, b.buf[n:])]
-		b.off += int64(n)
+		done += n
 	}
+	b.buf = b.buf[:0]
 	return sqlite3.SQLITE_OK
 }
 
