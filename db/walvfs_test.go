@@ -96,8 +96,8 @@ func TestCommittedFramesAreInTheLogFile(t *testing.T) {
 	}
 }
 
-// A reader on its own connection sees each commit as soon as it returns, through every write
-// the log takes: appends, rewrites of a frame in the open transaction, and restarts of the log.
+// A reader on its own connection sees each commit as soon as it returns: small commits, commits
+// of many pages, and commits that start the log over (the restart threshold is lowered).
 func TestReadersSeeEachCommitAtOnce(t *testing.T) {
 	d := openTest(t)
 	d.restartFrames.Store(64) // restart the log often
