@@ -239,7 +239,7 @@ func (d *DB) WaitDurable(ctx context.Context) error { return d.writer.waitDurabl
 
 // Migrate applies every embedded migration that has not run yet, in file name order.
 func (d *DB) Migrate(ctx context.Context) error {
-	return d.Update(ctx, func(c *Conn) error {
+	err := d.Update(ctx, func(c *Conn) error {
 		if _, err := c.q.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP) STRICT`); err != nil {
 			return err
 		}
@@ -278,6 +278,11 @@ func (d *DB) Migrate(ctx context.Context) error {
 		}
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	// A bulk load that did not finish left indexes to build.
+	return d.buildDeferredIndexes(ctx)
 }
 
 // Backup writes a consistent copy of the database to dest with VACUUM INTO. It uses a

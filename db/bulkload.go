@@ -1,0 +1,97 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+)
+
+// bulkDeferredIndexes are the indexes a bulk load builds once at its end instead of row by
+// row: the usage and ledger indexes that no write path reads. The usage log's sort orders (by
+// credits, by tokens) put each new event at a random place in a large tree, so past a few
+// million events every event costs a leaf read and a leaf written back for each; the orders by
+// member and time cost less, but still a leaf per member per transaction. Building an index
+// from the finished table is one sort. The idempotency index stays: the load's inserts use it.
+var bulkDeferredIndexes = []string{
+	"usage_user_credits", "usage_user_tokens", "usage_payer_credits", "usage_payer_tokens",
+	"usage_user_at", "usage_payer_delegated", "ledger_user_at", "ledger_usage",
+}
+
+// BulkLoad runs load with bulkDeferredIndexes dropped, then builds them again. Their
+// definitions are kept in the deferred_indexes table meanwhile, in the same transaction as the
+// drop, so a load that never finishes (a crash, a kill) leaves them to Migrate, which builds
+// whatever that table still holds. Queries are right without them, only slower: the planner
+// finds another index.
+func (d *DB) BulkLoad(ctx context.Context, load func() error) error {
+	if err := d.Update(ctx, deferIndexes); err != nil {
+		return fmt.Errorf("db: bulk load: %w", err)
+	}
+	loadErr := load()
+	if err := d.buildDeferredIndexes(ctx); err != nil {
+		if loadErr != nil {
+			return loadErr
+		}
+		return err
+	}
+	return loadErr
+}
+
+func deferIndexes(c *Conn) error {
+	ctx := context.Background()
+	for _, name := range bulkDeferredIndexes {
+		var def string
+		err := c.q.QueryRowContext(ctx, `SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?`, name).Scan(&def)
+		if err != nil {
+			if errors.Is(err, sql.ErrNoRows) {
+				continue // deferred already, or never made
+			}
+			return err
+		}
+		if _, err := c.q.ExecContext(ctx, `INSERT INTO deferred_indexes(name, sql) VALUES (?, ?)`, name, def); err != nil {
+			return err
+		}
+		if _, err := c.q.ExecContext(ctx, `DROP INDEX `+name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// buildDeferredIndexes builds every index deferred_indexes holds, each in its own transaction
+// with its row's removal.
+func (d *DB) buildDeferredIndexes(ctx context.Context) error {
+	type deferred struct{ name, sql string }
+	var todo []deferred
+	rows, err := d.read.QueryContext(ctx, `SELECT name, sql FROM deferred_indexes ORDER BY name`)
+	if err != nil {
+		return fmt.Errorf("db: deferred indexes: %w", err)
+	}
+	for rows.Next() {
+		var x deferred
+		if err := rows.Scan(&x.name, &x.sql); err != nil {
+			rows.Close()
+			return err
+		}
+		todo = append(todo, x)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, x := range todo {
+		slog.Info("building an index", "index", x.name)
+		err := d.Update(ctx, func(c *Conn) error {
+			if _, err := c.q.ExecContext(ctx, x.sql); err != nil {
+				return err
+			}
+			_, err := c.q.ExecContext(ctx, `DELETE FROM deferred_indexes WHERE name = ?`, x.name)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("db: build index %s: %w", x.name, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,114 @@
+package db
+
+import (
+	"context"
+	"errors"
+	"maps"
+	"path/filepath"
+	"testing"
+)
+
+// indexDefs maps each index of the schema to its CREATE statement.
+func indexDefs(t *testing.T, d *DB) map[string]string {
+	t.Helper()
+	rows, err := d.read.Query(`SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var name, def string
+		if err := rows.Scan(&name, &def); err != nil {
+			t.Fatal(err)
+		}
+		out[name] = def
+	}
+	return out
+}
+
+func TestABulkLoadBuildsTheIndexesItDropped(t *testing.T) {
+	d := openTest(t)
+	ctx := context.Background()
+	before := indexDefs(t, d)
+	for _, name := range bulkDeferredIndexes {
+		if before[name] == "" {
+			t.Fatalf("%s is not in the schema: the list names an index that no longer exists", name)
+		}
+	}
+	err := d.BulkLoad(ctx, func() error {
+		during := indexDefs(t, d)
+		for _, name := range bulkDeferredIndexes {
+			if during[name] != "" {
+				t.Errorf("%s still exists during the load", name)
+			}
+		}
+		if during["usage_idem"] == "" {
+			t.Error("the idempotency index was dropped: the load's inserts need it")
+		}
+		if n := countRows(t, d, `SELECT count(*) FROM deferred_indexes`); n != int64(len(bulkDeferredIndexes)) {
+			t.Errorf("deferred_indexes holds %d rows during the load, want %d", n, len(bulkDeferredIndexes))
+		}
+		return insertApp(d, "loaded")
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after := indexDefs(t, d); !maps.Equal(before, after) {
+		t.Fatalf("the schema's indexes changed:\nbefore %v\nafter  %v", before, after)
+	}
+	if n := countRows(t, d, `SELECT count(*) FROM deferred_indexes`); n != 0 {
+		t.Fatalf("deferred_indexes still holds %d rows", n)
+	}
+}
+
+func TestAFailedBulkLoadStillBuildsTheIndexes(t *testing.T) {
+	d := openTest(t)
+	before := indexDefs(t, d)
+	boom := errors.New("boom")
+	if err := d.BulkLoad(context.Background(), func() error { return boom }); !errors.Is(err, boom) {
+		t.Fatalf("got %v, want the load's error", err)
+	}
+	if after := indexDefs(t, d); !maps.Equal(before, after) {
+		t.Fatalf("the schema's indexes changed:\nbefore %v\nafter  %v", before, after)
+	}
+}
+
+// A load killed before its end leaves the indexes dropped; the next start builds them.
+func TestMigrateBuildsWhatAnUnfinishedBulkLoadLeft(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "t.db")
+	ctx := context.Background()
+	d, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	before := indexDefs(t, d)
+	if err := d.Update(ctx, deferIndexes); err != nil {
+		t.Fatal(err)
+	}
+	if err := insertApp(d, "half-loaded"); err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
+
+	d, err = Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if got := indexDefs(t, d); maps.Equal(before, got) {
+		t.Fatal("the indexes were there before Migrate: the test proves nothing")
+	}
+	if err := d.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if after := indexDefs(t, d); !maps.Equal(before, after) {
+		t.Fatalf("the schema's indexes after Migrate:\nbefore %v\nafter  %v", before, after)
+	}
+	if n := countRows(t, d, `SELECT count(*) FROM deferred_indexes`); n != 0 {
+		t.Fatalf("deferred_indexes still holds %d rows", n)
+	}
+}
