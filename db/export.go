@@ -32,34 +32,54 @@ const rawCSV = `printf('%d,%d,%d,%d,"%w","%w","%w","%w","%w","%w",%d,%d,%d,%s,"%
 	`e.input_tokens, e.output_tokens, e.total_tokens, e.processing_time_ms, e.project, e.delegation_id, e.cost_usd, ` +
 	`e.credits, e.charged, e.debt, e.refunded_at)`
 
-// EachUsageCSV streams the events f matches to fn as CSV lines (without the line break). The
-// line is reused: fn must not keep it.
-func (c *Conn) EachUsageCSV(ctx context.Context, f UsageFilter, fn func(line []byte) error) error {
+// UsageCSV is an open walk of the export's rows, read a line at a time. It holds a read
+// connection until Close.
+type UsageCSV struct {
+	rows  *sql.Rows
+	cells csvCells
+	raw   sql.RawBytes
+	err   error
+}
+
+// OpenUsageCSV starts the walk of the events f matches.
+func (c *Conn) OpenUsageCSV(ctx context.Context, f UsageFilter) (*UsageCSV, error) {
 	// Names and apps are read before the rows: a lookup during the walk would need a second
 	// connection while this one is held, and exports waiting on each other could empty the pool.
 	cells, err := c.csvNameCells(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	q, args := f.selectFrom(rawCSV, " FROM usage_events e")
 	rows, err := c.query(ctx, q, args...)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer rows.Close()
-	var raw sql.RawBytes
-	var line []byte
-	for rows.Next() {
-		if err := rows.Scan(&raw); err != nil {
-			return err
-		}
-		line = cells.finish(line[:0], raw)
-		if err := fn(line); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
+	return &UsageCSV{rows: rows, cells: cells}, nil
 }
+
+// Next appends the next row's line (without the line break) to b. At the end of the rows, or
+// on an error, it returns b and false; Err tells which.
+func (u *UsageCSV) Next(b []byte) ([]byte, bool) {
+	if u.err != nil || !u.rows.Next() {
+		return b, false
+	}
+	if err := u.rows.Scan(&u.raw); err != nil {
+		u.err = err
+		return b, false
+	}
+	return u.cells.finish(b, u.raw), true
+}
+
+// Err is the error that ended the walk, if any.
+func (u *UsageCSV) Err() error {
+	if u.err != nil {
+		return u.err
+	}
+	return u.rows.Err()
+}
+
+// Close ends the walk and gives the connection back.
+func (u *UsageCSV) Close() error { return u.rows.Close() }
 
 // csvCells holds each member's name and email, and each app's slug, as finished CSV cells.
 type csvCells struct {

@@ -2,18 +2,23 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
 	"reflect"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"tokenjar/server/core"
 )
 
 // csvRecord is how a usage item reads in the CSV export, written the plain way: from the JSON
-// item, through encoding/csv. The export builds its lines inside SQLite (db.EachUsageCSV);
+// item, through encoding/csv. The export builds its lines from one raw text per row (db.UsageCSV);
 // this is the oracle it must agree with.
 func csvRecord(it core.UsageItem) []string {
 	cell := func(s string) string {
@@ -125,4 +130,64 @@ func roundTrip(t *testing.T, rec []string) []string {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// The server reads the CSV body in 4 KiB chunks: lines that straddle a chunk's end must come
+// out whole and in order.
+func TestALongCSVExportComesOutWhole(t *testing.T) {
+	ts := newTestServer(t)
+	for i := range 120 {
+		desc := strings.Repeat(fmt.Sprintf("report %d, \"quoted\" and long; ", i), 1+i%9)
+		ts.do("POST", "/api/v1/usage", ts.appKey, map[string]any{"aiAgentId": "homework-helper", "userEmail": "owner@example.org",
+			"description": desc, "totalCost": json.Number("0.001"), "timestamp": fmt.Sprintf("2026-11-01T10:%02d:%02dZ", i/60, i%60)}, 201, nil)
+	}
+	body := ts.do("GET", "/api/v1/usage/export?format=csv", ts.owner, nil, 200, nil)
+	if len(body) < 5*4096 {
+		t.Fatalf("the export is %d bytes: too short to cross several chunks", len(body))
+	}
+	records, err := csv.NewReader(bytes.NewReader(body)).ReadAll()
+	if err != nil {
+		t.Fatalf("the CSV export does not parse: %v", err)
+	}
+	items := exportedItems(t, ts.do("GET", "/api/v1/usage/export?format=json", ts.owner, nil, 200, nil))
+	if len(items) != 120 || len(records) != 121 {
+		t.Fatalf("%d CSV rows and %d JSON items, want 120 of each", len(records)-1, len(items))
+	}
+	for i, it := range items {
+		if want := roundTrip(t, csvRecord(it)); !reflect.DeepEqual(records[i+1], want) {
+			t.Fatalf("row %d:\n got %q\nwant %q", i+1, records[i+1], want)
+		}
+	}
+}
+
+// A client that leaves in the middle of a large export must not keep the read connection the
+// export held: the read pool has only a few.
+func TestAbandonedExportsGiveTheirConnectionBack(t *testing.T) {
+	ts := newTestServer(t)
+	reps := make([]core.UsageReport, 30000)
+	for i := range reps {
+		reps[i] = core.UsageReport{AIAgentID: "homework-helper", UserEmail: "owner@example.org", TotalCost: "0.001",
+			ChargeUser: true, Description: strings.Repeat("a long enough description ", 8)}
+	}
+	if _, err := ts.svc.ChargeBatch(context.Background(), core.Operator, reps); err != nil {
+		t.Fatal(err)
+	}
+	for range 12 { // three times the pool on this machine's size (at least 4)
+		req, _ := http.NewRequest("GET", ts.url+"/api/v1/usage/export?format=csv", nil)
+		req.Header.Set("Authorization", "Bearer "+ts.owner)
+		resp, err := http.DefaultTransport.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadFull(resp.Body, make([]byte, 8192)); err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close() // mid-stream: the rest (about 7 MB) is never read
+	}
+	client := &http.Client{Timeout: 10 * time.Second}
+	for range 8 {
+		if status, b := ts.send(client, "GET", "/api/v1/usage?limit=1", ts.owner, nil, nil); status != 200 {
+			t.Fatalf("after the abandoned exports: status %d: %s", status, b)
+		}
+	}
 }

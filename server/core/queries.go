@@ -380,13 +380,17 @@ func (s *Service) EachUsage(ctx context.Context, p Principal, q UsageQuery, gran
 // UsageCSVColumns is the CSV export's header.
 var UsageCSVColumns = db.CSVColumns
 
-// EachUsageCSV streams the same rows as EachUsage, each as one CSV line (see db.EachUsageCSV).
-func (s *Service) EachUsageCSV(ctx context.Context, p Principal, q UsageQuery, granted bool, fn func(line []byte) error) error {
+// UsageCSV is an open walk of the export's rows (see db.UsageCSV).
+type UsageCSV = db.UsageCSV
+
+// OpenUsageCSV opens the walk of the same rows as EachUsage, each read as one CSV line (see
+// db.UsageCSV). The caller must Close it.
+func (s *Service) OpenUsageCSV(ctx context.Context, p Principal, q UsageQuery, granted bool) (*UsageCSV, error) {
 	f, err := s.exportFilter(ctx, p, q, granted)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return s.db.Read().EachUsageCSV(ctx, f, fn)
+	return s.db.Read().OpenUsageCSV(ctx, f)
 }
 
 // CheckUsageQuery validates an export query up front, so errors come before streaming starts.
