@@ -15,7 +15,7 @@ import (
 // member and time cost less, but still a leaf per member per transaction. Building an index
 // from the finished table is one sort. The idempotency index stays: the load's inserts use it.
 var bulkDeferredIndexes = []string{
-	"usage_user_credits", "usage_user_tokens", "usage_payer_credits", "usage_payer_tokens",
+	"usage_user_model_credits", "usage_user_model_tokens", "usage_payer_model_credits", "usage_payer_model_tokens",
 	"usage_user_at", "usage_payer_delegated", "ledger_user_at", "ledger_usage",
 }
 

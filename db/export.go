@@ -35,7 +35,8 @@ const rawCSV = `printf('%d,%d,%d,%d,"%w","%w","%w","%w","%w","%w",%d,%d,%d,%s,"%
 // UsageCSV is an open walk of the export's rows, read a line at a time. It holds a read
 // connection until Close.
 type UsageCSV struct {
-	rows  *sql.Rows
+	rows  interface{ Scan(...any) error }
+	it    *sql.Rows
 	cells csvCells
 	raw   sql.RawBytes
 	err   error
@@ -49,18 +50,25 @@ func (c *Conn) OpenUsageCSV(ctx context.Context, f UsageFilter) (*UsageCSV, erro
 	if err != nil {
 		return nil, err
 	}
+	if f, err = c.withSortModels(ctx, f); err != nil {
+		return nil, err
+	}
 	q, args := f.selectFrom(rawCSV, " FROM usage_events e")
 	rows, err := c.query(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
-	return &UsageCSV{rows: rows, cells: cells}, nil
+	u := &UsageCSV{rows: rows, it: rows, cells: cells}
+	if f.merged() {
+		u.rows = mergedRow{rows}
+	}
+	return u, nil
 }
 
 // Next appends the next row's line (without the line break) to b. At the end of the rows, or
 // on an error, it returns b and false; Err tells which.
 func (u *UsageCSV) Next(b []byte) ([]byte, bool) {
-	if u.err != nil || !u.rows.Next() {
+	if u.err != nil || !u.it.Next() {
 		return b, false
 	}
 	if err := u.rows.Scan(&u.raw); err != nil {
@@ -75,11 +83,11 @@ func (u *UsageCSV) Err() error {
 	if u.err != nil {
 		return u.err
 	}
-	return u.rows.Err()
+	return u.it.Err()
 }
 
 // Close ends the walk and gives the connection back.
-func (u *UsageCSV) Close() error { return u.rows.Close() }
+func (u *UsageCSV) Close() error { return u.it.Close() }
 
 // csvCells holds each member's name and email, and each app's slug, as finished CSV cells.
 type csvCells struct {

@@ -132,6 +132,10 @@ type UsageFilter struct {
 	Limit  int
 	After  *Cursor
 	AtOnly bool
+
+	// models, set by withSortModels, makes an order by credits or tokens with no model
+	// filter a merge of one walk per model.
+	models []string
 }
 
 // Cursor is a keyset position: the sort value and id of the last row of the previous page.
@@ -207,6 +211,10 @@ func (f UsageFilter) SortValue(e UsageEvent) int64 {
 
 func (f UsageFilter) query() (string, []any) { return f.selectFrom(usageCols, usageFrom) }
 
+// merged reports whether f's query is a merge of per-model walks; its rows then carry two more
+// columns, the sort value and the id.
+func (f UsageFilter) merged() bool { return len(f.models) > 0 }
+
 // selectFrom selects cols from (usage_events e, and whatever from joins) for the events f
 // matches, in f's order.
 func (f UsageFilter) selectFrom(cols, from string) (string, []any) {
@@ -225,12 +233,69 @@ func (f UsageFilter) selectFrom(cols, from string) (string, []any) {
 		}
 		args = append(args, f.After.Value, f.After.ID)
 	}
-	q := `SELECT ` + cols + from + where + ` ORDER BY ` + col + ` ` + dir + `, e.id ` + dir
+	var q string
+	if f.merged() {
+		// The orders by credits and tokens lead with the model (migration 0012): each model's
+		// events are one range in order, and SQLite merges the ranges as it reads them.
+		arms := make([]string, len(f.models))
+		all := make([]any, 0, len(f.models)*(len(args)+1)+1)
+		for i, m := range f.models {
+			arms[i] = `SELECT ` + cols + `, ` + col + ` AS sort_v, e.id AS sort_id` + from + where + ` AND e.model = ?`
+			all = append(append(all, args...), m)
+		}
+		q, args = strings.Join(arms, " UNION ALL ")+` ORDER BY sort_v `+dir+`, sort_id `+dir, all
+	} else {
+		q = `SELECT ` + cols + from + where + ` ORDER BY ` + col + ` ` + dir + `, e.id ` + dir
+	}
 	if f.Limit > 0 {
 		q += ` LIMIT ?`
 		args = append(args, f.Limit)
 	}
 	return q, args
+}
+
+// withSortModels prepares an order by credits or tokens with no model filter: it lists the
+// models of the member (or the granter's delegated events) for the merge. It skips from one
+// model to the next in the sort index, a seek per model.
+func (c *Conn) withSortModels(ctx context.Context, f UsageFilter) (UsageFilter, error) {
+	if f.sortCol() == "e.at" || f.Model != "" || (f.UserID == 0 && f.GranterID == 0) {
+		return f, nil
+	}
+	q, args := f.sortModelsQuery()
+	rows, err := c.query(ctx, q, args...)
+	if err != nil {
+		return f, err
+	}
+	defer rows.Close()
+	f.models = nil
+	for rows.Next() {
+		var m string
+		if err := rows.Scan(&m); err != nil {
+			return f, err
+		}
+		f.models = append(f.models, m)
+	}
+	return f, rows.Err()
+}
+
+func (f UsageFilter) sortModelsQuery() (string, []any) {
+	cond, arg := "user_id = ?", f.UserID
+	if f.GranterID != 0 {
+		cond, arg = "payer_id = ? AND delegation_id IS NOT NULL", f.GranterID
+	}
+	return `WITH RECURSIVE m(model) AS (
+		SELECT (SELECT min(model) FROM usage_events WHERE ` + cond + `)
+		UNION ALL
+		SELECT (SELECT min(model) FROM usage_events WHERE ` + cond + ` AND model > m.model) FROM m WHERE m.model IS NOT NULL)
+		SELECT model FROM m WHERE model IS NOT NULL`, []any{arg, arg}
+}
+
+// mergedRow scans a merged query's row, dropping its two sort columns.
+type mergedRow struct{ rows *sql.Rows }
+
+func (r mergedRow) Scan(dest ...any) error {
+	var v, id int64
+	return r.rows.Scan(append(dest, &v, &id)...)
 }
 
 // ListUsage returns one page of events.
@@ -245,14 +310,22 @@ func (c *Conn) ListUsage(ctx context.Context, f UsageFilter) ([]UsageEvent, erro
 
 // EachUsage streams every matching event to fn without holding them in memory.
 func (c *Conn) EachUsage(ctx context.Context, f UsageFilter, fn func(UsageEvent) error) error {
+	f, err := c.withSortModels(ctx, f)
+	if err != nil {
+		return err
+	}
 	q, args := f.query()
 	rows, err := c.query(ctx, q, args...)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
+	var row interface{ Scan(...any) error } = rows
+	if f.merged() {
+		row = mergedRow{rows}
+	}
 	for rows.Next() {
-		e, err := scanUsage(rows)
+		e, err := scanUsage(row)
 		if err != nil {
 			return err
 		}

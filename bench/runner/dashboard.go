@@ -369,12 +369,12 @@ func cmdDashboard(args []string) error {
 		filters := []url.Values{{}, {"source": {"personal"}}, {"model": {"no-such-model-bench"}}, {"sort": {"-credits"}}, {"sort": {"-totalTokens"}}}
 		if len(models) > 0 {
 			filters = append(filters, url.Values{"model": {models[0]}}, url.Values{"model": {models[len(models)-1]}},
-				url.Values{"model": {models[0]}, "sort": {"-credits"}})
+				url.Values{"model": {models[0]}, "sort": {"-credits"}}, url.Values{"model": {models[len(models)-1]}, "sort": {"-totalTokens"}})
 			r30 := ranges(now)[1].q
 			filters = append(filters, with(r30, "model", models[0]))
 		}
 		if len(apps) > 0 {
-			filters = append(filters, url.Values{"app": {apps[0]}})
+			filters = append(filters, url.Values{"app": {apps[0]}}, url.Values{"app": {apps[len(apps)-1]}, "sort": {"-credits"}})
 			if len(models) > 0 {
 				filters = append(filters, url.Values{"app": {apps[0]}, "model": {models[0]}})
 				filters = append(filters, url.Values{"app": {apps[len(apps)-1]}, "model": {models[len(models)-1]}})

@@ -301,14 +301,30 @@ func (s *Service) ListUsage(ctx context.Context, p Principal, q UsageQuery, gran
 // pruneByRollups narrows a filtered, time-ordered page with the per-day rollups: they tell
 // which days hold matching events, so a filter that matches nothing answers at once and one
 // that matches sparsely scans back only as far as the page needs, not the whole history.
+// A first page in another order learns from them only whether anything matches: walked by
+// credits, a filter that matches nothing would read the member's whole sort index.
 func (s *Service) pruneByRollups(ctx context.Context, r *resolvedQuery) (empty bool, err error) {
 	f := r.f
 	filtered := f.AppID != 0 || f.Model != "" || f.Provider != "" || f.UsageType != "" || f.Project != "" || f.Modality != "" || f.Source != "" ||
 		(f.GranterID != 0 && f.UserID != 0) // one grantee among a granter's delegated events
-	if !filtered || f.Sort != "at" || f.Asc {
+	if !filtered {
 		return false, nil
 	}
 	loc := s.Settings().Location
+	if f.Sort != "at" || f.Asc {
+		// A model alone is one range of the sort index (db.UsageFilter.selectFrom): an empty
+		// one costs a seek, less than asking the rollups.
+		onlyModel := f.AppID == 0 && f.Provider == "" && f.UsageType == "" && f.Project == "" && f.Modality == "" && f.Source == "" &&
+			!(f.GranterID != 0 && f.UserID != 0)
+		if f.After != nil || onlyModel {
+			return false, nil
+		}
+		agg := r.agg
+		agg.HasFrom, agg.HasTo = f.From != 0, f.To != 0
+		agg.FromDay, agg.ToDay = DayOf(fromMS(f.From), loc), DayOf(fromMS(f.To-1), loc)
+		days, err := s.db.Read().Aggregate(ctx, "day", agg)
+		return len(days) == 0, err
+	}
 	agg := r.agg
 	// Unlike chart ranges, partial first and last days count here.
 	agg.HasFrom, agg.HasTo = f.From != 0, f.To != 0
