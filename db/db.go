@@ -70,6 +70,8 @@ func dsn(path string, readOnly bool) string {
 	if readOnly {
 		q.Add("_pragma", "query_only(1)")
 		q.Add("_pragma", "cache_size(-8000)") // 8 MB per reader
+		// Long forward walks read ahead (see readahead.go).
+		q.Set("vfs", readAheadVFSName)
 	} else {
 		q.Set("_txlock", "immediate")
 		// 32 MB: a group of charges touches many index pages; a smaller cache spills them to
@@ -87,6 +89,9 @@ func dsn(path string, readOnly bool) string {
 // Open opens (creating if needed) the database file at path.
 func Open(path string) (*DB, error) {
 	if err := registerWALBufferVFS(); err != nil {
+		return nil, err
+	}
+	if err := registerReadAheadVFS(); err != nil {
 		return nil, err
 	}
 	write, err := sql.Open("sqlite", dsn(path, false))

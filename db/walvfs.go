@@ -1,7 +1,6 @@
 package db
 
 import (
-	"fmt"
 	"strings"
 	"sync"
 	"unsafe"
@@ -96,23 +95,7 @@ type walBuffer struct {
 
 // registerWALBufferVFS registers walBufferVFS once per process.
 func registerWALBufferVFS() error {
-	walVFSOnce.Do(func() {
-		tls := libc.NewTLS()
-		defer tls.Close()
-		base := sqlite3.Xsqlite3_vfs_find(tls, 0)
-		if base == 0 {
-			walVFSErr = fmt.Errorf("no default SQLite VFS")
-			return
-		}
-		walVFS = *(*sqlite3.Tsqlite3_vfs)(cmem(base))
-		walVFS.FpNext = 0
-		walVFS.FzName = uintptr(unsafe.Pointer(&walVFSZ[0]))
-		unixOpen = *slot[xOpenFn](&walVFS.FxOpen)
-		*slot[xOpenFn](&walVFS.FxOpen) = walVFSOpen
-		if rc := sqlite3.Xsqlite3_vfs_register(tls, uintptr(unsafe.Pointer(&walVFS)), 0); rc != sqlite3.SQLITE_OK {
-			walVFSErr = fmt.Errorf("register the %s VFS: SQLite error %d", walBufferVFSName, rc)
-		}
-	})
+	walVFSOnce.Do(func() { walVFSErr = registerVFS(&walVFS, walVFSZ, &unixOpen, walVFSOpen) })
 	return walVFSErr
 }
 
