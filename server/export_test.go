@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"reflect"
 	"strconv"
@@ -189,5 +190,35 @@ func TestAbandonedExportsGiveTheirConnectionBack(t *testing.T) {
 		if status, b := ts.send(client, "GET", "/api/v1/usage?limit=1", ts.owner, nil, nil); status != 200 {
 			t.Fatalf("after the abandoned exports: status %d: %s", status, b)
 		}
+	}
+}
+
+// The export writes its own response head: an HTTP/1.0 client gets the body unchunked, ended by
+// the connection's close.
+func TestTheExportAnswersHTTP10(t *testing.T) {
+	ts := newTestServer(t)
+	ts.do("POST", "/api/v1/usage", ts.appKey, map[string]any{"aiAgentId": "homework-helper", "userEmail": "owner@example.org",
+		"description": "one", "totalCost": json.Number("0.001")}, 201, nil)
+	raw := func(req string) string { // "METHOD PROTOCOL"
+		conn, err := net.Dial("tcp", strings.TrimPrefix(ts.url, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		conn.SetDeadline(time.Now().Add(10 * time.Second))
+		fmt.Fprintf(conn, "%s /api/v1/usage/export?format=csv %s\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer %s\r\n\r\n", strings.Fields(req)[0], strings.Fields(req)[1], ts.owner)
+		b, err := io.ReadAll(conn) // the server closes the connection after the export
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	head, body, _ := strings.Cut(raw("GET HTTP/1.0"), "\r\n\r\n")
+	if !strings.HasPrefix(head, "HTTP/1.1 200") || strings.Contains(strings.ToLower(head), "transfer-encoding") {
+		t.Fatalf("HTTP/1.0 export head:\n%s\nbody %q", head, body)
+	}
+	records, err := csv.NewReader(strings.NewReader(body)).ReadAll()
+	if err != nil || len(records) != 2 || records[1][9] != "one" {
+		t.Fatalf("HTTP/1.0 export body (%v):\n%s", err, body)
 	}
 }

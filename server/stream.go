@@ -5,9 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -39,14 +36,11 @@ func (s *Server) export(c *fiber.Ctx, granted bool) error {
 		c.Set(fiber.HeaderContentType, "application/json")
 	}
 	if format == "csv" {
-		// fasthttp reads the body in 4 KiB chunks; each Read steps the rows itself, on the
-		// connection's goroutine, instead of handing lines through a pipe from another one.
 		rows, err := s.svc.OpenUsageCSV(context.Background(), p, q, granted)
 		if err != nil {
 			return err
 		}
-		header := strings.Join(core.UsageCSVColumns, ",") + "\n"
-		c.Context().SetBodyStream(&csvBody{rows: rows, pending: []byte(header), log: s.log}, -1)
+		s.sendCSV(c, rows)
 		return nil
 	}
 	svc, log := s.svc, s.log
@@ -73,40 +67,6 @@ func (s *Server) export(c *fiber.Ctx, granted bool) error {
 	})
 	return nil
 }
-
-// csvBody is the CSV export's body, read a chunk at a time by the server as it sends it.
-type csvBody struct {
-	rows    *core.UsageCSV
-	pending []byte // lines (and the header) read but not yet sent
-	done    bool
-	log     *slog.Logger
-}
-
-func (b *csvBody) Read(p []byte) (int, error) {
-	for !b.done && len(b.pending) < len(p) {
-		var ok bool
-		if b.pending, ok = b.rows.Next(b.pending); !ok {
-			b.done = true
-			if err := b.rows.Err(); err != nil {
-				// Failing the read ends the response without its last chunk, so the client
-				// sees a broken download, not a short file that looks whole.
-				b.log.Error("export stopped", "err", err)
-				return 0, err
-			}
-			break
-		}
-		b.pending = append(b.pending, '\n')
-	}
-	if len(b.pending) == 0 {
-		return 0, io.EOF
-	}
-	n := copy(p, b.pending)
-	b.pending = b.pending[:copy(b.pending, b.pending[n:])]
-	return n, nil
-}
-
-// Close gives the read connection back, when the body is sent or the client has gone.
-func (b *csvBody) Close() error { return b.rows.Close() }
 
 // stream sends new usage events the caller may see as server-sent events.
 func (s *Server) stream(c *fiber.Ctx) error {
