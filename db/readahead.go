@@ -66,11 +66,20 @@ type readAhead struct {
 	reads, preads int64 // SQLite's reads, and the reads of the file that served them (for tests)
 }
 
-// raStream is a run of forward reads: the last offset read, and the bytes read ahead of it.
+// raStream is a run of reads: the last offset read, and the bytes read around it.
 type raStream struct {
 	last int64
 	off  int64
-	buf  []byte // len(buf) bytes of the file from off; empty when there are none
+	mem  uintptr // readAheadSize bytes of C memory: SQLite's read writes into it
+	n    int     // bytes of the file from off held in mem; 0 when none
+}
+
+// buf is the bytes the stream holds.
+func (s *raStream) buf() []byte {
+	if s.n == 0 {
+		return nil
+	}
+	return unsafe.Slice((*byte)(cmem(s.mem)), s.n)
 }
 
 func registerReadAheadVFS() error {
@@ -151,7 +160,7 @@ func lockedReadAhead(pFile uintptr) *readAhead {
 func (r *readAhead) drop() {
 	for i := range r.streams {
 		r.streams[i].last = -1 << 62
-		r.streams[i].buf = r.streams[i].buf[:0]
+		r.streams[i].n = 0
 	}
 }
 
@@ -162,8 +171,8 @@ func raRead(tls *libc.TLS, pFile, zBuf uintptr, iAmt int32, iOfst int64) int32 {
 	end := iOfst + int64(iAmt)
 	for i := range r.streams {
 		s := &r.streams[i]
-		if iOfst >= s.off && end <= s.off+int64(len(s.buf)) {
-			copy(unsafe.Slice((*byte)(cmem(zBuf)), iAmt), s.buf[iOfst-s.off:])
+		if iOfst >= s.off && end <= s.off+int64(s.n) {
+			copy(unsafe.Slice((*byte)(cmem(zBuf)), iAmt), s.buf()[iOfst-s.off:])
 			s.last = iOfst
 			return sqlite3.SQLITE_OK
 		}
@@ -184,26 +193,27 @@ func raRead(tls *libc.TLS, pFile, zBuf uintptr, iAmt int32, iOfst int64) int32 {
 		} else if iOfst-s.last > readAheadSize {
 			continue
 		}
-		s.last = iOfst
-		if cap(s.buf) < readAheadSize {
-			s.buf = make([]byte, readAheadSize)
+		s.last, s.n = iOfst, 0
+		if s.mem == 0 {
+			if s.mem = libc.Xmalloc(tls, readAheadSize); s.mem == 0 {
+				r.preads++
+				return raUnix.read(tls, pFile, zBuf, iAmt, iOfst)
+			}
 		}
-		s.buf = s.buf[:readAheadSize]
 		r.preads++
-		if rc := raUnix.read(tls, pFile, uintptr(unsafe.Pointer(&s.buf[0])), readAheadSize, from); rc != sqlite3.SQLITE_OK {
+		if rc := raUnix.read(tls, pFile, s.mem, readAheadSize, from); rc != sqlite3.SQLITE_OK {
 			// Past the end of the file (a short read), or an error: read just what was asked.
-			s.buf = s.buf[:0]
 			r.preads++
 			return raUnix.read(tls, pFile, zBuf, iAmt, iOfst)
 		}
-		s.off = from
-		copy(unsafe.Slice((*byte)(cmem(zBuf)), iAmt), s.buf[iOfst-from:])
+		s.off, s.n = from, readAheadSize
+		copy(unsafe.Slice((*byte)(cmem(zBuf)), iAmt), s.buf()[iOfst-from:])
 		return sqlite3.SQLITE_OK
 	}
 	// Not near any stream: it may start one.
 	s := &r.streams[r.next]
 	r.next = (r.next + 1) % readAheadStreams
-	s.last, s.buf = iOfst, s.buf[:0]
+	s.last, s.n = iOfst, 0
 	r.preads++
 	return raUnix.read(tls, pFile, zBuf, iAmt, iOfst)
 }
@@ -234,6 +244,11 @@ func raClose(tls *libc.TLS, pFile uintptr) int32 {
 	if r := raFiles[pFile]; r != nil {
 		io := raClosedIO[r.name]
 		raClosedIO[r.name] = [2]int64{io[0] + r.reads, io[1] + r.preads}
+		for _, s := range r.streams {
+			if s.mem != 0 {
+				libc.Xfree(tls, s.mem)
+			}
+		}
 	}
 	delete(raFiles, pFile)
 	raFilesMu.Unlock()

@@ -77,8 +77,8 @@ func TestReadAheadIsDroppedBetweenTransactions(t *testing.T) {
 	raFilesMu.Lock()
 	for _, r := range raFiles {
 		for _, st := range r.streams {
-			if r.name == d.Path && len(st.buf) > 0 {
-				t.Errorf("%d bytes read ahead outlived their transaction", len(st.buf))
+			if r.name == d.Path && st.n > 0 {
+				t.Errorf("%d bytes read ahead outlived their transaction", st.n)
 			}
 		}
 	}
