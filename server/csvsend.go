@@ -16,8 +16,10 @@ import (
 // in chunks of 4 KiB, a write (and a wake-up of the client) each: at 1.4 million rows the export
 // took 7.1 s that way and 5.3 s with chunks of csvChunk bytes. The export takes the connection
 // over once the handler has returned, writes the head fasthttp would have written, then the
-// chunks, and the connection closes after it.
-func (s *Server) sendCSV(c *fiber.Ctx, rows *core.UsageCSV) {
+// chunks, and the connection closes after it. The rows are opened there too: fasthttp may drop
+// a connection without calling the hijack handler, and rows opened before would keep their read
+// connection.
+func (s *Server) sendCSV(c *fiber.Ctx, open func() (*core.UsageCSV, error)) {
 	h := &c.Response().Header
 	h.SetStatusCode(fiber.StatusOK)
 	chunked := c.Request().Header.IsHTTP11()
@@ -36,8 +38,17 @@ func (s *Server) sendCSV(c *fiber.Ctx, rows *core.UsageCSV) {
 	log := s.log
 	c.Context().HijackSetNoResponse(true)
 	c.Context().Hijack(func(conn net.Conn) {
+		w := &csvWriter{conn: conn}
+		rows, err := open()
+		if err != nil {
+			// The query was checked before: this is the database failing. Nothing was sent yet.
+			log.Error("export failed", "err", err)
+			w.write([]byte("HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n" +
+				`{"error":{"code":"internal","message":"internal error"}}`))
+			return
+		}
 		defer rows.Close()
-		w := &csvWriter{conn: conn, chunked: chunked, buf: make([]byte, 0, csvChunk+4096)}
+		w = &csvWriter{conn: conn, chunked: chunked, buf: make([]byte, 0, csvChunk+4096)}
 		w.buf = append(w.buf, head...)
 		if err := w.send(); err != nil {
 			return // the client has gone

@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
@@ -220,5 +221,26 @@ func TestTheExportAnswersHTTP10(t *testing.T) {
 	records, err := csv.NewReader(strings.NewReader(body)).ReadAll()
 	if err != nil || len(records) != 2 || records[1][9] != "one" {
 		t.Fatalf("HTTP/1.0 export body (%v):\n%s", err, body)
+	}
+}
+
+// A database that fails once the export has begun gets a 500 with no internal text, before any
+// row: the head is written only once the rows are open.
+func TestAFailingExportAnswers500(t *testing.T) {
+	ts := newTestServer(t)
+	other, err := sql.Open("sqlite", ts.db.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if _, err := other.Exec(`ALTER TABLE usage_events RENAME TO usage_events_gone`); err != nil {
+		t.Fatal(err)
+	}
+	b := ts.do("GET", "/api/v1/usage/export?format=csv", ts.owner, nil, 500, nil)
+	if string(b) != `{"error":{"code":"internal","message":"internal error"}}` {
+		t.Fatalf("body %s", b)
+	}
+	if !strings.Contains(ts.logs.String(), "export failed") {
+		t.Fatalf("the failure was not logged where the export opens its rows: %s", ts.logs.String())
 	}
 }

@@ -36,11 +36,7 @@ func (s *Server) export(c *fiber.Ctx, granted bool) error {
 		c.Set(fiber.HeaderContentType, "application/json")
 	}
 	if format == "csv" {
-		rows, err := s.svc.OpenUsageCSV(context.Background(), p, q, granted)
-		if err != nil {
-			return err
-		}
-		s.sendCSV(c, rows)
+		s.sendCSV(c, func() (*core.UsageCSV, error) { return s.svc.OpenUsageCSV(context.Background(), p, q, granted) })
 		return nil
 	}
 	svc, log := s.svc, s.log
