@@ -118,17 +118,12 @@ func wrapReadAheadMethods(m uintptr) bool {
 			return false
 		}
 		raBaseMethods = m
-		raUnix.close = *slot[xCloseFn](&um.FxClose)
-		raUnix.read = *slot[xReadWriteFn](&um.FxRead)
-		raUnix.write = *slot[xReadWriteFn](&um.FxWrite)
-		raUnix.truncate = *slot[xTruncateFn](&um.FxTruncate)
-		raUnix.shmLock = *slot[xShmLockFn](&um.FxShmLock)
 		raMethods = *um
-		*slot[xCloseFn](&raMethods.FxClose) = raClose
-		*slot[xReadWriteFn](&raMethods.FxRead) = raRead
-		*slot[xReadWriteFn](&raMethods.FxWrite) = raWrite
-		*slot[xTruncateFn](&raMethods.FxTruncate) = raTruncate
-		*slot[xShmLockFn](&raMethods.FxShmLock) = raShmLock
+		raUnix.close = hook(&raMethods.FxClose, xCloseFn(raClose))
+		raUnix.read = hook(&raMethods.FxRead, xReadWriteFn(raRead))
+		raUnix.write = hook(&raMethods.FxWrite, xReadWriteFn(raWrite))
+		raUnix.truncate = hook(&raMethods.FxTruncate, xTruncateFn(raTruncate))
+		raUnix.shmLock = hook(&raMethods.FxShmLock, xShmLockFn(raShmLock))
 	}
 	return m == raBaseMethods
 }

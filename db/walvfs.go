@@ -53,6 +53,13 @@ type (
 // slot reads or sets a C function pointer: modernc.org/sqlite keeps a Go func value there.
 func slot[F any](p *uintptr) *F { return (*F)(unsafe.Pointer(p)) }
 
+// hook puts fn in a method table's slot and returns the function that was there.
+func hook[F any](p *uintptr, fn F) F {
+	old := *slot[F](p)
+	*slot[F](p) = fn
+	return old
+}
+
 var (
 	walVFSOnce sync.Once
 	walVFSErr  error
@@ -115,23 +122,15 @@ func wrapLogMethods(m uintptr) bool {
 	methodsMu.Lock()
 	defer methodsMu.Unlock()
 	if unixLogMethods == 0 {
-		um := (*sqlite3.Tsqlite3_io_methods)(cmem(m))
 		unixLogMethods = m
-		unix.close = *slot[xCloseFn](&um.FxClose)
-		unix.read = *slot[xReadWriteFn](&um.FxRead)
-		unix.write = *slot[xReadWriteFn](&um.FxWrite)
-		unix.truncate = *slot[xTruncateFn](&um.FxTruncate)
-		unix.sync = *slot[xSyncFn](&um.FxSync)
-		unix.fileSize = *slot[xFileSizeFn](&um.FxFileSize)
-		unix.fileCtl = *slot[xFileCtlFn](&um.FxFileControl)
-		walMethods = *um
-		*slot[xCloseFn](&walMethods.FxClose) = walClose
-		*slot[xReadWriteFn](&walMethods.FxRead) = walRead
-		*slot[xReadWriteFn](&walMethods.FxWrite) = walWrite
-		*slot[xTruncateFn](&walMethods.FxTruncate) = walTruncate
-		*slot[xSyncFn](&walMethods.FxSync) = walSync
-		*slot[xFileSizeFn](&walMethods.FxFileSize) = walFileSize
-		*slot[xFileCtlFn](&walMethods.FxFileControl) = walFileControl
+		walMethods = *(*sqlite3.Tsqlite3_io_methods)(cmem(m))
+		unix.close = hook(&walMethods.FxClose, xCloseFn(walClose))
+		unix.read = hook(&walMethods.FxRead, xReadWriteFn(walRead))
+		unix.write = hook(&walMethods.FxWrite, xReadWriteFn(walWrite))
+		unix.truncate = hook(&walMethods.FxTruncate, xTruncateFn(walTruncate))
+		unix.sync = hook(&walMethods.FxSync, xSyncFn(walSync))
+		unix.fileSize = hook(&walMethods.FxFileSize, xFileSizeFn(walFileSize))
+		unix.fileCtl = hook(&walMethods.FxFileControl, xFileCtlFn(walFileControl))
 	}
 	return m == unixLogMethods
 }
@@ -146,11 +145,9 @@ func wrapDBMethods(m uintptr) bool {
 			return false // no shared memory: SQLite could not run a log on it
 		}
 		unixDBMethods = m
-		unix.dbClose = *slot[xCloseFn](&um.FxClose)
-		unix.barrier = *slot[xBarrierFn](&um.FxShmBarrier)
 		dbMethods = *um
-		*slot[xCloseFn](&dbMethods.FxClose) = dbClose
-		*slot[xBarrierFn](&dbMethods.FxShmBarrier) = dbBarrier
+		unix.dbClose = hook(&dbMethods.FxClose, xCloseFn(dbClose))
+		unix.barrier = hook(&dbMethods.FxShmBarrier, xBarrierFn(dbBarrier))
 	}
 	return m == unixDBMethods
 }
