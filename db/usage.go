@@ -78,18 +78,26 @@ func (c *Conn) InsertUsage(ctx context.Context, e UsageEvent) (int64, error) {
 }
 
 // InsertUsageOnce inserts an event unless its idempotency key is taken; inserted is false then.
+//
+// It reads the new id from the statement's result, not from RETURNING: SQLite runs RETURNING
+// as a trigger, which makes the insert keep a statement journal (a copy of every page it
+// touches) inside the writer's transaction.
 func (c *Conn) InsertUsageOnce(ctx context.Context, e UsageEvent) (id int64, inserted bool, err error) {
-	err = c.queryRow(ctx, `INSERT INTO usage_events(user_id, payer_id, delegation_id, app_id, at, day, recorded_at,
+	res, err := c.exec(ctx, `INSERT INTO usage_events(user_id, payer_id, delegation_id, app_id, at, day, recorded_at,
 		description, short_description, usage_type, model, provider, modality, input_tokens, output_tokens, total_tokens,
 		processing_time_ms, model_parameters, internal_units, project, cost_usd, credits, debt, charged, source_note, idem_scope, idem_key)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (idem_scope, idem_key) WHERE idem_key IS NOT NULL DO NOTHING RETURNING id`,
+		ON CONFLICT (idem_scope, idem_key) WHERE idem_key IS NOT NULL DO NOTHING`,
 		e.UserID, e.PayerID, e.DelegationID, e.AppID, e.At, e.Day, e.RecordedAt,
 		e.Description, e.ShortDescription, e.UsageType, e.Model, e.Provider, e.Modality, e.InputTokens, e.OutputTokens, e.TotalTokens,
-		e.ProcessingTimeMs, e.ModelParameters, e.InternalUnits, e.Project, e.CostUSD, e.Credits, e.Debt, e.Charged, e.SourceNote, e.IdemScope, e.IdemKey).Scan(&id)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, false, nil
+		e.ProcessingTimeMs, e.ModelParameters, e.InternalUnits, e.Project, e.CostUSD, e.Credits, e.Debt, e.Charged, e.SourceNote, e.IdemScope, e.IdemKey)
+	if err != nil {
+		return 0, false, err
 	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return 0, false, err
+	}
+	id, err = res.LastInsertId()
 	return id, err == nil, err
 }
 
