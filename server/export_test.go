@@ -57,6 +57,8 @@ func TestCSVExportMatchesTheItems(t *testing.T) {
 		{"description": "-minus", "project": "@home", "totalCost": json.Number("0.000001"), "timestamp": "2026-11-01T10:00:00.007Z", "model": "gpt-4o", "provider": "OpenAI"},
 		{"description": "not charged", "totalCost": json.Number("0.02"), "chargeUser": false, "usageType": "image_generation", "modality": "image"},
 		{"description": "no cost", "credits": json.Number("2.25"), "inputTokens": 10, "outputTokens": 5, "totalTokens": 15},
+		// The export's raw rows separate texts with 0x1f: a text holding it is read alone.
+		{"description": "a\x1fb,\"c\"", "shortDescription": "\x1f", "project": "p\x1f", "totalCost": json.Number("0.5")},
 	}
 	var ids []int64
 	for _, who := range []string{"owner@example.org", "jane@example.org"} {

@@ -396,17 +396,17 @@ func (s *Service) EachUsage(ctx context.Context, p Principal, q UsageQuery, gran
 // UsageCSVColumns is the CSV export's header.
 var UsageCSVColumns = db.CSVColumns
 
-// UsageCSV is an open walk of the export's rows (see db.UsageCSV).
-type UsageCSV = db.UsageCSV
+// CSVOut receives the CSV export (see db.CSVOut).
+type CSVOut = db.CSVOut
 
-// OpenUsageCSV opens the walk of the same rows as EachUsage, each read as one CSV line (see
-// db.UsageCSV). The caller must Close it.
-func (s *Service) OpenUsageCSV(ctx context.Context, p Principal, q UsageQuery, granted bool) (*UsageCSV, error) {
+// WriteUsageCSV writes the same rows as EachUsage to out, each as one CSV line (see
+// db.WriteUsageCSV): an error before out.Start means the rows could not be opened.
+func (s *Service) WriteUsageCSV(ctx context.Context, p Principal, q UsageQuery, granted bool, out CSVOut) error {
 	f, err := s.exportFilter(ctx, p, q, granted)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return s.db.Read().OpenUsageCSV(ctx, f)
+	return s.db.Read().WriteUsageCSV(ctx, f, out)
 }
 
 // CheckUsageQuery validates an export query up front, so errors come before streaming starts.
