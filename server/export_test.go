@@ -246,3 +246,31 @@ func TestAFailingExportAnswers500(t *testing.T) {
 		t.Fatalf("the failure was not logged where the export opens its rows: %s", ts.logs.String())
 	}
 }
+
+// An export sorted by credits or tokens with no model filter merges one walk per model (the
+// query returns its sort columns too): the CSV holds the JSON export's rows, in its order.
+func TestASortedCSVExportFollowsTheJSONOrder(t *testing.T) {
+	ts := newTestServer(t)
+	models := []string{"gpt-4o", "claude-3", "mistral", ""}
+	for i := 0; i < 40; i++ {
+		r := map[string]any{"aiAgentId": "homework-helper", "userEmail": "owner@example.org", "description": fmt.Sprintf("r%d", i),
+			"credits": json.Number(fmt.Sprintf("%d.%03d", i%7, i*37%1000)), "totalTokens": (i * 7919) % 500, "model": models[i%len(models)]}
+		ts.do("POST", "/api/v1/usage", ts.appKey, r, 201, nil)
+	}
+	for _, sort := range []string{"-credits", "credits", "-totalTokens", "totalTokens", "-at"} {
+		q := "/api/v1/usage/export?sort=" + sort + "&format="
+		items := exportedItems(t, ts.do("GET", q+"json", ts.owner, nil, 200, nil))
+		records, err := csv.NewReader(bytes.NewReader(ts.do("GET", q+"csv", ts.owner, nil, 200, nil))).ReadAll()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(items) != 40 || len(records) != 41 {
+			t.Fatalf("sort=%s: %d items, %d records", sort, len(items), len(records)-1)
+		}
+		for i, it := range items {
+			if records[i+1][0] != strconv.FormatInt(it.ID, 10) {
+				t.Fatalf("sort=%s: row %d is event %s, the JSON export has %d", sort, i+1, records[i+1][0], it.ID)
+			}
+		}
+	}
+}
