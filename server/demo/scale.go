@@ -25,6 +25,24 @@ type ScaleInfo struct {
 	Projects []string      `json:"projects"`
 }
 
+// TokenOf is the personal token of the owner, a member or a granter; "" for an unknown id.
+func (info ScaleInfo) TokenOf(id int64) string {
+	if id == info.Owner.ID {
+		return info.Owner.Token
+	}
+	for _, m := range info.Members {
+		if m.ID == id {
+			return m.Token
+		}
+	}
+	for _, g := range info.Granters {
+		if g.ID == id {
+			return g.Token
+		}
+	}
+	return ""
+}
+
 type ScaleAccount struct {
 	ID       int64  `json:"id"`
 	Email    string `json:"email"`
