@@ -111,13 +111,8 @@ func writeCSV(ctx context.Context, dc any, query string, args []any, cells csvCe
 		} else if err != nil {
 			return err
 		}
-		var raw string
-		switch v := dest[0].(type) {
-		case string:
-			raw = v
-		case []byte:
-			raw = string(v)
-		default:
+		raw, ok := driverText(dest[0])
+		if !ok {
 			return fmt.Errorf("db: export row is %T", dest[0])
 		}
 		if buf, err = w.line(buf, raw); err != nil {
@@ -135,6 +130,17 @@ func writeCSV(ctx context.Context, dc any, query string, args []any, cells csvCe
 		return out.Write(buf)
 	}
 	return nil
+}
+
+// driverText is a text column's value as the driver hands it over.
+func driverText(v driver.Value) (string, bool) {
+	switch v := v.(type) {
+	case string:
+		return v, true
+	case []byte:
+		return string(v), true
+	}
+	return "", false
 }
 
 // driverQuery runs query on a driver connection.
@@ -231,14 +237,7 @@ func (w *csvWalk) readTexts() error {
 		return fmt.Errorf("db: export row %s: %w", id, err)
 	}
 	for i, v := range dest {
-		switch v := v.(type) {
-		case string:
-			w.texts[i] = v
-		case []byte:
-			w.texts[i] = string(v)
-		default:
-			w.texts[i] = ""
-		}
+		w.texts[i], _ = driverText(v) // NULL reads as ""
 	}
 	return nil
 }
