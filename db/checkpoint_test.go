@@ -41,12 +41,7 @@ func TestTheLogStartsOverUnderSteadyWrites(t *testing.T) {
 	d := openTest(t)
 	d.restartFrames.Store(200) // so a slow run (-race) crosses it too
 	ctx := context.Background()
-	if err := d.Update(ctx, func(c *Conn) error {
-		_, err := c.exec(ctx, "CREATE TABLE filler(b BLOB)")
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
+	execTest(t, d, "CREATE TABLE filler(b BLOB)")
 	before := walRestarts(t, d)
 	// Writes go on until the log has started over twice, or for 20 s: a loaded machine (CI runs
 	// the packages' tests side by side) slows the checkpointer's passes more than the writes.
@@ -95,5 +90,33 @@ func TestTheLogStartsOverUnderSteadyWrites(t *testing.T) {
 	}
 	if n := walRestarts(t, d) - before; n < 2 {
 		t.Fatalf("the log started over %d times in %s of writes (%d rows of 3 KB)", n, time.Since(start).Round(time.Millisecond), rows)
+	}
+}
+
+// SQLite fsyncs the database file only in the checkpoint that reaches the end of the log: the
+// writer's. The checkpointer's passes must sync what they copied themselves, or the writer's
+// final checkpoint waits for all of it while every caller waits for the writer.
+func TestCheckpointPassesSyncTheDatabaseFile(t *testing.T) {
+	d := openTest(t)
+	d.restartFrames.Store(20)
+	execTest(t, d, "CREATE TABLE filler(b BLOB)")
+	for range 100 {
+		execTest(t, d, "INSERT INTO filler VALUES (randomblob(3000))")
+	}
+	d.checkpoint()
+	if n := d.dbSyncs.Load(); n == 0 {
+		t.Fatal("checkpoint passes copied a log of 100 commits and never fsynced the database file")
+	}
+}
+
+// execTest runs one statement in its own write.
+func execTest(t *testing.T, d *DB, sql string) {
+	t.Helper()
+	ctx := context.Background()
+	if err := d.Update(ctx, func(c *Conn) error {
+		_, err := c.exec(ctx, sql)
+		return err
+	}); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -41,13 +41,17 @@ func (s *walSyncer) sync() error {
 	return f.Close()
 }
 
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
+// syncFile fsyncs the file at path.
+func syncFile(path string) error { return syncOpened(os.OpenFile(path, os.O_RDWR, 0)) }
+
+func syncDir(dir string) error { return syncOpened(os.Open(dir)) }
+
+func syncOpened(f *os.File, err error) error {
 	if err != nil {
 		return err
 	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	return err
