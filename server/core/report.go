@@ -69,7 +69,7 @@ func (r *fieldReader) str(name string, maxLen int) string {
 		return ""
 	}
 	var s string
-	if err := json.Unmarshal(v, &s); err != nil {
+	if err := decodeString(v, &s); err != nil {
 		r.fail(name, "%s must be a string", name)
 		return ""
 	}
@@ -115,18 +115,22 @@ func ParseUsageReport(body []byte, now time.Time) (UsageReport, error) {
 		return rep, Errorf(ETOOLARGE, "the body is larger than 64 KiB")
 	}
 	r := &fieldReader{}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	if err := dec.Decode(&r.raw); err != nil || r.raw == nil {
-		return rep, Invalid("body", "the body must be a JSON object")
-	}
-	if dec.More() {
-		return rep, Invalid("body", "the body must hold one JSON object")
+	if fields, ok := objectFields(body); ok {
+		r.raw = fields
+	} else {
+		dec := json.NewDecoder(bytes.NewReader(body))
+		dec.UseNumber()
+		if err := dec.Decode(&r.raw); err != nil || r.raw == nil {
+			return rep, Invalid("body", "the body must be a JSON object")
+		}
+		if dec.More() {
+			return rep, Invalid("body", "the body must hold one JSON object")
+		}
 	}
 
 	if v, ok := r.present("aiAgentId"); ok {
 		var s string
-		if json.Unmarshal(v, &s) == nil {
+		if decodeString(v, &s) == nil {
 			rep.AIAgentID = strings.TrimSpace(s)
 		} else if n, err := strconv.ParseInt(string(v), 10, 64); err == nil && n > 0 {
 			rep.AIAgentID = strconv.FormatInt(n, 10)
@@ -193,8 +197,8 @@ func ParseUsageReport(body []byte, now time.Time) (UsageReport, error) {
 		rep.ProcessingTimeMs = &n
 	}
 	if v, ok := r.present("modelParameters"); ok && r.err == nil {
-		var obj map[string]any
-		if json.Unmarshal(v, &obj) != nil {
+		// v is valid JSON (the body was), so an object is a value that starts with {.
+		if v[0] != '{' {
 			r.fail("modelParameters", "modelParameters must be a JSON object")
 		}
 		var buf bytes.Buffer
@@ -228,7 +232,7 @@ func ParseUsageReport(body []byte, now time.Time) (UsageReport, error) {
 	rep.IdempotencyKey = r.str("idempotencyKey", 200)
 	if v, ok := r.present("timestamp"); ok && r.err == nil {
 		var s string
-		t, err := time.Time{}, json.Unmarshal(v, &s)
+		t, err := time.Time{}, decodeString(v, &s)
 		if err == nil {
 			t, err = time.Parse(time.RFC3339Nano, s)
 		}
