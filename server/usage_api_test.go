@@ -32,6 +32,9 @@ func TestUsageReportValidation(t *testing.T) {
 	}{
 		{"not json", "{nope", 400, "body"},
 		{"array", "[]", 400, "body"},
+		{"two objects", `{"description":"a"} {"description":"b"}`, 400, "body"},
+		{"trailing comma", `{"description":"a",}`, 400, "body"},
+		{"null", "null", 400, "body"},
 		{"missing aiAgentId", with("aiAgentId", nil), 400, "aiAgentId"},
 		{"aiAgentId of another app", with("aiAgentId", "someone-else"), 403, "aiAgentId"},
 		{"aiAgentId wrong type", with("aiAgentId", true), 400, "aiAgentId"},
@@ -82,6 +85,30 @@ func TestUsageReportValidation(t *testing.T) {
 	ts.do("POST", "/api/v1/usage", ts.appKey, valid, 201, nil)
 	if n := ts.countEvents(); n != 1 {
 		t.Fatalf("the valid report wrote %d events", n)
+	}
+}
+
+// A report's strings arrive decoded whichever way the body was read: escaped values take
+// encoding/json's way, and an escaped key sends the whole body that way.
+func TestUsageReportEscapesAreDecoded(t *testing.T) {
+	ts := newTestServer(t)
+	bodies := map[string]string{
+		`Said "hi"`:                `{"aiAgentId":"homework-helper","userEmail":"owner@example.org","description":"Said \"hi\"","totalCost":0.01}`,
+		`café, then	tabbed`:        `{"aiAgentId":"homework-helper","userEmail":"owner@example.org","description":"caf\u00e9, then\ttabbed","totalCost":0.01}`,
+		`plain words, escaped key`: `{"aiAgentId":"homework-helper","userEmail":"owner@example.org","descr\u0069ption":"plain words, escaped key","totalCost":0.01}`,
+	}
+	for want, body := range bodies {
+		ts.do("POST", "/api/v1/usage", ts.appKey, body, 201, nil)
+		var page struct {
+			Items []struct{ Description string }
+		}
+		b := ts.do("GET", "/api/v1/usage?limit=1", ts.owner, nil, 200, nil)
+		if err := json.Unmarshal(b, &page); err != nil || len(page.Items) != 1 {
+			t.Fatalf("usage page: %v %s", err, b)
+		}
+		if got := page.Items[0].Description; got != want {
+			t.Fatalf("stored description %q, want %q", got, want)
+		}
 	}
 }
 
