@@ -123,4 +123,3 @@ func decodeString(v []byte, s *string) error {
 	}
 	return json.Unmarshal(v, s)
 }
-
