@@ -60,6 +60,21 @@ func TestABulkLoadBuildsTheIndexesItDropped(t *testing.T) {
 	if n := countRows(t, d, `SELECT count(*) FROM deferred_indexes`); n != 0 {
 		t.Fatalf("deferred_indexes still holds %d rows", n)
 	}
+	// The builds sort in files with helper threads; the writer's own statements must get its
+	// settings back (a savepoint's journal in memory, no helpers).
+	var threads, tempStore int
+	err = d.Update(ctx, func(c *Conn) error {
+		if err := c.q.QueryRowContext(ctx, "PRAGMA threads").Scan(&threads); err != nil {
+			return err
+		}
+		return c.q.QueryRowContext(ctx, "PRAGMA temp_store").Scan(&tempStore)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if threads != 0 || tempStore != 2 {
+		t.Fatalf("after the builds the writer has threads = %d, temp_store = %d; want 0 and 2", threads, tempStore)
+	}
 }
 
 func TestAFailedBulkLoadStillBuildsTheIndexes(t *testing.T) {
