@@ -87,6 +87,34 @@ func (r *dashRun) time(name, path string, q url.Values, token string, out any) (
 	return qt, nil
 }
 
+// timeInTurn times a walk's pages: one warm-up round over all of them, then reps rounds, each
+// page once a round. A stall of the machine (it is shared) then slows one run of a few pages,
+// which their medians drop, instead of every run of one page.
+func (r *dashRun) timeInTurn(names []string, path string, queries []url.Values, token string) ([]queryTiming, error) {
+	qts := make([]queryTiming, len(names))
+	for i := range qts {
+		qts[i].name = names[i]
+	}
+	for round := 0; round <= r.reps; round++ {
+		for i, q := range queries {
+			var p page
+			el, err := r.a.get(path, q, token, &p)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", names[i], err)
+			}
+			if round > 0 {
+				qts[i].runs = append(qts[i].runs, el)
+			}
+		}
+	}
+	if r.log {
+		for _, qt := range qts {
+			fmt.Printf("    %-90s median %s\n", qt.name, ms(qt.median()))
+		}
+	}
+	return qts, nil
+}
+
 type page struct {
 	Items []struct {
 		ID any `json:"id"`
@@ -287,18 +315,18 @@ func cmdDashboard(args []string) error {
 			cur = *p.NextCursor
 			cursors = append(cursors, cur)
 		}
-		var p page
-		fq, err := r.time(fmt.Sprintf("%s %s %s page 1", who, path, qs(q)), path, q, token, &p)
+		names := []string{fmt.Sprintf("%s %s %s page 1", who, path, qs(q))}
+		queries := []url.Values{q}
+		for i, c := range cursors {
+			names = append(names, fmt.Sprintf("%s %s %s page %d", who, path, qs(q), i+2))
+			queries = append(queries, with(q, "cursor", c))
+		}
+		qts, err := r.timeInTurn(names, path, queries, token)
 		if err != nil {
 			return err
 		}
-		sr := series{name: fmt.Sprintf("%s %s %s", who, path, qs(q)), first: fq.median()}
-		for i, c := range cursors {
-			var p page
-			qt, err := r.time(fmt.Sprintf("%s %s %s page %d", who, path, qs(q), i+2), path, with(q, "cursor", c), token, &p)
-			if err != nil {
-				return err
-			}
+		sr := series{name: fmt.Sprintf("%s %s %s", who, path, qs(q)), first: qts[0].median()}
+		for _, qt := range qts[1:] {
 			cat.queries = append(cat.queries, qt)
 			sr.deep = max(sr.deep, qt.median())
 		}
