@@ -107,10 +107,14 @@ var indexBuildThreads = min(runtime.NumCPU(), 8)
 // With the writer's settings a 10M-event index took 37-39 s on this two-core machine; like
 // this, 18-19 s. The sort's runs kept in memory (temp_store 2) are slower to merge than runs in
 // files the kernel caches, and SQLite does not hand in-memory runs to helper threads.
+//
+// The settings are only for speed: SQLite refuses to change temp_store inside a transaction
+// once the connection has a temporary database open, and then the index is built the slow way.
 func buildIndex(ctx context.Context, c *Conn, def string) error {
 	for _, p := range []string{"PRAGMA temp_store = FILE", fmt.Sprintf("PRAGMA threads = %d", indexBuildThreads)} {
 		if _, err := c.q.ExecContext(ctx, p); err != nil {
-			return err
+			slog.Warn("building an index without the faster sort", "pragma", p, "err", err)
+			break
 		}
 	}
 	_, err := c.q.ExecContext(ctx, def)

@@ -77,6 +77,32 @@ func TestABulkLoadBuildsTheIndexesItDropped(t *testing.T) {
 	}
 }
 
+// SQLite will not move the sort to files inside a transaction once the connection holds a
+// temporary table; the index is then built as before.
+func TestAnIndexIsBuiltWhenTheFasterSortIsRefused(t *testing.T) {
+	d := openTest(t)
+	ctx := context.Background()
+	err := d.Update(ctx, func(c *Conn) error {
+		if _, err := c.q.ExecContext(ctx, `CREATE TEMP TABLE scratch(a)`); err != nil {
+			return err
+		}
+		if _, err := c.q.ExecContext(ctx, `PRAGMA temp_store = FILE`); err == nil {
+			t.Error("SQLite changed temp_store with a temporary table open: the test proves nothing")
+		}
+		if err := buildIndex(ctx, c, `CREATE INDEX apps_name_test ON apps(name)`); err != nil {
+			return err
+		}
+		_, err := c.q.ExecContext(ctx, `DROP TABLE scratch`)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if indexDefs(t, d)["apps_name_test"] == "" {
+		t.Fatal("the index was not built")
+	}
+}
+
 func TestAFailedBulkLoadStillBuildsTheIndexes(t *testing.T) {
 	d := openTest(t)
 	before := indexDefs(t, d)
