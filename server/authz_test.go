@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 )
@@ -159,4 +160,14 @@ func TestAuthorizationTable(t *testing.T) {
 		}
 	}
 	_ = fmt.Sprint
+}
+
+// Uptime monitors probe with HEAD as often as with GET.
+func TestTheHealthCheckAnswersHead(t *testing.T) {
+	ts := newTestServer(t)
+	status, body := ts.send(http.DefaultClient, "HEAD", "/api/v1/healthz", "", nil, nil)
+	if status != 200 || len(body) != 0 {
+		t.Fatalf("HEAD /api/v1/healthz: status %d, body %q; want 200 and no body", status, body)
+	}
+	ts.do("GET", "/api/v1/healthz", "", nil, 200, nil)
 }

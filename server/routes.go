@@ -90,6 +90,9 @@ func (s *Server) routes() {
 		handlers = append(handlers, r.Handler)
 		api.Add(r.Method, r.Path, handlers...)
 	}
+	// Uptime monitors often probe with HEAD. Only the health check answers it: the exports
+	// take the connection over and would send a body a HEAD must not have.
+	api.Head("/healthz", s.healthz)
 	api.Use(func(c *fiber.Ctx) error { return fiber.NewError(fiber.StatusNotFound, "no such API endpoint") })
 	s.app.Use(s.serveSPA)
 }
