@@ -83,13 +83,23 @@ func (d *DB) buildDeferredIndexes(ctx context.Context) error {
 	}
 	for _, x := range todo {
 		slog.Info("building an index", "index", x.name)
-		err := d.Update(ctx, func(c *Conn) error {
-			if err := buildIndex(ctx, c, x.sql); err != nil {
+		build := func(inFiles bool) error {
+			return d.Update(ctx, func(c *Conn) error {
+				if err := buildIndex(ctx, c, x.sql, inFiles); err != nil {
+					return err
+				}
+				_, err := c.q.ExecContext(ctx, `DELETE FROM deferred_indexes WHERE name = ?`, x.name)
 				return err
-			}
-			_, err := c.q.ExecContext(ctx, `DELETE FROM deferred_indexes WHERE name = ?`, x.name)
-			return err
-		})
+			})
+		}
+		err := build(true)
+		// The sort's temporary files need room in the temporary directory (several hundred MB
+		// for one 10M-event index). Without it, sorting in memory still builds the index, and
+		// a start after a killed seed is not refused for want of temporary space.
+		if err != nil && ctx.Err() == nil {
+			slog.Warn("building an index with its sort in temporary files failed; sorting in memory", "index", x.name, "err", err)
+			err = build(false)
+		}
 		if err != nil {
 			return fmt.Errorf("db: build index %s: %w", x.name, err)
 		}
@@ -110,8 +120,13 @@ var indexBuildThreads = min(runtime.NumCPU(), 8)
 //
 // The settings are only for speed: SQLite refuses to change temp_store inside a transaction
 // once the connection has a temporary database open, and then the index is built the slow way.
-func buildIndex(ctx context.Context, c *Conn, def string) error {
-	for _, p := range []string{"PRAGMA temp_store = FILE", fmt.Sprintf("PRAGMA threads = %d", indexBuildThreads)} {
+// With inFiles false it is built the slow way from the start.
+func buildIndex(ctx context.Context, c *Conn, def string, inFiles bool) error {
+	pragmas := []string{"PRAGMA temp_store = FILE", fmt.Sprintf("PRAGMA threads = %d", indexBuildThreads)}
+	if !inFiles {
+		pragmas = nil
+	}
+	for _, p := range pragmas {
 		if _, err := c.q.ExecContext(ctx, p); err != nil {
 			slog.Warn("building an index without the faster sort", "pragma", p, "err", err)
 			break

@@ -3,6 +3,7 @@ package db
 import (
 	"context"
 	"errors"
+	"fmt"
 	"maps"
 	"path/filepath"
 	"testing"
@@ -89,7 +90,7 @@ func TestAnIndexIsBuiltWhenTheFasterSortIsRefused(t *testing.T) {
 		if _, err := c.q.ExecContext(ctx, `PRAGMA temp_store = FILE`); err == nil {
 			t.Error("SQLite changed temp_store with a temporary table open: the test proves nothing")
 		}
-		if err := buildIndex(ctx, c, `CREATE INDEX apps_name_test ON apps(name)`); err != nil {
+		if err := buildIndex(ctx, c, `CREATE INDEX apps_name_test ON apps(name)`, true); err != nil {
 			return err
 		}
 		_, err := c.q.ExecContext(ctx, `DROP TABLE scratch`)
@@ -151,5 +152,54 @@ func TestMigrateBuildsWhatAnUnfinishedBulkLoadLeft(t *testing.T) {
 	}
 	if n := countRows(t, d, `SELECT count(*) FROM deferred_indexes`); n != 0 {
 		t.Fatalf("deferred_indexes still holds %d rows", n)
+	}
+}
+
+// With no room for the sort's temporary files, the index is still built, sorting in memory.
+// SQLite is pointed at /proc for its temporary files, where creating one fails; it uses that
+// directory only when the process may write to it (root), so the test needs root.
+func TestAnIndexIsBuiltInMemoryWhenTheTemporaryFilesFail(t *testing.T) {
+	d := openTest(t)
+	ctx := context.Background()
+	exec := func(c *Conn, stmts ...string) error {
+		for _, s := range stmts {
+			if _, err := c.q.ExecContext(ctx, s); err != nil {
+				return fmt.Errorf("%s: %w", s, err)
+			}
+		}
+		return nil
+	}
+	// About 5 MB of keys, and a writer cache of 10 pages: SQLite's sorter keeps about 1 MB in
+	// memory before it writes a run to a temporary file.
+	err := d.Update(ctx, func(c *Conn) error {
+		return exec(c, `CREATE TABLE big(a TEXT)`,
+			`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 60000) INSERT INTO big SELECT hex(randomblob(40)) FROM n`,
+			`INSERT INTO deferred_indexes(name, sql) VALUES ('big_a', 'CREATE INDEX big_a ON big(a)')`,
+			`PRAGMA cache_size = 10`, `PRAGMA temp_store_directory = '/proc'`)
+	})
+	t.Cleanup(func() { // the directory is SQLite's, not the connection's
+		d.Update(ctx, func(c *Conn) error { return exec(c, `PRAGMA temp_store_directory = ''`) })
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	premise := d.Update(ctx, func(c *Conn) error {
+		return buildIndex(ctx, c, `CREATE INDEX big_premise ON big(a)`, true)
+	})
+	if premise == nil {
+		t.Skip("SQLite did not use /proc for its temporary files (it does as root only): nothing fails here")
+	}
+
+	if err := d.buildDeferredIndexes(ctx); err != nil {
+		t.Fatalf("got %v, want the index built in memory", err)
+	}
+	if indexDefs(t, d)["big_a"] == "" {
+		t.Fatal("the index was not built")
+	}
+	if n := countRows(t, d, `SELECT count(*) FROM deferred_indexes`); n != 0 {
+		t.Fatalf("deferred_indexes still holds %d rows", n)
+	}
+	if n := countRows(t, d, `SELECT count(*) FROM big INDEXED BY big_a WHERE a > ''`); n != 60000 {
+		t.Fatalf("the index holds %d rows, want 60000", n)
 	}
 }
