@@ -15,6 +15,8 @@ import (
 	"sort"
 	"strconv"
 	"time"
+
+	"tokenjar/server/demo"
 )
 
 // loginToken signs in with a password (session cookie + CSRF double submit) and creates a
@@ -109,11 +111,7 @@ func cmdBootstrap(args []string) error {
 				return err
 			}
 		}
-		d.Members = append(d.Members, struct {
-			ID    int64  `json:"id"`
-			Email string `json:"email"`
-			Token string `json:"token"`
-		}{m.ID, m.Email, tok})
+		d.Members = append(d.Members, demo.ScaleMember{ID: m.ID, Email: m.Email, Token: tok})
 		var dl struct {
 			Given []struct {
 				ID int64 `json:"id"`
@@ -123,11 +121,7 @@ func cmdBootstrap(args []string) error {
 			return err
 		}
 		if len(dl.Given) > 0 {
-			g := struct {
-				ID          int64   `json:"id"`
-				Token       string  `json:"token"`
-				Delegations []int64 `json:"delegations"`
-			}{ID: m.ID, Token: tok}
+			g := demo.ScaleGrant{ID: m.ID, Token: tok}
 			for _, x := range dl.Given {
 				g.Delegations = append(g.Delegations, x.ID)
 			}
@@ -167,11 +161,7 @@ func cmdBootstrap(args []string) error {
 		if _, _, err := a.call("POST", "/apps/"+strconv.FormatInt(ap.ID, 10)+"/keys", d.Owner.Token, map[string]any{}, &k); err != nil {
 			return err
 		}
-		d.Apps = append(d.Apps, struct {
-			ID   int64  `json:"id"`
-			Slug string `json:"slug"`
-			Key  string `json:"key"`
-		}{ap.ID, ap.Slug, k.Key})
+		d.Apps = append(d.Apps, demo.ScaleApp{ID: ap.ID, Slug: ap.Slug, Key: k.Key})
 	}
 	if len(d.Apps) == 0 {
 		return errors.New("the dataset has no enabled app")

@@ -212,7 +212,7 @@ type pick struct {
 func pickMembers(d *Demo, counts map[int64]int64, n int, seed int64) []pick {
 	var all []pick
 	for id, c := range counts {
-		if tok := d.tokenOf(id); tok != "" && c > 0 {
+		if tok := d.TokenOf(id); tok != "" && c > 0 {
 			all = append(all, pick{id: id, token: tok, events: c})
 		}
 	}

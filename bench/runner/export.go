@@ -172,7 +172,7 @@ func cmdExport(args []string) error {
 	}
 	var ms []mc
 	for id, n := range counts {
-		if d.tokenOf(id) != "" {
+		if d.TokenOf(id) != "" {
 			ms = append(ms, mc{id, n})
 		}
 	}
@@ -181,7 +181,7 @@ func cmdExport(args []string) error {
 	}
 	sort.Slice(ms, func(i, j int) bool { return ms[i].n > ms[j].n })
 	top := ms[0]
-	tok := d.tokenOf(top.id)
+	tok := d.TokenOf(top.id)
 	fmt.Printf("export: member %d has the most events (%d); GET /usage only exports the caller's own events\n", top.id, top.n)
 
 	// A short warm-up export (a filter that selects little), so the first timed run does not

@@ -25,6 +25,8 @@ import (
 	"fmt"
 	"os"
 	"strings"
+
+	"tokenjar/server/demo"
 )
 
 func main() {
@@ -61,35 +63,10 @@ func main() {
 	}
 }
 
-// Demo is DIR/demo.json, as `tokenjar demo --events N` writes it (and `runner bootstrap` for the
-// small family dataset).
+// Demo is DIR/demo.json, as `tokenjar demo --events N` writes it (its demo.ScaleInfo), and
+// `runner bootstrap` for the small family dataset.
 type Demo struct {
-	Events int64  `json:"events"`
-	From   string `json:"from"`
-	To     string `json:"to"`
-	Owner  struct {
-		ID       int64  `json:"id"`
-		Email    string `json:"email"`
-		Password string `json:"password"`
-		Token    string `json:"token"`
-	} `json:"owner"`
-	Apps []struct {
-		ID   int64  `json:"id"`
-		Slug string `json:"slug"`
-		Key  string `json:"key"`
-	} `json:"apps"`
-	Members []struct {
-		ID    int64  `json:"id"`
-		Email string `json:"email"`
-		Token string `json:"token"`
-	} `json:"members"`
-	Granters []struct {
-		ID          int64   `json:"id"`
-		Token       string  `json:"token"`
-		Delegations []int64 `json:"delegations"`
-	} `json:"granters"`
-	Models   []string `json:"models"`
-	Projects []string `json:"projects"`
+	demo.ScaleInfo
 	// Bootstrapped is set by `runner bootstrap`: the data is the small family demo.
 	Bootstrapped bool `json:"bootstrapped,omitempty"`
 }
@@ -107,24 +84,6 @@ func loadDemo(path string) (*Demo, error) {
 		return nil, fmt.Errorf("%s: needs owner.token, apps and members", path)
 	}
 	return &d, nil
-}
-
-// tokenOf finds the personal token of a member id in demo.json.
-func (d *Demo) tokenOf(id int64) string {
-	if id == d.Owner.ID {
-		return d.Owner.Token
-	}
-	for _, m := range d.Members {
-		if m.ID == id {
-			return m.Token
-		}
-	}
-	for _, g := range d.Granters {
-		if g.ID == id {
-			return g.Token
-		}
-	}
-	return ""
 }
 
 // parseMilli turns a JSON decimal (as json.Number text or a string) into integer millicredits,

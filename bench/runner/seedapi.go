@@ -12,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"tokenjar/server/demo"
 )
 
 // cmdSeedAPI fills a fresh tokenjar through its public API only: the owner (POST /setup),
@@ -56,11 +58,7 @@ func cmdSeedAPI(args []string) error {
 	owner := d.Owner.Token
 
 	for i := 0; i < *nApps; i++ {
-		var ap struct {
-			ID   int64  `json:"id"`
-			Slug string `json:"slug"`
-			Key  string `json:"key"`
-		}
+		var ap demo.ScaleApp
 		if _, _, err := a.call("POST", "/apps", owner, map[string]any{"name": fmt.Sprintf("Bench App %02d", i+1)}, &ap); err != nil {
 			return err
 		}
@@ -123,19 +121,11 @@ func cmdSeedAPI(args []string) error {
 		return firstErr
 	}
 	for _, m := range members {
-		d.Members = append(d.Members, struct {
-			ID    int64  `json:"id"`
-			Email string `json:"email"`
-			Token string `json:"token"`
-		}{m.id, m.email, m.token})
+		d.Members = append(d.Members, demo.ScaleMember{ID: m.id, Email: m.email, Token: m.token})
 	}
 	// 10 granters, each giving a monthly allowance to 5 others.
 	for g := 0; g < 10 && g < len(members); g++ {
-		gr := struct {
-			ID          int64   `json:"id"`
-			Token       string  `json:"token"`
-			Delegations []int64 `json:"delegations"`
-		}{ID: members[g].id, Token: members[g].token}
+		gr := demo.ScaleGrant{ID: members[g].id, Token: members[g].token}
 		for k := 1; k <= 5; k++ {
 			to := members[(g*7+k*13)%len(members)]
 			if to.id == gr.ID {
