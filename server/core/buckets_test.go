@@ -217,6 +217,15 @@ func TestPlanTakesEffectNextCycleOrNow(t *testing.T) {
 	if b := h.balance(u); b.Total != 500 {
 		t.Fatalf("after lowering the plan: %+v (used credits must stay used)", b)
 	}
+	// Cut below what was used, then back: the 1000 used stay used, none are paid back.
+	for _, plan := range []Credits{400, 3000} {
+		if _, err := h.svc.SetPlan(h.ctx, h.owner, u, plan, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if b := h.balance(u); b.Total != 2000 || b.Buckets[0].Granted != 3000 {
+		t.Fatalf("after lowering below the used credits and raising back: %+v", b)
+	}
 	h.checkInvariant()
 }
 

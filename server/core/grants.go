@@ -170,30 +170,35 @@ func (s *Service) applyPlanNow(ctx context.Context, c *db.Conn, userID, monthly 
 		}
 		return w.save()
 	}
-	delta := monthly - planBucket.Granted
+	// What this cycle's plan already paid for stays used: the bucket keeps the new allowance
+	// less that, never below zero. Its granted amount is what it has handed out plus what is
+	// left, so a cut below the used credits, then a raise, does not pay them back.
+	used := planBucket.Granted - planBucket.Remaining
+	remaining := max(0, monthly-used)
+	change := remaining - planBucket.Remaining
+	planBucket.Granted = used + remaining
 	switch {
-	case delta > 0:
-		planBucket.Granted += delta
+	case change > 0:
 		if err := c.SetBucketAmounts(ctx, planBucket.ID, planBucket.Granted, planBucket.Remaining); err != nil {
 			return err
 		}
-		if err := w.addToBucket("grant", planBucket, delta, 0, "plan raised"); err != nil {
+		if err := w.addToBucket("grant", planBucket, change, 0, "plan raised"); err != nil {
 			return err
 		}
 		if err := w.repayDebt(planBucket); err != nil {
 			return err
 		}
-	case delta < 0:
-		cut := min(planBucket.Remaining, -delta)
-		planBucket.Granted += delta
-		planBucket.Remaining -= cut
+	case change < 0:
+		planBucket.Remaining = remaining
 		if err := c.SetBucketAmounts(ctx, planBucket.ID, planBucket.Granted, planBucket.Remaining); err != nil {
 			return err
 		}
-		if cut > 0 {
-			if err := w.record("expire", -cut, planBucket, 0, "plan lowered"); err != nil {
-				return err
-			}
+		if err := w.record("expire", change, planBucket, 0, "plan lowered"); err != nil {
+			return err
+		}
+	default:
+		if err := c.SetBucketAmounts(ctx, planBucket.ID, planBucket.Granted, planBucket.Remaining); err != nil {
+			return err
 		}
 	}
 	return w.save()
