@@ -77,7 +77,7 @@ func credits(field string, n json.Number, required bool) (core.Credits, error) {
 	}
 	v, ok := core.ParseCredits(string(n))
 	if !ok {
-		return 0, core.Invalid(field, "%s must be a decimal number ≥ 0", field)
+		return 0, core.Invalid(field, "%s must be a decimal number from 0 to 1000000000", field)
 	}
 	return v, nil
 }

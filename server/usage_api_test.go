@@ -11,6 +11,7 @@ import (
 
 func TestUsageReportValidation(t *testing.T) {
 	ts := newTestServer(t)
+	otherID, _ := ts.member("other@example.org")
 	valid := map[string]any{"aiAgentId": "homework-helper", "userEmail": "owner@example.org", "description": "d", "totalCost": 0.01}
 	with := func(k string, v any) map[string]any {
 		m := map[string]any{}
@@ -41,6 +42,10 @@ func TestUsageReportValidation(t *testing.T) {
 		{"missing user", with("userEmail", nil), 400, "userId"},
 		{"unknown user", with("userEmail", "nobody@example.org"), 400, "userEmail"},
 		{"userId wrong type", with("userId", "abc"), 400, "userId"},
+		{"userId and userEmail of different members", with("userId", otherID), 400, "userEmail"},
+		{"credits over a billion", with("credits", 1e15), 400, "credits"},
+		{"totalCost worth over a billion credits", with("totalCost", 1e12), 400, "totalCost"},
+		{"inputTokens over a trillion", with("inputTokens", int64(9e18)), 400, "inputTokens"},
 		{"missing description", with("description", nil), 400, "description"},
 		{"blank description", with("description", "   "), 400, "description"},
 		{"description wrong type", with("description", 5), 400, "description"},

@@ -88,6 +88,11 @@ func (s *Service) resolveUser(ctx context.Context, p Principal, rep UsageReport)
 	if errors.Is(err, db.ErrNotFound) {
 		return u, Invalid(field, "no member with this %s", map[string]string{"userId": "id", "userEmail": "email"}[field])
 	}
+	// Both given must name one member: charging the id and ignoring the email would bill
+	// someone the app did not mean.
+	if err == nil && rep.UserID != 0 && rep.UserEmail != "" && !strings.EqualFold(rep.UserEmail, u.Email) {
+		return u, Invalid("userEmail", "userId %d and userEmail %s are different members: send one of them", rep.UserID, rep.UserEmail)
+	}
 	if err == nil && u.Disabled {
 		return u, &Error{Code: EFORBIDDEN, Message: "this member is disabled", Field: field}
 	}

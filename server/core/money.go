@@ -1,7 +1,6 @@
 package core
 
 import (
-	"math"
 	"math/big"
 	"strconv"
 	"strings"
@@ -67,7 +66,15 @@ func parseDecimal(s string) (decimal, bool) {
 	return decimal{mant: m, scale: len(frac) - exp}, true
 }
 
-// mulRound returns d × factor, rounded half up to an integer; ok is false on int64 overflow.
+// MaxAmount bounds any one amount of credits a request may name (a grant, a report, an
+// allowance, a plan): a billion credits. Balances, debts and totals are sums of such amounts,
+// so with this bound they stay far inside int64 instead of wrapping around.
+const MaxAmount Credits = 1_000_000_000_000
+
+// MaxCount bounds any one count a report names (tokens, milliseconds), for the same reason.
+const MaxCount = 1_000_000_000_000
+
+// mulRound returns d × factor, rounded half up to an integer; ok is false past MaxAmount.
 func (d decimal) mulRound(factor int64) (int64, bool) {
 	n := new(big.Int).Mul(d.mant, big.NewInt(factor))
 	if d.scale > 0 {
@@ -78,7 +85,7 @@ func (d decimal) mulRound(factor int64) (int64, bool) {
 	} else if d.scale < 0 {
 		n.Mul(n, new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(-d.scale)), nil))
 	}
-	if !n.IsInt64() || n.Int64() > math.MaxInt64/2 {
+	if !n.IsInt64() || n.Int64() > int64(MaxAmount) {
 		return 0, false
 	}
 	return n.Int64(), true

@@ -49,4 +49,12 @@ func TestParseCredits(t *testing.T) {
 			t.Errorf("ParseCredits(%s) = %d, %v; want %d", in, got, ok, want)
 		}
 	}
+	if got, ok := ParseCredits("1000000000"); !ok || got != MaxAmount {
+		t.Errorf("a billion credits: %d, %v", got, ok)
+	}
+	for _, in := range []string{"1000000000.001", "1e15", "9223372036854775807"} {
+		if got, ok := ParseCredits(in); ok {
+			t.Errorf("ParseCredits(%s) = %d: past MaxAmount, want refused", in, got)
+		}
+	}
 }

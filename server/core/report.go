@@ -100,8 +100,8 @@ func (r *fieldReader) count(name string) (int64, bool) {
 		return 0, false
 	}
 	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || n < 0 {
-		r.fail(name, "%s must be a whole number ≥ 0", name)
+	if err != nil || n < 0 || n > MaxCount {
+		r.fail(name, "%s must be a whole number from 0 to 1000000000000", name)
 		return 0, false
 	}
 	return n, true
@@ -173,7 +173,7 @@ func ParseUsageReport(body []byte, now time.Time) (UsageReport, error) {
 	if s, ok := r.number("credits"); ok {
 		c, valid := ParseCredits(s)
 		if !valid {
-			r.fail("credits", "credits must be a decimal number ≥ 0")
+			r.fail("credits", "credits must be a decimal number from 0 to 1000000000")
 		}
 		rep.Credits = &c
 	}
