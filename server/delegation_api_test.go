@@ -305,3 +305,38 @@ func TestPrivacyMatrix(t *testing.T) {
 		t.Fatal("the granter's export holds a personal row of the grantee")
 	}
 }
+
+// A grantee's view of an allowance-paid request never shows the granter's wallet: not the
+// balance in the report's reply, nor the granter's ledger rows in the request's detail.
+func TestAGranteeSeesNotTheGrantersWallet(t *testing.T) {
+	ts := newTestServer(t)
+	gID, g := ts.member("granter@example.org")
+	kID, k := ts.member("grantee@example.org")
+	ts.grant(gID, "addon", "1000")
+	ts.grant(kID, "addon", "50")
+	var d struct{ ID int64 }
+	ts.do("POST", "/api/v1/delegations", g, map[string]any{"granteeId": kID, "credits": 100, "period": "week"}, 201, &d)
+	var res struct {
+		ID            int64
+		BillingSource string
+		BalanceAfter  json.Number
+		Parts         []struct{ Kind string }
+	}
+	ts.do("POST", "/api/v1/usage", k, map[string]any{"description": "paid by the allowance", "credits": 1}, 201, &res)
+	if res.BillingSource != itoa(d.ID) || res.BalanceAfter != "50" || len(res.Parts) != 1 {
+		t.Fatalf("reply %+v: want billed to delegation %d with the grantee's own balance 50", res, d.ID)
+	}
+	type detail struct {
+		Parts  []struct{ Kind string }
+		Ledger []struct{ BalanceAfter json.Number }
+	}
+	var seen detail
+	ts.do("GET", "/api/v1/usage/"+itoa(res.ID), k, nil, 200, &seen)
+	if len(seen.Ledger) != 0 || len(seen.Parts) != 1 {
+		t.Fatalf("the grantee's detail: %+v; want the parts and none of the granter's ledger rows", seen)
+	}
+	ts.do("GET", "/api/v1/usage/"+itoa(res.ID), g, nil, 200, &seen)
+	if len(seen.Ledger) != 1 || seen.Ledger[0].BalanceAfter != "999" {
+		t.Fatalf("the granter's detail: %+v; want its own ledger row, balance after 999", seen)
+	}
+}

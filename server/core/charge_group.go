@@ -365,6 +365,16 @@ func (g *chargeGroup) charge(pc preparedCharge) (chargeOutcome, error) {
 		out.res.Parts = append(out.res.Parts, d.parts...)
 		out.res.Debt = Credits(d.shortfall)
 		out.res.BalanceAfter = Credits(choice.payer.user.Balance)
+		if choice.delegation != nil {
+			// The granter's balance is theirs: the reply goes to the grantee (or an app
+			// acting for them), so it carries the grantee's own balance, which an allowance
+			// leaves as it was.
+			w, err := g.wallet(pc.user.ID)
+			if err != nil {
+				return out, err
+			}
+			out.res.BalanceAfter = Credits(w.user.Balance)
+		}
 		split = kindSplit(d.parts, d.shortfall)
 	} else {
 		w, err := g.wallet(pc.user.ID)

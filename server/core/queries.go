@@ -440,6 +440,11 @@ func (s *Service) GetUsage(ctx context.Context, p Principal, id int64) (UsageDet
 		return UsageDetail{}, err
 	}
 	d := UsageDetail{UsageItem: s.usageItem(ctx, e), Parts: []Part{}, Ledger: ledgerRows(rows)}
+	if e.PayerID != p.UserID {
+		// The rows are the granter's wallet, with its balance after each: not the grantee's
+		// to read. The parts below still say how much each kind of bucket paid.
+		d.Ledger = []LedgerRow{}
+	}
 	for _, row := range rows {
 		if row.Action == "usage" && row.BucketID.Valid {
 			d.Parts = append(d.Parts, Part{BucketID: row.BucketID.Int64, Kind: row.Kind, Credits: Credits(-row.Amount)})
