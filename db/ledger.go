@@ -3,6 +3,7 @@ package db
 import (
 	"context"
 	"database/sql"
+	"errors"
 )
 
 // LedgerRow is one append-only movement of credits.
@@ -50,6 +51,18 @@ func (c *Conn) ledger(ctx context.Context, query string, args ...any) ([]LedgerR
 // LedgerBetween returns a member's rows with from <= at < to, oldest first.
 func (c *Conn) LedgerBetween(ctx context.Context, userID, from, to int64) ([]LedgerRow, error) {
 	return c.ledger(ctx, `SELECT `+ledgerCols+` FROM ledger WHERE user_id = ? AND at >= ? AND at < ? ORDER BY at, id`, userID, from, to)
+}
+
+// BalanceBefore returns a member's balance just before the ledger position (at, id): the
+// balance after their last row before it, or 0 if they had none.
+func (c *Conn) BalanceBefore(ctx context.Context, userID, at, id int64) (int64, error) {
+	var b int64
+	err := c.q.QueryRowContext(ctx, `SELECT balance_after FROM ledger WHERE user_id = ? AND (at, id) < (?, ?) ORDER BY at DESC, id DESC LIMIT 1`,
+		userID, at, id).Scan(&b)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	return b, err
 }
 
 // LedgerForUsage returns the rows written for one usage event, in order.

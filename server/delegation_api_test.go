@@ -322,9 +322,17 @@ func TestAGranteeSeesNotTheGrantersWallet(t *testing.T) {
 		BalanceAfter  json.Number
 		Parts         []struct{ Kind string }
 	}
-	ts.do("POST", "/api/v1/usage", k, map[string]any{"description": "paid by the allowance", "credits": 1}, 201, &res)
+	first := map[string]any{"description": "paid by the allowance", "credits": 1, "idempotencyKey": "k1"}
+	ts.do("POST", "/api/v1/usage", k, first, 201, &res)
 	if res.BillingSource != itoa(d.ID) || res.BalanceAfter != "50" || len(res.Parts) != 1 {
 		t.Fatalf("reply %+v: want billed to delegation %d with the grantee's own balance 50", res, d.ID)
+	}
+	// The replay of that report answers as the first time, even after the grantee spent more.
+	ts.do("POST", "/api/v1/usage", k, map[string]any{"description": "personal", "credits": 5, "billingSource": "personal"}, 201, nil)
+	id := res.ID
+	ts.do("POST", "/api/v1/usage", k, first, 200, &res)
+	if res.ID != id || res.BalanceAfter != "50" {
+		t.Fatalf("replay %+v: want event %d with the grantee's balance 50 as first answered", res, id)
 	}
 	type detail struct {
 		Parts  []struct{ Kind string }

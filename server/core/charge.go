@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 
@@ -271,6 +272,17 @@ func (s *Service) replayResult(ctx context.Context, c *db.Conn, e db.UsageEvent)
 		if r.Action == "usage" || (r.Action == "debt" && !r.BucketID.Valid && r.Amount < 0) {
 			res.BalanceAfter = Credits(r.BalanceAfter)
 		}
+	}
+	if e.DelegationID.Valid {
+		// As in the first reply: the member's own balance, never the granter's. An allowance
+		// left it as it was just before the charge's ledger rows.
+		at, id := e.RecordedAt, int64(math.MaxInt64)
+		if len(rows) > 0 {
+			at, id = rows[0].At, rows[0].ID
+		}
+		b, err := c.BalanceBefore(ctx, e.UserID, at, id)
+		res.BalanceAfter = Credits(b)
+		return res, err
 	}
 	if len(rows) == 0 {
 		u, err := c.UserByID(ctx, e.PayerID)
