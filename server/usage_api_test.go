@@ -156,6 +156,24 @@ func TestIdempotentReplayChargesOnce(t *testing.T) {
 	if bal.Total != "92.5" || ts.countEvents() != 1 {
 		t.Fatalf("balance %s events %d after replay", bal.Total, ts.countEvents())
 	}
+	// The same key on a different report is refused, and writes nothing.
+	for field, v := range map[string]any{"credits": 8, "description": "other", "userId": 2} {
+		other := map[string]any{}
+		for k, x := range body {
+			other[k] = x
+		}
+		other[field] = v
+		if field == "userId" {
+			ts.member("second@example.org")
+		}
+		status, b := ts.send(httpClient, "POST", "/api/v1/usage", ts.appKey, other, nil)
+		if status != 409 || !strings.Contains(string(b), `"field":"idempotencyKey"`) {
+			t.Fatalf("key reused with another %s: %d %s; want 409 naming idempotencyKey", field, status, b)
+		}
+	}
+	if ts.countEvents() != 1 {
+		t.Fatalf("a refused reuse of a key wrote an event: %d events", ts.countEvents())
+	}
 	// Keys are per app: the same key from a personal token is a different report.
 	ts.do("POST", "/api/v1/usage", ts.owner, map[string]any{"description": "d", "credits": 1, "idempotencyKey": "k-1"}, 201, nil)
 }

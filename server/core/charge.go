@@ -188,6 +188,12 @@ func (s *Service) ChargeUsage(ctx context.Context, p Principal, rep UsageReport)
 		if err != nil {
 			return ChargeResult{}, false, err
 		}
+		if !sameReport(ev, pc) {
+			// Answering with the first event would drop this usage without a word: a reused
+			// key is the client's bug, and it must hear of it.
+			return ChargeResult{}, false, &Error{Code: ECONFLICT, Field: "idempotencyKey",
+				Message: fmt.Sprintf("idempotencyKey %q was already used for a different report (event %d): send a new key", rep.IdempotencyKey, ev.ID)}
+		}
 		res, err = s.replayResult(ctx, s.db.Read(), ev)
 		return res, true, err
 	}
@@ -253,6 +259,20 @@ func dailyDelta(e db.UsageEvent, requests, credits int64, split db.KindSplit) db
 	return db.DailyDelta{UserID: e.UserID, Day: e.Day, AppID: e.AppID.Int64, Model: e.Model, Provider: e.Provider,
 		UsageType: e.UsageType, Project: e.Project, Modality: e.Modality, DelegationID: e.DelegationID.Int64,
 		Requests: requests, Credits: credits, Tokens: e.TotalTokens * requests, Kinds: split}
+}
+
+// sameReport tells a retry of the stored event from a different report under the same key:
+// the member, what was done, with which model, the counts and the price as the client sent
+// them (a cost, not the credits it came to, since the rate may have changed since).
+func sameReport(e db.UsageEvent, pc preparedCharge) bool {
+	rep := pc.rep
+	price := e.CostUSD.String == rep.TotalCost
+	if rep.Credits != nil {
+		price = e.Credits == int64(*rep.Credits)
+	}
+	return price && e.UserID == pc.user.ID && e.Description == rep.Description && e.Model == rep.Model &&
+		e.InputTokens == rep.InputTokens && e.OutputTokens == rep.OutputTokens && e.TotalTokens == rep.TotalTokens &&
+		e.Charged == rep.ChargeUser && e.AppID.Int64 == pc.app.ID
 }
 
 // replayResult rebuilds the first reply to an idempotent report from what was stored.
