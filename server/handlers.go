@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"reflect"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -20,13 +22,37 @@ func bind(c *fiber.Ctx, dst any) error {
 		return core.Invalid("body", "the body must be a JSON object")
 	}
 	if err := json.Unmarshal(body, dst); err != nil {
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) && te.Field != "" {
-			return core.Invalid(te.Field, "%s must be a %s", te.Field, jsonKind(te.Type.Kind().String()))
-		}
-		return core.Invalid("body", "the body must be a JSON object")
+		return bindError(body, dst)
 	}
 	return nil
+}
+
+// bindError names the field a body failed on as the client spelled it. encoding/json names
+// the Go field (GranteeID for granteeId), or nothing at all for a bad number, so each of the
+// body's keys is decoded alone until one fails.
+func bindError(body []byte, dst any) error {
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(body, &fields) != nil || fields == nil {
+		return core.Invalid("body", "the body must be a JSON object")
+	}
+	keys := make([]string, 0, len(fields))
+	for k := range fields {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		one, _ := json.Marshal(map[string]json.RawMessage{k: fields[k]})
+		err := json.Unmarshal(one, reflect.New(reflect.TypeOf(dst).Elem()).Interface())
+		if err == nil {
+			continue
+		}
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return core.Invalid(k, "%s must be a %s", k, jsonKind(te.Type.Kind().String()))
+		}
+		return core.Invalid(k, "%s must be a number", k) // json.Number refuses what is not one
+	}
+	return core.Invalid("body", "the body must be a JSON object")
 }
 
 func jsonKind(k string) string {
@@ -35,6 +61,8 @@ func jsonKind(k string) string {
 		return "number"
 	case k == "bool":
 		return "boolean"
+	case k == "slice", k == "array":
+		return "list"
 	case k == "ptr", k == "struct", k == "map":
 		return "object"
 	}
