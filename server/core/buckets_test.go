@@ -1,6 +1,7 @@
 package core
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -156,6 +157,20 @@ func TestRefundGoesToANewAddonBucketWhenTheOriginalExpired(t *testing.T) {
 	}
 	if fresh == nil || fresh.Kind != KindAddon || fresh.Remaining != 1000 || fresh.ExpiresAt != nil {
 		t.Fatalf("refund bucket = %+v", fresh)
+	}
+	// Every refund row refers to the usage it reverses, the new bucket's too.
+	rows, err := h.db.Read().LedgerForUsage(h.ctx, res.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var refunds []string
+	for _, r := range rows {
+		if r.Action == "refund" {
+			refunds = append(refunds, fmt.Sprintf("%d b%d", r.Amount, r.BucketID.Int64))
+		}
+	}
+	if want := []string{fmt.Sprintf("200 b%d", ad), fmt.Sprintf("1000 b%d", fresh.ID)}; !slices.Equal(refunds, want) {
+		t.Fatalf("refund rows of usage %d: %v, want %v", res.ID, refunds, want)
 	}
 	h.checkInvariant()
 }

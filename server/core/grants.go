@@ -295,7 +295,7 @@ func (s *Service) Refund(ctx context.Context, p Principal, usageID int64) ([]Led
 			}
 		}
 		if toAddon > 0 {
-			nb, err := w.creditIn("refund", db.Bucket{Kind: KindAddon, Granted: toAddon, Note: "refund of usage"}, "")
+			nb, err := w.creditInFor("refund", db.Bucket{Kind: KindAddon, Granted: toAddon, Note: "refund of usage"}, usageID, "")
 			if err != nil {
 				return err
 			}

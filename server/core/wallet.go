@@ -210,6 +210,12 @@ func (w *wallet) applyDeduction(live []db.Bucket, d deduction, usageID int64) er
 
 // creditIn adds a new bucket and lets it pay any debt first.
 func (w *wallet) creditIn(action string, b db.Bucket, note string) (db.Bucket, error) {
+	return w.creditInFor(action, b, 0, note)
+}
+
+// creditInFor is creditIn for a movement caused by a usage event (a refund), whose row refers
+// to the event rather than to the new bucket.
+func (w *wallet) creditInFor(action string, b db.Bucket, usageID int64, note string) (db.Bucket, error) {
 	b.UserID = w.user.ID
 	b.Remaining = b.Granted
 	if b.GrantedAt == 0 {
@@ -223,7 +229,7 @@ func (w *wallet) creditIn(action string, b db.Bucket, note string) (db.Bucket, e
 	if w.buckets != nil {
 		w.buckets = nil // reload on next use, in deduction order
 	}
-	if err := w.record(action, b.Granted, &b, 0, note); err != nil {
+	if err := w.record(action, b.Granted, &b, usageID, note); err != nil {
 		return b, err
 	}
 	return b, w.repayDebt(&b)
