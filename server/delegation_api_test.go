@@ -347,4 +347,14 @@ func TestAGranteeSeesNotTheGrantersWallet(t *testing.T) {
 	if len(seen.Ledger) != 1 || seen.Ledger[0].BalanceAfter != "999" {
 		t.Fatalf("the granter's detail: %+v; want its own ledger row, balance after 999", seen)
 	}
+	// This cycle: the grantee used 5 of its own; the granter's credits paid 1 for the grantee.
+	var bal struct {
+		Cycle struct{ Used, PaidForOthers json.Number }
+	}
+	for tok, want := range map[string][2]json.Number{k: {"5", "0"}, g: {"0", "1"}} {
+		ts.do("GET", "/api/v1/balance", tok, nil, 200, &bal)
+		if bal.Cycle.Used != want[0] || bal.Cycle.PaidForOthers != want[1] {
+			t.Errorf("cycle %+v, want used %s paid for others %s", bal.Cycle, want[0], want[1])
+		}
+	}
 }

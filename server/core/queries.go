@@ -545,6 +545,9 @@ type CycleInfo struct {
 	Allowance Credits `json:"allowance"`
 	Used      Credits `json:"used"`
 	Requests  int64   `json:"requests"`
+	// PaidForOthers is what the member's allowances paid for their grantees this cycle: it
+	// came out of the same credits as Used, so "left" must count it too.
+	PaidForOthers Credits `json:"paidForOthers"`
 }
 
 // Balance is a member's credits by bucket.
@@ -630,6 +633,13 @@ func (s *Service) balanceOf(ctx context.Context, r *db.Conn, u db.User) (Balance
 	if len(rows) > 0 {
 		b.Cycle.Used = Credits(rows[0].Credits)
 		b.Cycle.Requests = rows[0].Requests
+	}
+	given, err := r.Aggregate(ctx, "all", db.AggFilter{GranterID: u.ID, HasFrom: true, FromDay: DayOf(cy.Start, loc), HasTo: true, ToDay: DayOf(cy.End, loc) - 1})
+	if err != nil {
+		return Balance{}, err
+	}
+	if len(given) > 0 {
+		b.Cycle.PaidForOthers = Credits(given[0].Credits)
 	}
 	return b, nil
 }
