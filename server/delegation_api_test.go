@@ -336,7 +336,10 @@ func TestAGranteeSeesNotTheGrantersWallet(t *testing.T) {
 	}
 	type detail struct {
 		Parts  []struct{ Kind string }
-		Ledger []struct{ BalanceAfter json.Number }
+		Ledger []struct {
+			BalanceAfter json.Number
+			Note         string
+		}
 	}
 	var seen detail
 	ts.do("GET", "/api/v1/usage/"+itoa(res.ID), k, nil, 200, &seen)
@@ -344,8 +347,8 @@ func TestAGranteeSeesNotTheGrantersWallet(t *testing.T) {
 		t.Fatalf("the grantee's detail: %+v; want the parts and none of the granter's ledger rows", seen)
 	}
 	ts.do("GET", "/api/v1/usage/"+itoa(res.ID), g, nil, 200, &seen)
-	if len(seen.Ledger) != 1 || seen.Ledger[0].BalanceAfter != "999" {
-		t.Fatalf("the granter's detail: %+v; want its own ledger row, balance after 999", seen)
+	if len(seen.Ledger) != 1 || seen.Ledger[0].BalanceAfter != "999" || seen.Ledger[0].Note != "grantee@example.org, through allowance "+itoa(d.ID) {
+		t.Fatalf("the granter's detail: %+v; want its own ledger row, balance after 999, naming the grantee", seen)
 	}
 	// This cycle: the grantee used 5 of its own; the granter's credits paid 1 for the grantee.
 	var bal struct {

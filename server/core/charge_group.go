@@ -352,7 +352,12 @@ func (g *chargeGroup) charge(pc preparedCharge) (chargeOutcome, error) {
 	split := db.KindSplit{}
 	var charged int64
 	if rep.ChargeUser {
-		if err := choice.payer.applyDeduction(choice.live, d, id); err != nil {
+		var note string
+		if choice.delegation != nil {
+			// The granter's ledger would otherwise show the grantee's request as their own.
+			note = fmt.Sprintf("%s, through allowance %d", pc.user.Name, choice.delegation.ID)
+		}
+		if err := choice.payer.applyDeduction(choice.live, d, id, note); err != nil {
 			return out, err
 		}
 		if choice.delegation != nil {

@@ -185,7 +185,7 @@ func planDeduction(live []db.Bucket, amount int64) deduction {
 }
 
 // applyDeduction writes the usage rows of a planned charge, and the debt for what no bucket covered.
-func (w *wallet) applyDeduction(live []db.Bucket, d deduction, usageID int64) error {
+func (w *wallet) applyDeduction(live []db.Bucket, d deduction, usageID int64, note string) error {
 	byID := make(map[int64]*db.Bucket, len(live))
 	for i := range live {
 		byID[live[i].ID] = &live[i]
@@ -195,7 +195,7 @@ func (w *wallet) applyDeduction(live []db.Bucket, d deduction, usageID int64) er
 		if err := w.setRemaining(b, b.Remaining-int64(p.Credits)); err != nil {
 			return err
 		}
-		if err := w.record("usage", -int64(p.Credits), b, usageID, ""); err != nil {
+		if err := w.record("usage", -int64(p.Credits), b, usageID, note); err != nil {
 			return err
 		}
 	}
