@@ -3,6 +3,7 @@ import {
   addCredits,
   usageTypeLabel,
   formatDateTimeShort,
+  formatPeriod,
   daysUntil,
   expiresSoon,
   expiryText,
@@ -119,5 +120,30 @@ describe('formatDateTimeShort', () => {
     expect(formatDateTimeShort('2026-11-03T21:01:00Z', { now, timeZone: 'UTC', locale: 'en-US' })).toBe('Nov 3, 9:01 PM');
     expect(formatDateTimeShort('2025-12-31T23:59:00Z', { now, timeZone: 'UTC', locale: 'en-US' })).toBe('Dec 31, 2025, 11:59 PM');
     expect(formatDateTimeShort(null)).toBe('—');
+  });
+});
+
+describe('formatPeriod', () => {
+  // November 2026 in Europe/Berlin (UTC+1): it starts at 23:00 UTC on Oct 31.
+  const start = '2026-10-31T23:00:00Z';
+  const end = '2026-11-30T23:00:00Z';
+
+  it('shows the cycle in the instance time zone, whatever the viewer\'s', () => {
+    expect(formatPeriod(start, end, { timeZone: 'Europe/Berlin', locale: 'en-US' })).toBe('Nov 1, 2026 – Nov 30, 2026');
+  });
+
+  it('would show the day before in UTC, which is why the zone is passed', () => {
+    expect(formatPeriod(start, end, { timeZone: 'UTC', locale: 'en-US' })).toBe('Oct 31, 2026 – Nov 30, 2026');
+  });
+
+  it('treats the end as exclusive across a DST change', () => {
+    // March 2026 in Berlin: starts at UTC+1, ends at UTC+2.
+    expect(formatPeriod('2026-02-28T23:00:00Z', '2026-03-31T22:00:00Z', { timeZone: 'Europe/Berlin', locale: 'en-US' })).toBe(
+      'Mar 1, 2026 – Mar 31, 2026',
+    );
+  });
+
+  it('keeps a missing end as a dash', () => {
+    expect(formatPeriod(start, null, { timeZone: 'Europe/Berlin', locale: 'en-US' })).toBe('Nov 1, 2026 – —');
   });
 });

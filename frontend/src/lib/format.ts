@@ -173,6 +173,20 @@ export function formatDate(v: string | number | Date | null | undefined, o: Date
   return new Intl.DateTimeFormat(o.locale, { dateStyle: 'medium', timeZone: o.timeZone }).format(d);
 }
 
+/**
+ * A period [start, end) as "Nov 1, 2026 – Nov 30, 2026": the end is exclusive, so its last day is
+ * shown. Cycle boundaries are midnights in the instance's time zone; pass it, or a viewer elsewhere
+ * sees the day before ("Oct 31 – Nov 30" for a Berlin instance seen from UTC).
+ */
+export function formatPeriod(
+  start: string | number | Date | null | undefined,
+  end: string | number | Date | null | undefined,
+  o: DateFormat = {},
+): string {
+  const last = end === null || end === undefined || end === '' ? end : new Date(toDate(end).getTime() - 1);
+  return `${formatDate(start, o)} – ${formatDate(last, o)}`;
+}
+
 /** A YYYY-MM-DD day key as a short label ("Nov 3"); the key is a calendar day, so UTC is used. */
 export function formatDayKey(ymd: string, locale?: string): string {
   const d = new Date(`${ymd}T00:00:00Z`);
