@@ -361,6 +361,18 @@ test('screenshots of every owner page', async () => {
   await page.screenshot({ path: path.join(SHOTS, 'nav-open-375.png') });
   await page.getByRole('link', { name: 'Usage', exact: true }).click();
   await page.waitForURL((u) => u.pathname === '/usage');
+  // On a phone the usage log shows how much and who paid without scrolling sideways.
+  await page.locator('table.usage tbody tr').first().waitFor();
+  for (const name of ['Credits', 'Billing source']) {
+    const box = await page.locator('table.usage thead th', { hasText: name }).boundingBox();
+    assert(box && box.x >= 0 && box.x + box.width <= 375, `the ${name} column is on a 375px screen (${JSON.stringify(box)})`);
+  }
+  // The members table turns into cards there, so each Manage button is on screen.
+  await page.goto(`${base}/admin/members`);
+  const manageBtn = page.getByRole('button', { name: /^Manage / }).first();
+  await manageBtn.waitFor();
+  const manage = await manageBtn.boundingBox();
+  assert(manage && manage.x + manage.width <= 375, `the Manage button is on a 375px screen (${JSON.stringify(manage)})`);
   await page.setViewportSize({ width: 1280, height: 900 });
 });
 
