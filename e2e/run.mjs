@@ -219,20 +219,18 @@ test('usage reported with the key appears live in the usage log', async () => {
     { model: 'claude-sonnet', provider: 'Anthropic', totalCost: 0.0123, inputTokens: 1200, outputTokens: 350 },
     { model: 'gpt-4o', provider: 'OpenAI', credits: 0.2, inputTokens: 300, outputTokens: 40, modality: 'text' },
   ];
+  const sent = [];
   for (const [i, r] of reports.entries()) {
-    const res = await api('/usage', {
-      token: S.appKey,
-      method: 'POST',
-      body: {
-        aiAgentId: S.appSlug,
-        userEmail: owner.email,
-        description: `e2e request ${i + 1}`,
-        usageType: 'token_usage',
-        idempotencyKey: `e2e-${i + 1}`,
-        modelParameters: { temperature: 0.2, maxTokens: 512 },
-        ...r,
-      },
+    sent.push({
+      aiAgentId: S.appSlug,
+      userEmail: owner.email,
+      description: `e2e request ${i + 1}`,
+      usageType: 'token_usage',
+      idempotencyKey: `e2e-${i + 1}`,
+      modelParameters: { temperature: 0.2, maxTokens: 512 },
+      ...r,
     });
+    const res = await api('/usage', { token: S.appKey, method: 'POST', body: sent[i] });
     assertEqual(res.status, 201, `POST /usage #${i + 1} (${res.text.slice(0, 200)})`);
     S.events.push({ id: res.json.id, model: r.model, credits: res.json.creditsCharged });
     // Each one should show up without a reload.
@@ -248,9 +246,15 @@ test('usage reported with the key appears live in the usage log', async () => {
   const again = await api('/usage', {
     token: S.appKey,
     method: 'POST',
-    body: { aiAgentId: S.appSlug, userEmail: owner.email, description: 'repeat', credits: 0.1, idempotencyKey: 'e2e-1' },
+    body: sent[0],
   });
   assertEqual(again.status, 200, 'an idempotent repeat');
+  const reused = await api('/usage', {
+    token: S.appKey,
+    method: 'POST',
+    body: { ...sent[0], description: 'another report under the same key' },
+  });
+  assertEqual(reused.status, 409, 'a reused key on a different report');
   await sleep(500);
   assertEqual(await page.locator('table.usage tbody tr').count(), 3, 'rows after the repeat');
 });
