@@ -18,13 +18,9 @@ import (
 	"sort"
 	"strings"
 	"sync/atomic"
-	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
-
-// ErrNotFound is returned by lookups that match no row.
-var ErrNotFound = errors.New("not found")
 
 //go:embed migrations/*.sql
 var migrations embed.FS
@@ -46,23 +42,15 @@ type DB struct {
 	ckpt      *sql.DB
 	stopCkpt  chan struct{}
 	ckptDone  chan struct{}
-	// restartFrames is the log length past which the writer starts it over (walRestartFrames;
-	// tests lower it).
-	restartFrames atomic.Int64
-	dbSyncs       atomic.Int64 // fsyncs of the database file by the checkpointer (for tests)
 }
 
 func dsn(path string, readOnly bool) string {
 	q := url.Values{}
 	q.Add("_pragma", "journal_mode(WAL)")
-	if readOnly {
-		q.Add("_pragma", "synchronous(FULL)")
-	} else {
-		// NORMAL: a commit writes the log without waiting for the disk; the writer's syncer
-		// fsyncs the log before any caller is answered (see Writer), so a 201 still survives
-		// a power cut. Checkpoints still sync before and after they copy.
-		q.Add("_pragma", "synchronous(NORMAL)")
-	}
+	// FULL: in WAL mode SQLite fsyncs the log at every commit, before COMMIT returns, and the
+	// writer answers its callers only after that. So an acknowledged write is on disk, by
+	// SQLite's own contract, with no I/O code of ours in between.
+	q.Add("_pragma", "synchronous(FULL)")
 	q.Add("_pragma", "busy_timeout(5000)")
 	q.Add("_pragma", "foreign_keys(1)")
 	// Each write runs in a SAVEPOINT, whose sub-journal keeps the original of every page it
@@ -71,30 +59,26 @@ func dsn(path string, readOnly bool) string {
 	if readOnly {
 		q.Add("_pragma", "query_only(1)")
 		q.Add("_pragma", "cache_size(-8000)") // 8 MB per reader
-		// Long forward walks read ahead (see readahead.go).
-		q.Set("vfs", readAheadVFSName)
+		// Long walks (an export of a member's years of events) read the file through a memory
+		// map instead of one pread per page. Only reads: SQLite never writes through the map.
+		q.Add("_pragma", fmt.Sprintf("mmap_size(%d)", readMmapSize))
 	} else {
 		q.Set("_txlock", "immediate")
 		// 32 MB: a group of charges touches many index pages; a smaller cache spills them to
 		// the WAL in the middle of the transaction.
 		q.Add("_pragma", "cache_size(-32000)")
-		// Checkpoints run in the background (see checkpointer), not inside whichever commit
-		// crosses the WAL size threshold, where they stall that commit's callers.
-		q.Add("_pragma", "wal_autocheckpoint(0)")
-		// The writer's log writes go out one per commit (see walvfs.go).
-		q.Set("vfs", walBufferVFSName)
+		q.Add("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", walCheckpointPages))
+		q.Add("_pragma", fmt.Sprintf("journal_size_limit(%d)", walSizeLimit))
 	}
 	return "file:" + path + "?" + q.Encode()
 }
 
+// readMmapSize is how much of the database file each reader maps (address space, not memory:
+// the kernel's page cache backs it and can drop it).
+const readMmapSize = 1 << 30
+
 // Open opens (creating if needed) the database file at path.
 func Open(path string) (*DB, error) {
-	if err := registerWALBufferVFS(); err != nil {
-		return nil, err
-	}
-	if err := registerReadAheadVFS(); err != nil {
-		return nil, err
-	}
 	write, err := sql.Open("sqlite", dsn(path, false))
 	if err != nil {
 		return nil, fmt.Errorf("open write pool: %w", err)
@@ -112,9 +96,9 @@ func Open(path string) (*DB, error) {
 		write.Close()
 		return nil, fmt.Errorf("read synchronous: %w", err)
 	}
-	if strings.ToLower(mode) != "wal" || syncMode != 1 {
+	if strings.ToLower(mode) != "wal" || syncMode != syncFull {
 		write.Close()
-		return nil, fmt.Errorf("%s: want journal_mode=wal synchronous=NORMAL(1), got %s/%d", path, mode, syncMode)
+		return nil, fmt.Errorf("%s: want journal_mode=wal synchronous=FULL(2), got %s/%d", path, mode, syncMode)
 	}
 
 	read, err := sql.Open("sqlite", dsn(path, true))
@@ -127,100 +111,24 @@ func Open(path string) (*DB, error) {
 	read.SetMaxIdleConns(n)
 
 	d := &DB{Path: path, write: write, read: read, readStmts: newStmtCache(read)}
-	d.writer, err = newWriter(write, (&walSyncer{path: path + "-wal"}).sync)
+	d.writer, err = newWriter(write)
 	if err != nil {
 		read.Close()
 		write.Close()
 		return nil, err
 	}
-	// A short busy timeout: a RESTART checkpoint holds writers while it waits for readers.
-	ckpt, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(100)&_pragma=synchronous(FULL)")
-	if err != nil {
+	if err := d.startCheckpointer(); err != nil {
 		d.Close()
 		return nil, err
 	}
-	ckpt.SetMaxOpenConns(1)
-	d.ckpt, d.stopCkpt, d.ckptDone = ckpt, make(chan struct{}), make(chan struct{})
-	d.restartFrames.Store(walRestartFrames)
-	go d.checkpointer()
 	return d, nil
 }
 
-// checkpointer copies the WAL back into the database file every second on its own connection.
-// A PASSIVE checkpoint blocks no one, but under a steady stream of commits it never catches up
-// with the end of the log, so the log would only grow. Once the log is past walRestartFrames,
-// the checkpointer runs passes back to back, each copying what the commits added during the last
-// one, until a pass has little left to copy; then the writer finishes the copy itself between
-// two transactions (Writer.restartLog), which reaches the end of the log because no commit lands
-// meanwhile, and SQLite starts the log over at the next commit. The writer's share must stay
-// small: its checkpoint ends with an fsync of the database file, and every caller waits for it
-// (at 10M events, finishing after a single pass held the writer for 150-200 ms). So each pass
-// here is followed by an fsync of the database file, and the next pass copies what the
-// commits added during both.
-//
-// A RESTART checkpoint from this connection did the same by taking the write lock, and the
-// writer, finding it taken, slept in SQLite's busy handler.
-func (d *DB) checkpointer() {
-	defer close(d.ckptDone)
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-d.stopCkpt:
-			d.ckpt.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
-			return
-		case <-t.C:
-			d.checkpoint()
-		}
-	}
-}
-
-// checkpoint runs one round of passes (see checkpointer).
-func (d *DB) checkpoint() {
-	last := -1
-	for pass := 0; pass < maxCheckpointPasses; pass++ {
-		var busy, frames, copied int
-		if err := d.ckpt.QueryRow("PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &copied); err != nil {
-			return
-		}
-		if int64(frames) <= d.restartFrames.Load() {
-			return
-		}
-		// SQLite fsyncs the database file only in a checkpoint that reaches the end of the log,
-		// so without this the writer's final one paid for every page the passes had copied
-		// (at 10M events: 70-95 ms, once a second, with every caller waiting). Here the disk
-		// takes them while commits go on, and the writer syncs only what it copies itself.
-		if err := syncFile(d.Path); err != nil {
-			slog.Error("db: fsync of the database file after a checkpoint pass", "err", err)
-			return
-		}
-		d.dbSyncs.Add(1)
-		// frames is the log's length when this pass began: what it added since the last pass
-		// began is what this pass had to copy, and about what the writer would copy next.
-		if last >= 0 && frames-last <= writerCopyFrames || pass == maxCheckpointPasses-1 {
-			d.writer.logLong.Store(true)
-			return
-		}
-		last = frames
-	}
-}
-
-const (
-	maxCheckpointPasses = 6
-	writerCopyFrames    = 1000
-)
-
-// walRestartFrames is 16 MB of 4 KiB pages.
-const walRestartFrames = 4096
+const syncFull = 2
 
 func (d *DB) Close() error {
 	d.writer.close()
-	if d.stopCkpt != nil {
-		close(d.stopCkpt)
-		<-d.ckptDone
-		d.ckpt.Close()
-		d.stopCkpt = nil
-	}
+	d.stopCheckpointer()
 	d.readStmts.close()
 	err1 := d.read.Close()
 	err2 := d.write.Close()
@@ -237,22 +145,15 @@ func (d *DB) Update(ctx context.Context, fn func(*Conn) error) error {
 	return d.writer.do(ctx, fn)
 }
 
-// UpdateKeepingCaches queues fn like Update but returns at once. committed receives fn's outcome
-// as soon as its transaction has committed, before it is on disk, so the caller can prepare its
-// next write meanwhile; durable receives it once the commit is on disk, and only that may be
-// acknowledged to anyone. fn promises that it changes nothing other writers' callers cache:
-// it does not move the WriteGeneration.
-func (d *DB) UpdateKeepingCaches(ctx context.Context, fn func(*Conn) error) (committed, durable <-chan error) {
-	o := &op{ctx: ctx, fn: fn, done: make(chan error, 1), committed: make(chan error, 1), keepCaches: true}
+// UpdateKeepingCaches runs fn like Update, promising that fn changes nothing other writers'
+// callers cache: it does not move the WriteGeneration.
+func (d *DB) UpdateKeepingCaches(ctx context.Context, fn func(*Conn) error) error {
+	o := &op{ctx: ctx, fn: fn, done: make(chan error, 1), keepCaches: true}
 	if err := d.writer.queue(ctx, o); err != nil {
-		o.committed <- err
-		o.done <- err
+		return err
 	}
-	return o.committed, o.done
+	return <-o.done
 }
-
-// WaitDurable returns once every write committed before the call is on disk.
-func (d *DB) WaitDurable(ctx context.Context) error { return d.writer.waitDurable(ctx) }
 
 // Migrate applies every embedded migration that has not run yet, in file name order.
 func (d *DB) Migrate(ctx context.Context) error {

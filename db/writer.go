@@ -9,7 +9,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 )
 
 // maxBatch bounds how many operations share one commit, so one fsync never waits on an
@@ -17,32 +16,19 @@ import (
 const maxBatch = 512
 
 type op struct {
-	ctx  context.Context
-	fn   func(*Conn) error
-	done chan error // the outcome, once the commit holding it is on disk
-	// committed, when set, gets the outcome as soon as the transaction has committed, before
-	// it is on disk: the caller may prepare its next write while the disk syncs this one.
-	committed  chan error
+	ctx        context.Context
+	fn         func(*Conn) error
+	done       chan error // the outcome, once the commit holding it is on disk
 	keepCaches bool
-}
-
-// A syncJob is a committed transaction waiting for the fsync that makes it durable.
-type syncJob struct {
-	seq     uint64
-	ops     []*op
-	results []error
 }
 
 // Writer is the single goroutine that owns the write connection. Callers queue operations;
 // the writer runs everything queued in one transaction, each operation inside its own
-// SAVEPOINT, and commits once. A failed operation rolls back only itself. Each caller is
-// answered after the commit that holds its work has reached the disk.
+// SAVEPOINT, and commits once (group commit). A failed operation rolls back only itself.
 //
-// The commit itself does not wait for the disk (synchronous=NORMAL in WAL mode): the writer
-// hands the committed transaction to the syncer and starts the next one, and the syncer
-// fsyncs the WAL once for every commit that queued up meanwhile before it answers their
-// callers. So the disk's latency overlaps the next transaction's work instead of adding to it,
-// and an answer still means "on disk".
+// The connection runs with synchronous=FULL, so COMMIT returns only once SQLite has fsynced the
+// log; the callers are answered after that. While one group commits, the next one queues, so
+// the groups grow with the load and one fsync covers many callers.
 type Writer struct {
 	// conn is the write pool's one connection, held for the writer's life. Transactions are
 	// plain BEGIN/COMMIT statements on it rather than sql.Tx, which starts a goroutine per
@@ -54,31 +40,21 @@ type Writer struct {
 	quit   chan struct{}
 	wg     sync.WaitGroup
 	closed sync.Once
-
-	sync        func() error // makes every commit so far durable
-	syncq       chan syncJob
-	syncDone    chan struct{}
-	commitSeq   atomic.Uint64 // commits started
-	gen         atomic.Uint64 // bumped by every op that may invalidate a caller's cache of rows
-	logLong     atomic.Bool   // the WAL has grown past walRestartFrames (set by the checkpointer)
-	lastRestart time.Time
-	mu          sync.Mutex
-	durable     uint64        // commits on disk
-	synced      chan struct{} // closed (and replaced) after each sync
+	gen    atomic.Uint64 // bumped by every op that may invalidate a caller's cache of rows
+	// commits counts the transactions that committed (tests read it).
+	commits atomic.Uint64
 }
 
 var errClosed = errors.New("db: writer is closed")
 
-func newWriter(pool *sql.DB, sync func() error) (*Writer, error) {
+func newWriter(pool *sql.DB) (*Writer, error) {
 	conn, err := pool.Conn(context.Background())
 	if err != nil {
 		return nil, fmt.Errorf("db: writer connection: %w", err)
 	}
-	w := &Writer{conn: conn, stmts: newStmtCache(conn), ops: make(chan *op, 4096), quit: make(chan struct{}),
-		sync: sync, syncq: make(chan syncJob, 1024), syncDone: make(chan struct{}), synced: make(chan struct{})}
+	w := &Writer{conn: conn, stmts: newStmtCache(conn), ops: make(chan *op, 4096), quit: make(chan struct{})}
 	w.wg.Add(1)
 	go w.loop()
-	go w.syncLoop()
 	return w, nil
 }
 
@@ -112,79 +88,15 @@ func (w *Writer) close() {
 	w.closed.Do(func() {
 		close(w.quit)
 		w.wg.Wait()
-		close(w.syncq)
-		<-w.syncDone
 		w.stmts.close()
 		w.conn.Close()
 	})
 }
 
-// syncLoop makes committed transactions durable: one fsync for all that are waiting, then their
-// callers are answered.
-func (w *Writer) syncLoop() {
-	defer close(w.syncDone)
-	for first := range w.syncq {
-		jobs := []syncJob{first}
-	drain:
-		for {
-			select {
-			case j, ok := <-w.syncq:
-				if !ok {
-					break drain
-				}
-				jobs = append(jobs, j)
-			default:
-				break drain
-			}
-		}
-		err := w.sync()
-		if err != nil {
-			// The commits may not be on disk: their callers must not be told they are.
-			slog.Error("db: fsync of the write-ahead log failed", "err", err)
-			err = fmt.Errorf("db: sync: %w", err)
-		} else {
-			w.mu.Lock()
-			w.durable = jobs[len(jobs)-1].seq
-			close(w.synced)
-			w.synced = make(chan struct{})
-			w.mu.Unlock()
-		}
-		for _, j := range jobs {
-			for i, o := range j.ops {
-				res := j.results[i]
-				if res == nil {
-					res = err
-				}
-				o.done <- res
-			}
-		}
-	}
-}
-
-// waitDurable returns once every transaction committed before the call is on disk. A reader
-// that answers from what it read (an idempotent replay) calls it first, so it never
-// acknowledges a write the disk could still lose.
-func (w *Writer) waitDurable(ctx context.Context) error {
-	target := w.commitSeq.Load()
-	for {
-		w.mu.Lock()
-		done, ch := w.durable >= target, w.synced
-		w.mu.Unlock()
-		if done {
-			return nil
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-}
-
 func (w *Writer) loop() {
 	defer w.wg.Done()
-	var batch []*op // a new slice each time: the syncer still holds the last one
 	for {
+		var batch []*op
 		select {
 		case o := <-w.ops:
 			batch = []*op{o}
@@ -209,36 +121,12 @@ func (w *Writer) loop() {
 			}
 		}
 		w.run(batch)
-		if w.logLong.Load() {
-			w.restartLog()
-		}
 	}
 }
-
-// restartLog lets SQLite start the WAL over: a checkpoint run here, between two transactions,
-// copies the log to its end (the background checkpointer copied most of it already), and the
-// next commit then writes from the log's start. A reader still on an older snapshot keeps the
-// copy short of the end; the next try is after restartEvery.
-func (w *Writer) restartLog() {
-	if time.Since(w.lastRestart) < restartEvery {
-		return
-	}
-	w.lastRestart = time.Now()
-	var busy, frames, copied int
-	err := w.conn.QueryRowContext(context.Background(), "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &copied)
-	if err == nil && busy == 0 && copied == frames {
-		w.logLong.Store(false)
-	}
-}
-
-const restartEvery = 100 * time.Millisecond
 
 // fail answers every op of a batch that did not commit.
 func fail(batch []*op, err error) {
 	for _, o := range batch {
-		if o.committed != nil {
-			o.committed <- err
-		}
 		o.done <- err
 	}
 }
@@ -252,9 +140,8 @@ func (w *Writer) run(batch []*op) {
 	}
 	// Foreign keys are checked by each statement (not deferred to COMMIT): deferring them takes
 	// a PRAGMA per transaction, and every PRAGMA of that kind expires all prepared statements,
-	// so each group re-parsed every statement it ran (a sixth of the writer's time). A charge
-	// group runs alone in its transaction, so the statement journal immediate checks need is
-	// never rolled back; a violation fails its statement and so its op.
+	// so each group re-parsed every statement it ran. A violation fails its statement, and so
+	// its op, which its savepoint rolls back.
 	results := make([]error, len(batch))
 	if len(batch) == 1 {
 		// Alone in its transaction, an op needs no savepoint: the transaction is its
@@ -268,35 +155,38 @@ func (w *Writer) run(batch []*op) {
 		}
 		if err != nil {
 			w.rollback(conn)
-			fail(batch, err)
+			fail(batch, storageError(err))
 			return
 		}
 	} else {
 		for i, o := range batch {
 			w.touch(o)
-			results[i] = runSavepoint(ctx, conn, o)
+			results[i] = storageError(runSavepoint(ctx, conn, o))
 			if results[i] == errBrokenTx {
 				w.rollback(conn)
 				fail(batch, fmt.Errorf("db: rollback to savepoint failed"))
 				return
 			}
+			// After an I/O error SQLite may have rolled the whole transaction back: nothing
+			// of the batch can commit, so none of it is reported as done.
+			if IsStorageError(results[i]) {
+				w.rollback(conn)
+				fail(batch, results[i])
+				return
+			}
 		}
 	}
-	// The sequence number is taken before the commit, so a reader that sees this transaction
-	// also finds it counted when it waits for durability.
-	seq := w.commitSeq.Add(1)
+	// COMMIT returns once the log is fsynced (synchronous=FULL). If it fails (the disk is full
+	// or failing), nothing of the batch is on disk, and every caller is told so.
 	if _, err := conn.exec(ctx, "COMMIT"); err != nil {
 		w.rollback(conn) // a failed COMMIT may leave the transaction open
-		fail(batch, fmt.Errorf("db: commit: %w", err))
-		w.syncq <- syncJob{seq: seq} // waiters on this number are released by the next sync
+		fail(batch, storageError(fmt.Errorf("db: commit: %w", err)))
 		return
 	}
+	w.commits.Add(1)
 	for i, o := range batch {
-		if o.committed != nil {
-			o.committed <- results[i]
-		}
+		o.done <- results[i]
 	}
-	w.syncq <- syncJob{seq: seq, ops: batch, results: results}
 }
 
 // rollback ends a transaction that must not commit. Callers caching rows learn of it through

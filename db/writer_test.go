@@ -115,3 +115,23 @@ func TestAFailedOpUndoesOnlyItself(t *testing.T) {
 		t.Fatalf("%d writes of failed ops committed", n)
 	}
 }
+
+func insertApp(d *DB, slug string) error {
+	ctx := context.Background()
+	return d.Update(ctx, func(c *Conn) error {
+		_, err := c.InsertApp(ctx, App{Slug: slug, Name: slug, CreatedAt: 1})
+		return err
+	})
+}
+
+// execTest runs one statement in its own write.
+func execTest(t *testing.T, d *DB, sql string) {
+	t.Helper()
+	ctx := context.Background()
+	if err := d.Update(ctx, func(c *Conn) error {
+		_, err := c.exec(ctx, sql)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -92,6 +92,8 @@ var statusOf = map[string]int{
 	core.ECONFLICT:     fiber.StatusConflict,
 	core.ETOOLARGE:     fiber.StatusRequestEntityTooLarge,
 	core.ERATELIMITED:  fiber.StatusTooManyRequests,
+	core.EDISKFULL:     fiber.StatusInsufficientStorage,
+	core.ESTORAGE:      fiber.StatusServiceUnavailable,
 }
 
 type errorBody struct {
@@ -101,12 +103,12 @@ type errorBody struct {
 }
 
 func (s *Server) handleError(c *fiber.Ctx, err error) error {
-	var ce *core.Error
 	var fe *fiber.Error
 	body := errorBody{Code: core.EINTERNAL, Message: "internal error"}
 	status := fiber.StatusInternalServerError
+	ce := core.AsError(err)
 	switch {
-	case errors.As(err, &ce):
+	case ce != nil:
 		body = errorBody{Code: ce.Code, Message: ce.Message, Field: ce.Field}
 		if st, ok := statusOf[ce.Code]; ok {
 			status = st

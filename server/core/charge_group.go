@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"tokenjar/db"
@@ -32,17 +31,14 @@ type chargeReply struct {
 }
 
 // runCharger takes queued reports and charges whatever is waiting as one group. While a group
-// is charged, the next one gathers, so groups grow with the load (group commit). The charger
-// waits only until a group has committed, not until it is on disk: the next group is charged
-// while the disk syncs the last, and each group's callers are answered once it is durable.
+// is charged and committed (the commit returns once it is on disk), the next one gathers, so
+// groups grow with the load (group commit). Each group's callers are answered after its commit.
 //
 // One chargeGroup lives as long as the charger: the wallets and delegations it loaded stay in
 // memory from one group to the next, since every change to them goes through this goroutine,
 // until another write (a grant, a job, another process) may have changed them.
 func (s *Service) runCharger() {
 	defer close(s.chargerDone)
-	var replies sync.WaitGroup
-	defer replies.Wait()
 	g := &chargeGroup{s: s}
 	g.reset()
 	for first := range s.charges {
@@ -59,14 +55,14 @@ func (s *Service) runCharger() {
 				break drain
 			}
 		}
-		s.chargeGroup(g, group, &replies)
+		s.chargeGroup(g, group)
 	}
 }
 
-func (s *Service) chargeGroup(g *chargeGroup, group []*pendingCharge, replies *sync.WaitGroup) {
+func (s *Service) chargeGroup(g *chargeGroup, group []*pendingCharge) {
 	ctx := context.Background() // the group is shared: no one caller's cancel may stop it
 	outs := make([]chargeOutcome, len(group))
-	committed, durable := s.db.UpdateKeepingCaches(ctx, func(c *db.Conn) error {
+	err := s.db.UpdateKeepingCaches(ctx, func(c *db.Conn) error {
 		if err := g.begin(ctx, c, s.clock.Now()); err != nil {
 			return err
 		}
@@ -79,20 +75,13 @@ func (s *Service) chargeGroup(g *chargeGroup, group []*pendingCharge, replies *s
 		}
 		return g.flush()
 	})
-	if err := <-committed; err != nil {
+	if err != nil {
 		g.reset() // what the group changed in memory was rolled back on disk
+		s.log.Error("charge group failed", "reports", len(group), "err", err)
 	}
-	replies.Add(1)
-	go func() {
-		defer replies.Done()
-		err := <-durable
-		if err != nil {
-			s.log.Error("charge group failed", "reports", len(group), "err", err)
-		}
-		for i, p := range group {
-			p.done <- chargeReply{out: outs[i], err: err}
-		}
-	}()
+	for i, p := range group {
+		p.done <- chargeReply{out: outs[i], err: err}
+	}
 }
 
 type chargeGroup struct {

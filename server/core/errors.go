@@ -6,6 +6,8 @@ package core
 import (
 	"errors"
 	"fmt"
+
+	"tokenjar/db"
 )
 
 // Error codes, mapped to HTTP statuses by the server's one error handler.
@@ -18,6 +20,11 @@ const (
 	ETOOLARGE     = "too_large"
 	ERATELIMITED  = "rate_limited"
 	EINTERNAL     = "internal"
+	// EDISKFULL: a write failed because the disk holding the data folder is full. Nothing of it
+	// was stored; the same request succeeds once there is room again.
+	EDISKFULL = "disk_full"
+	// ESTORAGE: a write failed because the database files could not be written.
+	ESTORAGE = "storage_unavailable"
 )
 
 // Error is an error meant for the client: a code, a sentence, and the field at fault.
@@ -44,11 +51,36 @@ func Invalid(field, format string, args ...any) *Error {
 	return &Error{Code: EINVALID, Message: fmt.Sprintf(format, args...), Field: field}
 }
 
+// storageFailure turns a write that failed on the disk into a coded error that says so, or
+// returns nil when err is something else.
+func storageFailure(err error) *Error {
+	switch {
+	case errors.Is(err, db.ErrDiskFull):
+		return Errorf(EDISKFULL, "tokenjar's disk is full, so nothing was saved. Free some space on the server; writes resume by themselves")
+	case errors.Is(err, db.ErrStorage):
+		return Errorf(ESTORAGE, "tokenjar could not write to its database, so nothing was saved. Try again later, and check the server's disk")
+	}
+	return nil
+}
+
 // ErrorCode returns the code of a coded error, or EINTERNAL for anything else.
 func ErrorCode(err error) string {
 	var e *Error
 	if errors.As(err, &e) {
 		return e.Code
 	}
+	if se := storageFailure(err); se != nil {
+		return se.Code
+	}
 	return EINTERNAL
+}
+
+// AsError returns err's coded error: the one it carries, one that says a write failed on the
+// disk, or nil for an internal error whose text is not for the client.
+func AsError(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return storageFailure(err)
 }

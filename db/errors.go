@@ -1,0 +1,41 @@
+package db
+
+import (
+	"errors"
+	"fmt"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// ErrNotFound is returned by lookups that match no row.
+var ErrNotFound = errors.New("not found")
+
+// ErrDiskFull marks a write that failed because the disk (or the file system holding the
+// data folder) is full. Nothing of it was stored; the same write succeeds once there is room.
+var ErrDiskFull = errors.New("db: the disk is full")
+
+// ErrStorage marks a write that failed because reading or writing the database files failed.
+// Nothing of it was stored.
+var ErrStorage = errors.New("db: the database files could not be written")
+
+// IsStorageError reports whether err is ErrDiskFull or ErrStorage.
+func IsStorageError(err error) bool {
+	return errors.Is(err, ErrDiskFull) || errors.Is(err, ErrStorage)
+}
+
+// storageError wraps an SQLite error caused by the disk in ErrDiskFull or ErrStorage, so the
+// layers above can answer "the disk is full" instead of a generic failure.
+func storageError(err error) error {
+	var se *sqlite.Error
+	if err == nil || !errors.As(err, &se) {
+		return err
+	}
+	switch se.Code() & 0xff {
+	case sqlite3.SQLITE_FULL:
+		return fmt.Errorf("%w: %w", ErrDiskFull, err)
+	case sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN:
+		return fmt.Errorf("%w: %w", ErrStorage, err)
+	}
+	return err
+}
