@@ -25,6 +25,7 @@ frontend: node_modules/.installed
 test: test-go test-frontend e2e
 
 test-go:
+	scripts/ensure-strace.sh
 	$(GO) vet ./...
 	$(GO) test -count=1 ./...
 
