@@ -150,6 +150,14 @@ func serve(args []string, out io.Writer) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
+	if err := os.MkdirAll(*data, 0o700); err != nil {
+		return fmt.Errorf("create data folder: %w", err)
+	}
+	unlock, err := lockDataFolder(*data)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	ctx := context.Background()
 	d, svc, err := open(ctx, *data, log)
 	if err != nil {
