@@ -1,8 +1,6 @@
 package server
 
 import (
-	"encoding/json"
-
 	"github.com/gofiber/fiber/v2"
 
 	"tokenjar/server/core"
@@ -123,7 +121,7 @@ func (s *Server) setPlan(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	var in struct{ MonthlyCredits json.Number }
+	var in struct{ MonthlyCredits number }
 	if err := bind(c, &in); err != nil {
 		return err
 	}
@@ -146,7 +144,7 @@ func (s *Server) grant(c *fiber.Ctx) error {
 	}
 	var in struct {
 		Kind, ExpiresAt, Note string
-		Credits               json.Number
+		Credits               number
 	}
 	if err := bind(c, &in); err != nil {
 		return err
@@ -238,7 +236,7 @@ func (s *Server) resetPassword(c *fiber.Ctx) error {
 func (s *Server) createInvite(c *fiber.Ctx) error {
 	var in struct {
 		Email, Role, ExpiresAt, Note string
-		MonthlyCredits               json.Number
+		MonthlyCredits               number
 	}
 	if err := bind(c, &in); err != nil {
 		return err
