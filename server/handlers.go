@@ -265,8 +265,15 @@ func (s *Server) loginWithCode(c *fiber.Ctx) error {
 }
 
 func (s *Server) logoutAll(c *fiber.Ctx) error {
+	// The body is optional: {"revokeTokens": true} also revokes every personal token.
+	var in struct{ RevokeTokens bool }
+	if len(strings.TrimSpace(string(c.Body()))) > 0 {
+		if err := bind(c, &in); err != nil {
+			return err
+		}
+	}
 	p, _ := principal(c)
-	if err := s.svc.LogoutAll(c.UserContext(), p); err != nil {
+	if err := s.svc.LogoutAll(c.UserContext(), p, in.RevokeTokens); err != nil {
 		return err
 	}
 	if p.Via == core.ViaSession {
@@ -276,12 +283,15 @@ func (s *Server) logoutAll(c *fiber.Ctx) error {
 }
 
 func (s *Server) changePassword(c *fiber.Ctx) error {
-	var in struct{ Current, Password string }
+	var in struct {
+		Current, Password string
+		RevokeTokens      bool
+	}
 	if err := bind(c, &in); err != nil {
 		return err
 	}
 	p, _ := principal(c)
-	if err := s.svc.ChangePassword(c.UserContext(), p, in.Current, in.Password); err != nil {
+	if err := s.svc.ChangePassword(c.UserContext(), p, in.Current, in.Password, in.RevokeTokens); err != nil {
 		return err
 	}
 	return c.JSON(fiber.Map{})

@@ -222,12 +222,15 @@ func (s *Server) resetPassword(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	var in struct{ Password string }
+	var in struct {
+		Password     string
+		RevokeTokens bool
+	}
 	if err := bind(c, &in); err != nil {
 		return err
 	}
 	p, _ := principal(c)
-	if err := s.svc.ResetPassword(c.UserContext(), p, id, in.Password); err != nil {
+	if err := s.svc.ResetPassword(c.UserContext(), p, id, in.Password, in.RevokeTokens); err != nil {
 		return err
 	}
 	return c.JSON(fiber.Map{})
