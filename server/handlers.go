@@ -96,7 +96,7 @@ func byIDHandler(do func(context.Context, core.Principal, int64) error) fiber.Ha
 	}
 }
 
-func credits(field string, n number, required bool) (core.Credits, error) {
+func credits(field string, n jsonNumber, required bool) (core.Credits, error) {
 	if n == "" {
 		if required {
 			return 0, core.Invalid(field, "%s is required", field)
@@ -147,7 +147,7 @@ func (s *Server) getSetup(c *fiber.Ctx) error {
 func (s *Server) postSetup(c *fiber.Ctx) error {
 	var in struct {
 		Email, Name, Password, InstanceName, TimeZone string
-		CreditsPerUSD                                 number
+		CreditsPerUSD                                 jsonNumber
 	}
 	if err := bind(c, &in); err != nil {
 		return err
@@ -215,7 +215,7 @@ func (s *Server) getSettings(c *fiber.Ctx) error {
 func (s *Server) putSettings(c *fiber.Ctx) error {
 	var in struct {
 		InstanceName, TimeZone *string
-		CreditsPerUSD          *number
+		CreditsPerUSD          *jsonNumber
 		SignupDomains          *[]string
 	}
 	if err := bind(c, &in); err != nil {

@@ -121,7 +121,7 @@ func (s *Server) setPlan(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	var in struct{ MonthlyCredits number }
+	var in struct{ MonthlyCredits jsonNumber }
 	if err := bind(c, &in); err != nil {
 		return err
 	}
@@ -144,7 +144,7 @@ func (s *Server) grant(c *fiber.Ctx) error {
 	}
 	var in struct {
 		Kind, ExpiresAt, Note string
-		Credits               number
+		Credits               jsonNumber
 	}
 	if err := bind(c, &in); err != nil {
 		return err
@@ -239,7 +239,7 @@ func (s *Server) resetPassword(c *fiber.Ctx) error {
 func (s *Server) createInvite(c *fiber.Ctx) error {
 	var in struct {
 		Email, Role, ExpiresAt, Note string
-		MonthlyCredits               number
+		MonthlyCredits               jsonNumber
 	}
 	if err := bind(c, &in); err != nil {
 		return err

@@ -6,14 +6,14 @@ import (
 	"errors"
 )
 
-// number is a JSON number as the client wrote it. Unlike json.Number, which also takes a
+// jsonNumber is a JSON number as the client wrote it. Unlike json.Number, which also takes a
 // string holding a number ("5"), it takes only a JSON number: credits are numbers in the API
 // (SPEC 8), and a client that quotes them has a bug it should hear about.
-type number string
+type jsonNumber string
 
 var errNotNumber = errors.New("not a JSON number")
 
-func (n *number) UnmarshalJSON(b []byte) error {
+func (n *jsonNumber) UnmarshalJSON(b []byte) error {
 	b = bytes.TrimSpace(b)
 	if string(b) == "null" {
 		return nil // as for json.Number: absent
@@ -25,6 +25,6 @@ func (n *number) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &v); err != nil {
 		return err
 	}
-	*n = number(v)
+	*n = jsonNumber(v)
 	return nil
 }

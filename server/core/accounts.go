@@ -278,7 +278,7 @@ func (s *Service) UpdateMember(ctx context.Context, p Principal, id int64, upd M
 		s.keys.clear() // roles and disabled members must take effect on cached tokens at once
 		s.lookups.clear()
 		if out.Disabled {
-			s.credentialsEnded(ended{userID: id, allSessions: true, allTokens: true})
+			s.credentialsEnded(credentialEnd{userID: id, allSessions: true, allTokens: true})
 		}
 	}
 	return out, err
@@ -373,7 +373,7 @@ func (s *Service) Logout(ctx context.Context, p Principal) error {
 	}
 	err := s.db.Update(ctx, func(c *db.Conn) error { return c.DeleteSession(ctx, p.SessionHash) })
 	if err == nil {
-		s.credentialsEnded(ended{userID: p.UserID, session: p.SessionHash})
+		s.credentialsEnded(credentialEnd{userID: p.UserID, session: p.SessionHash})
 	}
 	return err
 }
@@ -491,7 +491,7 @@ func (s *Service) RevokeToken(ctx context.Context, p Principal, id int64) error 
 	}
 	s.keys.clear()
 	if err == nil {
-		s.credentialsEnded(ended{userID: p.UserID, tokenID: id})
+		s.credentialsEnded(credentialEnd{userID: p.UserID, tokenID: id})
 	}
 	return err
 }

@@ -64,8 +64,8 @@ func (h *Hub) publish(item UsageItem, granterID int64) {
 	}
 }
 
-// ended says which subscriptions a change of credentials ends.
-type ended struct {
+// credentialEnd says which subscriptions a change of credentials ends.
+type credentialEnd struct {
 	userID      int64
 	tokenID     int64  // one token (0: none)
 	session     string // one session ("": none)
@@ -74,7 +74,7 @@ type ended struct {
 	allTokens   bool   // every personal token of the member
 }
 
-func (e ended) matches(sub *Subscription) bool {
+func (e credentialEnd) matches(sub *Subscription) bool {
 	if sub.UserID != e.userID {
 		return false
 	}
@@ -89,7 +89,7 @@ func (e ended) matches(sub *Subscription) bool {
 
 // end closes, at once, the subscriptions whose credentials just ended. It runs after the
 // change committed; publish never reaches a subscription once it is ended.
-func (h *Hub) end(e ended) {
+func (h *Hub) end(e credentialEnd) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for sub := range h.subs {

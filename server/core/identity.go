@@ -206,7 +206,7 @@ func (s *Service) ChangePassword(ctx context.Context, p Principal, current, next
 		return s.auditTx(ctx, c, u.ID, "password_reset", fmt.Sprintf("member %d", u.ID), p.IP, "changed by the member")
 	})
 	if err == nil {
-		s.credentialsEnded(ended{userID: p.UserID, allSessions: true, keepSession: p.SessionHash, allTokens: endTokens})
+		s.credentialsEnded(credentialEnd{userID: p.UserID, allSessions: true, keepSession: p.SessionHash, allTokens: endTokens})
 	}
 	return err
 }
@@ -249,7 +249,7 @@ func (s *Service) ResetPassword(ctx context.Context, p Principal, userID int64, 
 		return s.auditTx(ctx, c, p.UserID, "password_reset", fmt.Sprintf("member %d", userID), p.IP, "reset by an admin")
 	})
 	if err == nil {
-		s.credentialsEnded(ended{userID: userID, allSessions: true, allTokens: endTokens})
+		s.credentialsEnded(credentialEnd{userID: userID, allSessions: true, allTokens: endTokens})
 	}
 	return err
 }
@@ -272,7 +272,7 @@ func (s *Service) LogoutAll(ctx context.Context, p Principal, endTokens bool) er
 		return s.auditTx(ctx, c, p.UserID, "signout_all", fmt.Sprintf("member %d", p.UserID), p.IP, "")
 	})
 	if err == nil {
-		s.credentialsEnded(ended{userID: p.UserID, allSessions: true, allTokens: endTokens})
+		s.credentialsEnded(credentialEnd{userID: p.UserID, allSessions: true, allTokens: endTokens})
 	}
 	return err
 }

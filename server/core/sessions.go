@@ -52,7 +52,7 @@ func (s *Service) StillSignedIn(ctx context.Context, p Principal) error {
 
 // credentialsEnded is called once a change that ends credentials has committed: cached
 // tokens are forgotten and the live views opened with the ended credentials close at once.
-func (s *Service) credentialsEnded(e ended) {
+func (s *Service) credentialsEnded(e credentialEnd) {
 	if e.tokenID != 0 || e.allTokens {
 		s.keys.clear()
 	}
