@@ -33,7 +33,7 @@
 #   TOKENJAR_BIN     the binary (default ./tokenjar; built with `make build` if missing)
 #
 # If this tokenjar's `demo` has no --events flag, the script seeds through the HTTP API instead
-# (`runner seedapi`: same counts of members, apps and models, two years, but slower and shaped by
+# (`runner seedapi`: same counts of members, apps and models, one year (the backfill window of POST /usage), but slower and shaped by
 # bench/runner/seedapi.go) and says so in the table.
 #
 # Output: bench/out/run-TIMESTAMP/ holds results.jsonl, table.txt, table.md, every wrk

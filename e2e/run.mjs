@@ -916,13 +916,20 @@ test('the account page: change the password, sign out everywhere', async () => {
   await page.getByRole('button', { name: 'Change password' }).click();
   await page.getByText('Your password is changed.').waitFor();
 
-  // A second session of the same member, to be signed out with this one.
+  // A second session of the same member, to be signed out with this one, and a personal token,
+  // which ends too because the box is ticked.
   const other = cookieClient(base);
   assertEqual((await other.call('/auth/login', { method: 'POST', body: { email: newbie.email, password: newbie.next } })).status, 200, 'a second session');
+  const made = await other.call('/tokens', { method: 'POST', body: { name: 'laptop script' } });
+  assertEqual(made.status, 201, 'a personal token');
+  assertEqual((await api('/me', { token: made.json.token })).status, 200, 'the token works');
+  await page.getByText('Your personal tokens keep working unless you tick the box').waitFor();
+  await page.locator('#out-revoke-tokens').check();
   acceptNextDialog(page);
   await page.getByRole('button', { name: 'Sign out everywhere' }).click();
   await page.waitForURL((u) => u.pathname === '/login');
   assertEqual((await other.call('/me')).status, 401, 'the other session is signed out too');
+  assertEqual((await api('/me', { token: made.json.token })).status, 401, 'the personal token is revoked with the box ticked');
   await page.getByLabel('Email').fill(newbie.email);
   await page.getByLabel('Password').fill(newbie.next);
   await page.getByRole('button', { name: 'Sign in' }).click();

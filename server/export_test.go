@@ -49,12 +49,14 @@ func TestCSVExportMatchesTheItems(t *testing.T) {
 	jane, janeToken := ts.member("jane@example.org")
 	ts.do("PATCH", "/api/v1/members/"+itoa(jane), ts.owner, map[string]any{"name": `=Doe, "Jane"`}, 200, nil)
 	ts.grant(jane, "addon", "0.5")
+	// Backfilled times within the accepted window (a year back), on a day a month ago.
+	day := time.Now().UTC().AddDate(0, 0, -30).Format("2006-01-02")
 	reports := []map[string]any{
-		{"description": `He said "hi", then left`, "totalCost": json.Number("0.0123"), "timestamp": "2026-11-01T10:00:00.120Z", "processingTimeMs": 1500},
-		{"description": "line one\nline two\r\nthree", "totalCost": json.Number("0.0001"), "timestamp": "2026-11-01T10:00:00Z"},
-		{"description": "=SUM(A1:A9)", "shortDescription": "+1 -2 @3", "totalCost": json.Number("0.001"), "timestamp": "2026-11-01T10:00:00.5Z"},
-		{"description": "\tindented", "shortDescription": "Zoë — ☕, 100%", "project": " leading space", "totalCost": json.Number("1"), "timestamp": "1969-12-31T23:59:59.9Z"},
-		{"description": "-minus", "project": "@home", "totalCost": json.Number("0.000001"), "timestamp": "2026-11-01T10:00:00.007Z", "model": "gpt-4o", "provider": "OpenAI"},
+		{"description": `He said "hi", then left`, "totalCost": json.Number("0.0123"), "timestamp": day + "T10:00:00.120Z", "processingTimeMs": 1500},
+		{"description": "line one\nline two\r\nthree", "totalCost": json.Number("0.0001"), "timestamp": day + "T10:00:00Z"},
+		{"description": "=SUM(A1:A9)", "shortDescription": "+1 -2 @3", "totalCost": json.Number("0.001"), "timestamp": day + "T10:00:00.5Z"},
+		{"description": "\tindented", "shortDescription": "Zoë — ☕, 100%", "project": " leading space", "totalCost": json.Number("1"), "timestamp": day + "T23:59:59.9Z"},
+		{"description": "-minus", "project": "@home", "totalCost": json.Number("0.000001"), "timestamp": day + "T10:00:00.007Z", "model": "gpt-4o", "provider": "OpenAI"},
 		{"description": "not charged", "totalCost": json.Number("0.02"), "chargeUser": false, "usageType": "image_generation", "modality": "image"},
 		{"description": "no cost", "credits": json.Number("2.25"), "inputTokens": 10, "outputTokens": 5, "totalTokens": 15},
 		// The export's raw rows separate texts with 0x1f: a text holding it is read alone.
@@ -140,10 +142,11 @@ func roundTrip(t *testing.T, rec []string) []string {
 // out whole and in order.
 func TestALongCSVExportComesOutWhole(t *testing.T) {
 	ts := newTestServer(t)
+	day := time.Now().UTC().AddDate(0, 0, -30).Format("2006-01-02")
 	for i := range 120 {
 		desc := strings.Repeat(fmt.Sprintf("report %d, \"quoted\" and long; ", i), 1+i%9)
 		ts.do("POST", "/api/v1/usage", ts.appKey, map[string]any{"aiAgentId": "homework-helper", "userEmail": "owner@example.org",
-			"description": desc, "totalCost": json.Number("0.001"), "timestamp": fmt.Sprintf("2026-11-01T10:%02d:%02dZ", i/60, i%60)}, 201, nil)
+			"description": desc, "totalCost": json.Number("0.001"), "timestamp": fmt.Sprintf("%sT10:%02d:%02dZ", day, i/60, i%60)}, 201, nil)
 	}
 	body := ts.do("GET", "/api/v1/usage/export?format=csv", ts.owner, nil, 200, nil)
 	if len(body) < 5*4096 {

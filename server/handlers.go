@@ -96,7 +96,7 @@ func byIDHandler(do func(context.Context, core.Principal, int64) error) fiber.Ha
 	}
 }
 
-func credits(field string, n json.Number, required bool) (core.Credits, error) {
+func credits(field string, n jsonNumber, required bool) (core.Credits, error) {
 	if n == "" {
 		if required {
 			return 0, core.Invalid(field, "%s is required", field)
@@ -105,7 +105,7 @@ func credits(field string, n json.Number, required bool) (core.Credits, error) {
 	}
 	v, ok := core.ParseCredits(string(n))
 	if !ok {
-		return 0, core.Invalid(field, "%s must be a decimal number from 0 to 1000000000", field)
+		return 0, core.Invalid(field, "%s must be a number of credits from 0 to 1000000000 with at most 3 decimals", field)
 	}
 	return v, nil
 }
@@ -147,7 +147,7 @@ func (s *Server) getSetup(c *fiber.Ctx) error {
 func (s *Server) postSetup(c *fiber.Ctx) error {
 	var in struct {
 		Email, Name, Password, InstanceName, TimeZone string
-		CreditsPerUSD                                 json.Number
+		CreditsPerUSD                                 jsonNumber
 	}
 	if err := bind(c, &in); err != nil {
 		return err
@@ -215,7 +215,7 @@ func (s *Server) getSettings(c *fiber.Ctx) error {
 func (s *Server) putSettings(c *fiber.Ctx) error {
 	var in struct {
 		InstanceName, TimeZone *string
-		CreditsPerUSD          *json.Number
+		CreditsPerUSD          *jsonNumber
 		SignupDomains          *[]string
 	}
 	if err := bind(c, &in); err != nil {
@@ -265,8 +265,15 @@ func (s *Server) loginWithCode(c *fiber.Ctx) error {
 }
 
 func (s *Server) logoutAll(c *fiber.Ctx) error {
+	// The body is optional: {"revokeTokens": true} also revokes every personal token.
+	var in struct{ RevokeTokens bool }
+	if len(strings.TrimSpace(string(c.Body()))) > 0 {
+		if err := bind(c, &in); err != nil {
+			return err
+		}
+	}
 	p, _ := principal(c)
-	if err := s.svc.LogoutAll(c.UserContext(), p); err != nil {
+	if err := s.svc.LogoutAll(c.UserContext(), p, in.RevokeTokens); err != nil {
 		return err
 	}
 	if p.Via == core.ViaSession {
@@ -276,12 +283,15 @@ func (s *Server) logoutAll(c *fiber.Ctx) error {
 }
 
 func (s *Server) changePassword(c *fiber.Ctx) error {
-	var in struct{ Current, Password string }
+	var in struct {
+		Current, Password string
+		RevokeTokens      bool
+	}
 	if err := bind(c, &in); err != nil {
 		return err
 	}
 	p, _ := principal(c)
-	if err := s.svc.ChangePassword(c.UserContext(), p, in.Current, in.Password); err != nil {
+	if err := s.svc.ChangePassword(c.UserContext(), p, in.Current, in.Password, in.RevokeTokens); err != nil {
 		return err
 	}
 	return c.JSON(fiber.Map{})

@@ -1,8 +1,6 @@
 package server
 
 import (
-	"encoding/json"
-
 	"github.com/gofiber/fiber/v2"
 
 	"tokenjar/server/core"
@@ -123,7 +121,7 @@ func (s *Server) setPlan(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	var in struct{ MonthlyCredits json.Number }
+	var in struct{ MonthlyCredits jsonNumber }
 	if err := bind(c, &in); err != nil {
 		return err
 	}
@@ -146,7 +144,7 @@ func (s *Server) grant(c *fiber.Ctx) error {
 	}
 	var in struct {
 		Kind, ExpiresAt, Note string
-		Credits               json.Number
+		Credits               jsonNumber
 	}
 	if err := bind(c, &in); err != nil {
 		return err
@@ -224,12 +222,15 @@ func (s *Server) resetPassword(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	var in struct{ Password string }
+	var in struct {
+		Password     string
+		RevokeTokens bool
+	}
 	if err := bind(c, &in); err != nil {
 		return err
 	}
 	p, _ := principal(c)
-	if err := s.svc.ResetPassword(c.UserContext(), p, id, in.Password); err != nil {
+	if err := s.svc.ResetPassword(c.UserContext(), p, id, in.Password, in.RevokeTokens); err != nil {
 		return err
 	}
 	return c.JSON(fiber.Map{})
@@ -238,7 +239,7 @@ func (s *Server) resetPassword(c *fiber.Ctx) error {
 func (s *Server) createInvite(c *fiber.Ctx) error {
 	var in struct {
 		Email, Role, ExpiresAt, Note string
-		MonthlyCredits               json.Number
+		MonthlyCredits               jsonNumber
 	}
 	if err := bind(c, &in); err != nil {
 		return err

@@ -12,7 +12,7 @@ import (
 type delegationBody struct {
 	GranteeEmail, Period, StartsAt, EndsAt, Note string
 	GranteeID                                    int64
-	Credits                                      json.Number
+	Credits                                      jsonNumber
 	Apps                                         []json.RawMessage
 	Models                                       []string
 	GranteeIDs                                   []int64
@@ -100,7 +100,7 @@ func (s *Server) editDelegation(c *fiber.Ctx) error {
 		return err
 	}
 	var in struct {
-		Credits *json.Number
+		Credits *jsonNumber
 		Period  *string
 		EndsAt  *string
 		Note    *string

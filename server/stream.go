@@ -64,7 +64,18 @@ func (s *Server) export(c *fiber.Ctx, granted bool) error {
 	return nil
 }
 
-// stream sends new usage events the caller may see as server-sent events.
+// streamRecheck is how often an open stream checks that its credential still holds, and
+// streamRecheckBeforeSend how old that check may be when an event goes out. Credentials ended
+// in this process close the stream at once (core.Subscription.Done); these checks catch what
+// changes elsewhere: another process on the same database, or a session's expiry.
+var (
+	streamRecheck           = 15 * time.Second
+	streamRecheckBeforeSend = time.Second
+)
+
+// stream sends new usage events the caller may see as server-sent events, for as long as the
+// credential it was opened with holds: a revoked token, an ended session or a disabled member
+// ends it, and nothing more is sent.
 func (s *Server) stream(c *fiber.Ctx) error {
 	p, _ := principal(c)
 	if p.UserID == 0 {
@@ -73,21 +84,48 @@ func (s *Server) stream(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderContentType, "text/event-stream")
 	c.Set(fiber.HeaderCacheControl, "no-cache")
 	c.Set("X-Accel-Buffering", "no")
-	hub := s.svc.Hub()
-	sub := hub.Subscribe(p.UserID)
+	svc := s.svc
+	hub := svc.Hub()
+	sub := hub.Subscribe(p)
 	done := s.done
 	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
 		defer hub.Unsubscribe(sub)
 		ping := time.NewTicker(20 * time.Second)
 		defer ping.Stop()
+		recheck := time.NewTicker(streamRecheck)
+		defer recheck.Stop()
+		checked := time.Now()
+		// valid fails closed: an error reading the database ends the stream too, and the
+		// viewer's reconnect authenticates afresh.
+		valid := func() bool {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			checked = time.Now()
+			return svc.StillSignedIn(ctx, p) == nil
+		}
 		if _, err := w.WriteString(": connected\nretry: 3000\n\n"); err != nil || w.Flush() != nil {
 			return
 		}
 		for {
 			select {
+			case <-sub.Done:
+				return
 			case it := <-sub.C:
+				select {
+				case <-sub.Done: // ended while the event waited: it is not sent
+					return
+				default:
+				}
+				if time.Since(checked) >= streamRecheckBeforeSend && !valid() {
+					return
+				}
 				b, _ := json.Marshal(it)
 				fmt.Fprintf(w, "event: usage\ndata: %s\n\n", b)
+			case <-recheck.C:
+				if !valid() {
+					return
+				}
+				continue
 			case <-ping.C:
 				w.WriteString(": ping\n\n")
 			case <-done:

@@ -34,7 +34,7 @@ func cmdSeedAPI(args []string) error {
 	nApps := fs.Int("apps", 20, "apps")
 	nModels := fs.Int("models", 30, "models")
 	nProjects := fs.Int("projects", 60, "projects")
-	days := fs.Int("days", 730, "days of history, ending now")
+	days := fs.Int("days", 364, "days of history, ending now (POST /usage takes backfill up to a year back)")
 	workers := fs.Int("workers", 32, "concurrent reporters")
 	seed := fs.Int64("seed", 1, "random seed")
 	fs.Parse(args)

@@ -277,6 +277,9 @@ func (s *Service) UpdateMember(ctx context.Context, p Principal, id int64, upd M
 	if err == nil {
 		s.keys.clear() // roles and disabled members must take effect on cached tokens at once
 		s.lookups.clear()
+		if out.Disabled {
+			s.credentialsEnded(credentialEnd{userID: id, allSessions: true, allTokens: true})
+		}
 	}
 	return out, err
 }
@@ -368,7 +371,11 @@ func (s *Service) Logout(ctx context.Context, p Principal) error {
 	if p.SessionHash == "" {
 		return nil
 	}
-	return s.db.Update(ctx, func(c *db.Conn) error { return c.DeleteSession(ctx, p.SessionHash) })
+	err := s.db.Update(ctx, func(c *db.Conn) error { return c.DeleteSession(ctx, p.SessionHash) })
+	if err == nil {
+		s.credentialsEnded(credentialEnd{userID: p.UserID, session: p.SessionHash})
+	}
+	return err
 }
 
 // Me returns the caller as a member.
@@ -483,6 +490,9 @@ func (s *Service) RevokeToken(ctx context.Context, p Principal, id int64) error 
 		return Errorf(ENOTFOUND, "no token %d", id)
 	}
 	s.keys.clear()
+	if err == nil {
+		s.credentialsEnded(credentialEnd{userID: p.UserID, tokenID: id})
+	}
 	return err
 }
 

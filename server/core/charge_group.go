@@ -249,13 +249,19 @@ func (g *chargeGroup) chooseSource(req sourceRequest, set Settings) (sourceChoic
 			if err != nil {
 				return sourceChoice{}, err
 			}
-			if sumRemaining(live) >= req.amount {
+			// A disabled granter's allowances pay nothing (SPEC 5), as if paused. The cached
+			// wallet's user row is current: disabling a member is a write that drops the cache.
+			switch {
+			case w.user.Disabled:
+				why = "the granter is disabled"
+			case sumRemaining(live) < req.amount:
+				why = "the granter's credits do not cover it"
+			default:
 				if due {
 					*d = cur
 				}
 				return sourceChoice{payer: w, live: live, delegation: d, periodKey: key, used: used}, nil
 			}
-			why = "the granter's credits do not cover it"
 		}
 		// A paused allowance is news to the grantee; an ended or revoked one is history, and
 		// would otherwise put the same note on every later request.

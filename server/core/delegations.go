@@ -298,6 +298,11 @@ func (s *Service) grantee(ctx context.Context, p Principal, id int64, email, fie
 	if errors.Is(err, db.ErrNotFound) || (err == nil && u.Disabled) {
 		return u, Invalid(field, "no active member %s", firstNonEmpty(email, strconv.FormatInt(id, 10)))
 	}
+	// Both given must name one member, as in POST /usage: giving the id's member an allowance
+	// meant for the email's would hand credits to someone the granter did not mean.
+	if err == nil && id != 0 && email != "" && !strings.EqualFold(strings.TrimSpace(email), u.Email) {
+		return u, Invalid("granteeEmail", "granteeId %d and granteeEmail %s are different members: send one of them", id, email)
+	}
 	if err == nil && u.ID == p.UserID {
 		return u, Invalid(field, "you cannot delegate credits to yourself")
 	}

@@ -13,13 +13,24 @@ type Hub struct {
 type Subscription struct {
 	UserID int64
 	C      chan UsageItem
+	// Done is closed when the credential the viewer subscribed with ends: its token revoked,
+	// its session ended, its member disabled. The stream must then stop at once and send
+	// nothing more, not even what is already waiting in C.
+	Done <-chan struct{}
+
+	done    chan struct{}
+	via     string
+	keyID   int64  // the personal token, for ViaToken
+	session string // the session's hash, for ViaSession
 }
 
 func newHub() *Hub { return &Hub{subs: map[*Subscription]struct{}{}} }
 
-// Subscribe starts a subscription; call Unsubscribe when the viewer leaves.
-func (h *Hub) Subscribe(userID int64) *Subscription {
-	sub := &Subscription{UserID: userID, C: make(chan UsageItem, 64)}
+// Subscribe starts a subscription for the caller; call Unsubscribe when the viewer leaves.
+func (h *Hub) Subscribe(p Principal) *Subscription {
+	done := make(chan struct{})
+	sub := &Subscription{UserID: p.UserID, C: make(chan UsageItem, 64), Done: done, done: done,
+		via: p.Via, keyID: p.KeyID, session: p.SessionHash}
 	h.mu.Lock()
 	h.subs[sub] = struct{}{}
 	h.mu.Unlock()
@@ -49,6 +60,42 @@ func (h *Hub) publish(item UsageItem, granterID int64) {
 			case sub.C <- item:
 			default:
 			}
+		}
+	}
+}
+
+// credentialEnd says which subscriptions a change of credentials ends.
+type credentialEnd struct {
+	userID      int64
+	tokenID     int64  // one token (0: none)
+	session     string // one session ("": none)
+	allSessions bool   // every session of the member…
+	keepSession string // …but this one
+	allTokens   bool   // every personal token of the member
+}
+
+func (e credentialEnd) matches(sub *Subscription) bool {
+	if sub.UserID != e.userID {
+		return false
+	}
+	switch sub.via {
+	case ViaToken:
+		return e.allTokens || (e.tokenID != 0 && sub.keyID == e.tokenID)
+	case ViaSession:
+		return (e.allSessions && sub.session != e.keepSession) || (e.session != "" && sub.session == e.session)
+	}
+	return false
+}
+
+// end closes, at once, the subscriptions whose credentials just ended. It runs after the
+// change committed; publish never reaches a subscription once it is ended.
+func (h *Hub) end(e credentialEnd) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for sub := range h.subs {
+		if e.matches(sub) {
+			delete(h.subs, sub)
+			close(sub.done)
 		}
 	}
 }

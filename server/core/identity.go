@@ -171,8 +171,9 @@ func (s *Service) UnlinkIdentity(ctx context.Context, p Principal, id int64) err
 	})
 }
 
-// ChangePassword sets the caller's password; every other session of theirs ends.
-func (s *Service) ChangePassword(ctx context.Context, p Principal, current, next string) error {
+// ChangePassword sets the caller's password; every other session of theirs ends, and with
+// endTokens every personal token of theirs is revoked too.
+func (s *Service) ChangePassword(ctx context.Context, p Principal, current, next string, endTokens bool) error {
 	if err := p.requireUser(); err != nil {
 		return err
 	}
@@ -183,7 +184,7 @@ func (s *Service) ChangePassword(ctx context.Context, p Principal, current, next
 	if err != nil {
 		return err
 	}
-	return s.db.Update(ctx, func(c *db.Conn) error {
+	err = s.db.Update(ctx, func(c *db.Conn) error {
 		u, err := c.UserByID(ctx, p.UserID)
 		if err != nil {
 			return err
@@ -197,12 +198,22 @@ func (s *Service) ChangePassword(ctx context.Context, p Principal, current, next
 		if err := c.DeleteOtherSessions(ctx, u.ID, p.SessionHash); err != nil {
 			return err
 		}
+		if endTokens {
+			if err := s.revokeAllTokensTx(ctx, c, p, u.ID, "with a password change"); err != nil {
+				return err
+			}
+		}
 		return s.auditTx(ctx, c, u.ID, "password_reset", fmt.Sprintf("member %d", u.ID), p.IP, "changed by the member")
 	})
+	if err == nil {
+		s.credentialsEnded(credentialEnd{userID: p.UserID, allSessions: true, keepSession: p.SessionHash, allTokens: endTokens})
+	}
+	return err
 }
 
-// ResetPassword sets a member's password (admins only) and ends their sessions.
-func (s *Service) ResetPassword(ctx context.Context, p Principal, userID int64, password string) error {
+// ResetPassword sets a member's password (admins only) and ends their sessions; with
+// endTokens (when the member asks, say after losing a device) it revokes their personal tokens.
+func (s *Service) ResetPassword(ctx context.Context, p Principal, userID int64, password string, endTokens bool) error {
 	if err := p.requireAdmin(); err != nil {
 		return err
 	}
@@ -213,7 +224,7 @@ func (s *Service) ResetPassword(ctx context.Context, p Principal, userID int64, 
 	if err != nil {
 		return err
 	}
-	return s.db.Update(ctx, func(c *db.Conn) error {
+	err = s.db.Update(ctx, func(c *db.Conn) error {
 		u, err := c.UserByID(ctx, userID)
 		if errors.Is(err, db.ErrNotFound) {
 			return Errorf(ENOTFOUND, "no member %d", userID)
@@ -230,21 +241,40 @@ func (s *Service) ResetPassword(ctx context.Context, p Principal, userID int64, 
 		if err := c.DeleteUserSessions(ctx, userID); err != nil {
 			return err
 		}
+		if endTokens {
+			if err := s.revokeAllTokensTx(ctx, c, p, userID, "with a password reset"); err != nil {
+				return err
+			}
+		}
 		return s.auditTx(ctx, c, p.UserID, "password_reset", fmt.Sprintf("member %d", userID), p.IP, "reset by an admin")
 	})
+	if err == nil {
+		s.credentialsEnded(credentialEnd{userID: userID, allSessions: true, allTokens: endTokens})
+	}
+	return err
 }
 
-// LogoutAll ends every session of the caller ("sign out everywhere").
-func (s *Service) LogoutAll(ctx context.Context, p Principal) error {
+// LogoutAll ends every session of the caller ("sign out everywhere"); with endTokens it
+// revokes every personal token of theirs too (the one making the call included).
+func (s *Service) LogoutAll(ctx context.Context, p Principal, endTokens bool) error {
 	if err := p.requireUser(); err != nil {
 		return err
 	}
-	return s.db.Update(ctx, func(c *db.Conn) error {
+	err := s.db.Update(ctx, func(c *db.Conn) error {
 		if err := c.DeleteUserSessions(ctx, p.UserID); err != nil {
 			return err
 		}
+		if endTokens {
+			if err := s.revokeAllTokensTx(ctx, c, p, p.UserID, "with sign out everywhere"); err != nil {
+				return err
+			}
+		}
 		return s.auditTx(ctx, c, p.UserID, "signout_all", fmt.Sprintf("member %d", p.UserID), p.IP, "")
 	})
+	if err == nil {
+		s.credentialsEnded(credentialEnd{userID: p.UserID, allSessions: true, allTokens: endTokens})
+	}
+	return err
 }
 
 // ProviderIDs are the sign-in providers tokenjar knows, in the order they are listed.

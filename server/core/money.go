@@ -91,10 +91,23 @@ func (d decimal) mulRound(factor int64) (int64, bool) {
 	return n.Int64(), true
 }
 
-// ParseCredits turns a decimal number of credits into millicredits, rounding half up.
+// exactAt tells whether d × factor is a whole number, so nothing would be rounded away.
+func (d decimal) exactAt(factor int64) bool {
+	if d.scale <= 0 {
+		return true
+	}
+	n := new(big.Int).Mul(d.mant, big.NewInt(factor))
+	den := new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(d.scale)), nil)
+	return new(big.Int).Rem(n, den).Sign() == 0
+}
+
+// ParseCredits turns a decimal number of credits into millicredits, exactly. An amount
+// finer than a millicredit (5.0001) is refused rather than rounded: a grant, a plan or an
+// allowance is money someone typed, and silently changing it would hide their mistake.
+// Trailing zeros are fine (5.0010 is 5.001).
 func ParseCredits(s string) (Credits, bool) {
 	d, ok := parseDecimal(s)
-	if !ok {
+	if !ok || !d.exactAt(1000) {
 		return 0, false
 	}
 	v, ok := d.mulRound(1000)

@@ -43,7 +43,7 @@ func TestCostToCreditsRoundsHalfUpExactly(t *testing.T) {
 }
 
 func TestParseCredits(t *testing.T) {
-	for in, want := range map[string]Credits{"12.345": 12345, "0.0005": 1, "0.0004": 0, "7": 7000} {
+	for in, want := range map[string]Credits{"12.345": 12345, "7": 7000, "5.0010": 5001, "1e-3": 1, "2E2": 200_000, "0.5e1": 5000} {
 		got, ok := ParseCredits(in)
 		if !ok || got != want {
 			t.Errorf("ParseCredits(%s) = %d, %v; want %d", in, got, ok, want)
@@ -55,6 +55,17 @@ func TestParseCredits(t *testing.T) {
 	for _, in := range []string{"1000000000.001", "1e15", "9223372036854775807"} {
 		if got, ok := ParseCredits(in); ok {
 			t.Errorf("ParseCredits(%s) = %d: past MaxAmount, want refused", in, got)
+		}
+	}
+}
+
+// TestParseCreditsRefusesFinerThanAMillicredit proves an amount with more precision than a
+// millicredit is refused instead of rounded (5.0001 used to become 5). It does not cover
+// totalCost, which is USD and is rounded half up to the millicredit by design (SPEC 3).
+func TestParseCreditsRefusesFinerThanAMillicredit(t *testing.T) {
+	for _, in := range []string{"5.0001", "0.0005", "0.0004", "1.23456", "1e-4", "0.00001e1"} {
+		if got, ok := ParseCredits(in); ok {
+			t.Errorf("ParseCredits(%s) = %d, want refused: it has more than 3 decimals", in, got)
 		}
 	}
 }

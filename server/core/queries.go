@@ -496,7 +496,7 @@ type LedgerMonth struct {
 }
 
 // Ledger returns one month (YYYY-MM, instance time zone) of the caller's ledger; admins may
-// read a member's.
+// read a member's, with usage as daily totals only (see ledgerForAdmin).
 func (s *Service) Ledger(ctx context.Context, p Principal, month string, member int64) (LedgerMonth, error) {
 	if err := p.requireUser(); err != nil {
 		return LedgerMonth{}, err
@@ -523,6 +523,9 @@ func (s *Service) Ledger(ctx context.Context, p Principal, month string, member 
 	rows, err := s.db.Read().LedgerBetween(ctx, user, ms(start), ms(end))
 	if err != nil {
 		return LedgerMonth{}, err
+	}
+	if user != p.UserID {
+		return LedgerMonth{Month: start.Format("2006-01"), Items: ledgerForAdmin(rows, loc)}, nil
 	}
 	return LedgerMonth{Month: start.Format("2006-01"), Items: ledgerRows(rows)}, nil
 }

@@ -13,6 +13,13 @@ import (
 // MaxReportBytes is the largest usage report body accepted.
 const MaxReportBytes = 64 << 10
 
+// The window a report's timestamp (backfill) must fall in: at most a year back, and at most
+// five minutes ahead of the server's clock, for clients whose clocks run a little fast.
+const (
+	MaxBackfillYears = 1
+	MaxReportAhead   = 5 * time.Minute
+)
+
 // UsageReport is a validated POST /usage body.
 type UsageReport struct {
 	AIAgentID        string
@@ -173,7 +180,7 @@ func ParseUsageReport(body []byte, now time.Time) (UsageReport, error) {
 	if s, ok := r.number("credits"); ok {
 		c, valid := ParseCredits(s)
 		if !valid {
-			r.fail("credits", "credits must be a decimal number from 0 to 1000000000")
+			r.fail("credits", "credits must be a number of credits from 0 to 1000000000 with at most 3 decimals")
 		}
 		rep.Credits = &c
 	}
@@ -214,13 +221,15 @@ func ParseUsageReport(body []byte, now time.Time) (UsageReport, error) {
 		rep.InternalUnits = string(t)
 	}
 	rep.Project = r.str("project", 100)
-	rep.BillingSource = r.str("billingSource", 40)
-	if v, ok := r.present("billingSource"); ok && r.err == nil && rep.BillingSource == "" {
-		// a numeric delegation id is accepted too
+	if v, ok := r.present("billingSource"); ok && r.err == nil {
+		// "personal", or a delegation id as a number (the form the reply uses) or a string.
 		if n, err := strconv.ParseInt(string(v), 10, 64); err == nil && n > 0 {
-			rep.BillingSource = string(v)
-		} else {
+			rep.BillingSource = strconv.FormatInt(n, 10)
+		} else if rep.BillingSource = r.str("billingSource", 40); r.err == nil && rep.BillingSource == "" {
 			r.fail("billingSource", `billingSource must be "personal" or a delegation id`)
+		}
+		if r.err != nil {
+			r.err = Invalid("billingSource", `billingSource must be "personal" or a delegation id`)
 		}
 	}
 	rep.ChargeUser = true
@@ -238,8 +247,10 @@ func ParseUsageReport(body []byte, now time.Time) (UsageReport, error) {
 		}
 		if err != nil {
 			r.fail("timestamp", "timestamp must be an RFC 3339 time such as 2026-11-22T10:00:00Z")
-		} else if t.After(now.Add(5 * time.Minute)) {
-			r.fail("timestamp", "timestamp is in the future")
+		} else if t.After(now.Add(MaxReportAhead)) {
+			r.fail("timestamp", "timestamp is in the future: at most 5 minutes ahead of the server's clock is accepted")
+		} else if t.Before(now.AddDate(-MaxBackfillYears, 0, 0)) {
+			r.fail("timestamp", "timestamp is more than a year ago: backfilled usage may go back at most one year")
 		} else {
 			rep.Timestamp = &t
 		}

@@ -107,7 +107,7 @@ func validateSettings(cur Settings, u SettingsUpdate) (Settings, error) {
 	if u.CreditsPerUSD != nil {
 		v, ok := ParseCredits(*u.CreditsPerUSD)
 		if !ok || v <= 0 || v > 1_000_000_000_000 {
-			return cur, Invalid("creditsPerUSD", "creditsPerUSD must be a number greater than 0")
+			return cur, Invalid("creditsPerUSD", "creditsPerUSD must be a number greater than 0 with at most 3 decimals")
 		}
 		next.MilliPerUSD = int64(v)
 	}

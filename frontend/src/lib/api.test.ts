@@ -40,6 +40,24 @@ describe('readCookie', () => {
 });
 
 describe('ApiClient', () => {
+  // What each sign-out or reset ends is chosen by the caller: tokens end only when asked.
+  it('asks to revoke personal tokens only when the member chose it', async () => {
+    const { c, fetchMock } = client(() => reply(200, {}));
+    await c.logoutAll();
+    await c.logoutAll(true);
+    await c.resetPassword(4, 'new-password');
+    await c.resetPassword(4, 'new-password', true);
+    await c.changePassword({ current: 'a', password: 'new-password', revokeTokens: true });
+    const bodies = fetchMock.mock.calls.map(([, init]) => JSON.parse(String(init?.body)));
+    expect(bodies).toEqual([
+      { revokeTokens: false },
+      { revokeTokens: true },
+      { password: 'new-password', revokeTokens: false },
+      { password: 'new-password', revokeTokens: true },
+      { current: 'a', password: 'new-password', revokeTokens: true },
+    ]);
+  });
+
   it('sends the CSRF header from the tj_csrf cookie on POST, with a JSON body', async () => {
     const { c, fetchMock } = client(() => reply(201, { id: 1, name: 'n', prefix: 'p', token: 't' }));
     const r = await c.createToken('laptop');

@@ -538,6 +538,8 @@ export interface InviteAccept {
 export interface PasswordChange {
   current: string;
   password: string;
+  /** Also revoke every personal token of the member. */
+  revokeTokens?: boolean;
 }
 export type AuditAction =
   | 'signin'
@@ -545,6 +547,7 @@ export type AuditAction =
   | 'signout_all'
   | 'token_created'
   | 'token_revoked'
+  | 'tokens_revoked'
   | 'key_created'
   | 'key_revoked'
   | 'role_changed'
@@ -795,8 +798,9 @@ export class ApiClient {
   loginWithCode(code: string) {
     return this.post<LoginReply>('/auth/code', { code: code.trim() });
   }
-  logoutAll() {
-    return this.post<Record<string, never>>('/auth/logout-all');
+  /** Signs out every session; with revokeTokens, every personal token is revoked too. */
+  logoutAll(revokeTokens = false) {
+    return this.post<Record<string, never>>('/auth/logout-all', { revokeTokens });
   }
   me() {
     return this.get<Me>('/me');
@@ -848,8 +852,9 @@ export class ApiClient {
   newSignInCode(id: Id) {
     return this.post<SignInCode>(`/members/${id}/code`);
   }
-  resetPassword(id: Id, password: string) {
-    return this.post<Record<string, never>>(`/members/${id}/password`, { password });
+  /** Resets a member's password and signs out their sessions; with revokeTokens, their personal tokens end too. */
+  resetPassword(id: Id, password: string, revokeTokens = false) {
+    return this.post<Record<string, never>>(`/members/${id}/password`, { password, revokeTokens });
   }
   createMember(body: MemberCreate) {
     return this.post<Member>('/members', body);

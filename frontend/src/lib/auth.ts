@@ -35,6 +35,7 @@ export const AUDIT_LABELS: Record<string, string> = {
   signout_all: 'Signed out everywhere',
   token_created: 'Token created',
   token_revoked: 'Token revoked',
+  tokens_revoked: 'All personal tokens revoked',
   key_created: 'App key created',
   key_revoked: 'App key revoked',
   role_changed: 'Role changed',
