@@ -1,9 +1,13 @@
 package server
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
+	"io"
+	"net/http"
 	"net/url"
 	"strings"
 	"sync"
@@ -251,8 +255,9 @@ func (s *Server) oauthCallback(c *fiber.Ctx) error {
 			claims.EmailVerified = user.RawData["email_verified"]
 		}
 	case "github":
-		// GitHub gives goth only a verified primary email.
-		claims.EmailVerified = user.Email != ""
+		// goth returns the profile's public email when there is one, and only otherwise the
+		// verified primary; ask GitHub whether the address it returned is verified.
+		claims.EmailVerified = s.githubVerified(c.UserContext(), user.AccessToken, user.Email)
 	}
 	_, sid, session, err := s.svc.SignInWithProvider(c.UserContext(), claims, fl.invite, c.IP())
 	if err != nil {
@@ -260,4 +265,40 @@ func (s *Server) oauthCallback(c *fiber.Ctx) error {
 	}
 	s.setSessionCookies(c, sid, session)
 	return c.Redirect(fl.next, fiber.StatusFound)
+}
+
+// githubVerified tells whether email is one of the GitHub account's verified addresses, from
+// GitHub's list of the account's emails (scope user:email). Any failure counts as unverified.
+func (s *Server) githubVerified(ctx context.Context, accessToken, email string) bool {
+	if email == "" || accessToken == "" {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, "GET", github.EmailURL, nil)
+	if err != nil {
+		return false
+	}
+	req.Header.Set("Authorization", "Bearer "+accessToken)
+	req.Header.Set("Accept", "application/vnd.github+json")
+	resp, err := oidcHTTP.Do(req)
+	if err != nil {
+		s.log.Warn("GitHub email lookup failed", "err", err)
+		return false
+	}
+	defer resp.Body.Close()
+	var emails []struct {
+		Email    string `json:"email"`
+		Verified bool   `json:"verified"`
+	}
+	if resp.StatusCode != 200 || json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&emails) != nil {
+		s.log.Warn("GitHub email lookup failed", "status", resp.StatusCode)
+		return false
+	}
+	for _, e := range emails {
+		if e.Verified && strings.EqualFold(e.Email, email) {
+			return true
+		}
+	}
+	return false
 }

@@ -18,6 +18,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/markbates/goth/providers/github"
 )
 
 // fakeOIDC is a small OpenID Connect provider, served the way a real one is: a discovery
@@ -616,6 +618,113 @@ func TestMicrosoftConfiguredTenant(t *testing.T) {
 
 	client = newJarClient()
 	ts.signedInAs(t, client, ts.signInVia(t, "microsoft", client, f, f.msCode(tenantHome, "oid-dad", "dad@family.example", nil), false, ""), dad)
+}
+
+// fakeGitHub stands in for GitHub's OAuth and REST endpoints: a code becomes an access token,
+// /user answers the profile (with its public email), /user/emails the account's addresses.
+type fakeGitHub struct {
+	srv    *httptest.Server
+	mu     sync.Mutex
+	codes  map[string]string // code → access token
+	users  map[string]string // access token → /user answer
+	emails map[string]string // access token → /user/emails answer
+}
+
+func newFakeGitHub(t *testing.T) *fakeGitHub {
+	g := &fakeGitHub{codes: map[string]string{}, users: map[string]string{}, emails: map[string]string{}}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/login/oauth/access_token", func(w http.ResponseWriter, r *http.Request) {
+		r.ParseForm()
+		g.mu.Lock()
+		at, ok := g.codes[r.Form.Get("code")]
+		delete(g.codes, r.Form.Get("code"))
+		g.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		if !ok {
+			w.WriteHeader(400)
+			w.Write([]byte(`{"error":"bad_verification_code"}`))
+			return
+		}
+		json.NewEncoder(w).Encode(map[string]any{"access_token": at, "token_type": "bearer", "scope": "read:user,user:email"})
+	})
+	answer := func(m map[string]string) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			g.mu.Lock()
+			body, ok := m[strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")]
+			g.mu.Unlock()
+			if !ok {
+				w.WriteHeader(401)
+				return
+			}
+			w.Header().Set("Content-Type", "application/json")
+			w.Write([]byte(body))
+		}
+	}
+	mux.HandleFunc("/user", answer(g.users))
+	mux.HandleFunc("/user/emails", answer(g.emails))
+	g.srv = httptest.NewServer(mux)
+	t.Cleanup(g.srv.Close)
+	saved := []string{github.AuthURL, github.TokenURL, github.ProfileURL, github.EmailURL}
+	github.AuthURL, github.TokenURL, github.ProfileURL, github.EmailURL = g.srv.URL+"/login/oauth/authorize", g.srv.URL+"/login/oauth/access_token", g.srv.URL+"/user", g.srv.URL+"/user/emails"
+	t.Cleanup(func() {
+		github.AuthURL, github.TokenURL, github.ProfileURL, github.EmailURL = saved[0], saved[1], saved[2], saved[3]
+	})
+	return g
+}
+
+func (g *fakeGitHub) issue(user, emails string) string {
+	b := make([]byte, 8)
+	rand.Read(b)
+	code, at := fmt.Sprintf("gh-code-%x", b), fmt.Sprintf("gh-at-%x", b)
+	g.mu.Lock()
+	g.codes[code], g.users[at], g.emails[at] = at, user, emails
+	g.mu.Unlock()
+	return code
+}
+
+func (ts *testServer) signInGitHub(t *testing.T, client *http.Client, g *fakeGitHub, code string) *url.URL {
+	t.Helper()
+	noFollow := *client
+	noFollow.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, err := noFollow.Get(ts.url + "/api/v1/auth/github/start")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	loc, _ := url.Parse(resp.Header.Get("Location"))
+	if resp.StatusCode != 302 || !strings.HasPrefix(loc.String(), g.srv.URL) {
+		t.Fatalf("start: %d → %s", resp.StatusCode, loc)
+	}
+	resp, err = noFollow.Get(ts.url + "/api/v1/auth/github/callback?state=" + url.QueryEscape(loc.Query().Get("state")) + "&code=" + url.QueryEscape(code))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	to, _ := url.Parse(resp.Header.Get("Location"))
+	return to
+}
+
+// TestGitHubEmailMustBeVerified proves a GitHub sign-in links by email only when GitHub lists
+// that address as verified for the account. goth hands over the profile's public email as it
+// is; GitHub does not promise that address is verified, so a profile email naming a member,
+// unverified in /user/emails (or missing from it), is refused and writes nothing. It does not
+// prove how the real GitHub fills these fields.
+func TestGitHubEmailMustBeVerified(t *testing.T) {
+	g := newFakeGitHub(t)
+	t.Setenv("TOKENJAR_GITHUB_CLIENT_ID", "gh-client")
+	t.Setenv("TOKENJAR_GITHUB_CLIENT_SECRET", "secret")
+	ts := newTestServer(t)
+	kid, _ := ts.member("kid@family.example")
+	profile := `{"id": 4242, "login": "kid", "name": "Kid", "email": "kid@family.example"}`
+
+	before := ts.signinRows()
+	client := newJarClient()
+	ts.refused(t, client, ts.signInGitHub(t, client, g, g.issue(profile, `[{"email":"kid@family.example","primary":true,"verified":false}]`)), "has not verified", before)
+	client = newJarClient()
+	ts.refused(t, client, ts.signInGitHub(t, client, g, g.issue(profile, `[{"email":"other@elsewhere.example","primary":true,"verified":true}]`)), "has not verified", before)
+
+	client = newJarClient()
+	ts.signedInAs(t, client, ts.signInGitHub(t, client, g, g.issue(profile, `[{"email":"other@elsewhere.example","primary":true,"verified":true},{"email":"KID@family.example","primary":false,"verified":true}]`)), kid)
 }
 
 // TestOIDCIssuerWithTrailingSlash proves a provider whose issuer ends in a slash (Authentik's
