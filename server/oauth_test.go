@@ -39,7 +39,8 @@ type fakeOIDC struct {
 	signWith *rsa.PrivateKey // normally key; another key to forge signatures
 	codes    map[string]fakeCode
 	jwksGets int
-	issuer   string // the generic provider's issuer: srv.URL unless a test sets another
+	issuer   string                    // the generic provider's issuer: srv.URL unless a test sets another
+	userinfo map[string]map[string]any // sub → extra userinfo claims
 }
 
 type fakeCode struct {
@@ -54,7 +55,7 @@ func newFakeOIDC(t *testing.T) *fakeOIDC {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fakeOIDC{key: key, kid: "k1", signWith: key, clientID: "tokenjar-test", codes: map[string]fakeCode{}}
+	f := &fakeOIDC{key: key, kid: "k1", signWith: key, clientID: "tokenjar-test", codes: map[string]fakeCode{}, userinfo: map[string]map[string]any{}}
 	discovery := func(issuer string) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "application/json")
@@ -107,8 +108,14 @@ func newFakeOIDC(t *testing.T) *fakeOIDC {
 	})
 	mux.HandleFunc("/userinfo", func(w http.ResponseWriter, r *http.Request) {
 		sub := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer at-")
+		answer := map[string]any{"sub": sub}
+		f.mu.Lock()
+		for k, v := range f.userinfo[sub] {
+			answer[k] = v
+		}
+		f.mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(map[string]any{"sub": sub})
+		json.NewEncoder(w).Encode(answer)
 	})
 	f.srv = httptest.NewServer(mux)
 	t.Cleanup(f.srv.Close)
@@ -743,4 +750,28 @@ func TestOIDCIssuerWithTrailingSlash(t *testing.T) {
 		"sub": "s-1", "email": "pupil@school.example.org", "email_verified": true}), false, ""), "could not be verified", ts.signinRows())
 	client = newJarClient()
 	ts.signedInAs(t, client, ts.signInWithProvider(t, client, f, f.issue("s-1", "pupil@school.example.org", true, time.Minute), false, ""), id)
+}
+
+// TestOIDCEmailFromUserinfo proves that when the id_token carries no email, the email and its
+// email_verified come from the userinfo endpoint, only if userinfo is about the same subject:
+// an unverified one links nothing, a verified one links, and a userinfo answer about another
+// subject is refused. goth did this before too: this guards the behaviour through the move to
+// go-oidc rather than proving a defect fixed. It does not cover signed userinfo answers.
+func TestOIDCEmailFromUserinfo(t *testing.T) {
+	f := newFakeOIDC(t)
+	t.Setenv("TOKENJAR_OIDC_DISCOVERY_URL", f.srv.URL+"/.well-known/openid-configuration")
+	t.Setenv("TOKENJAR_OIDC_CLIENT_ID", f.clientID)
+	t.Setenv("TOKENJAR_OIDC_CLIENT_SECRET", "secret")
+	ts := newTestServer(t)
+	id, _ := ts.member("pupil@school.example.org")
+	f.userinfo["s-unverified"] = map[string]any{"email": "pupil@school.example.org", "email_verified": false}
+	f.userinfo["s-other"] = map[string]any{"sub": "s-1", "email": "pupil@school.example.org", "email_verified": true}
+	f.userinfo["s-1"] = map[string]any{"email": "pupil@school.example.org", "email_verified": true}
+	before := ts.signinRows()
+	client := newJarClient()
+	ts.refused(t, client, ts.signInWithProvider(t, client, f, f.issueClaims(time.Minute, map[string]any{"sub": "s-unverified"}), false, ""), "has not verified", before)
+	client = newJarClient()
+	ts.refused(t, client, ts.signInWithProvider(t, client, f, f.issueClaims(time.Minute, map[string]any{"sub": "s-other"}), false, ""), "could not be verified", before)
+	client = newJarClient()
+	ts.signedInAs(t, client, ts.signInWithProvider(t, client, f, f.issueClaims(time.Minute, map[string]any{"sub": "s-1"}), false, ""), id)
 }

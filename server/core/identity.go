@@ -56,10 +56,13 @@ func (s *Service) SignInWithIdentity(ctx context.Context, id ExternalIdentity, i
 		if !errors.Is(err, db.ErrNotFound) {
 			return err
 		}
-		if id.Email != "" && !id.EmailVerified && id.Provider == "microsoft" {
+		if id.Email == "" {
+			return Errorf(EUNAUTHORIZED, "%s did not share an email address, so it cannot be matched to a member here; sign in with a password", id.Provider)
+		}
+		if !id.EmailVerified && id.Provider == "microsoft" {
 			return Errorf(EUNAUTHORIZED, "Microsoft did not confirm that your organisation owns the address %s, so it is not matched to a member here; sign in with a password, or ask an admin", id.Email)
 		}
-		if id.Email == "" || !id.EmailVerified {
+		if !id.EmailVerified {
 			return Errorf(EUNAUTHORIZED, "%s has not verified the email %s; verify it there, or sign in with a password", id.Provider, id.Email)
 		}
 		user, err = c.UserByEmail(ctx, id.Email)
