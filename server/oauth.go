@@ -1,20 +1,23 @@
 package server
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"fmt"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
 	"net/url"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/coreos/go-oidc/v3/oidc"
 	"github.com/gofiber/fiber/v2"
 	"github.com/markbates/goth"
-	"github.com/markbates/goth/providers/azureadv2"
 	"github.com/markbates/goth/providers/github"
 	"github.com/markbates/goth/providers/google"
-	"github.com/markbates/goth/providers/openidConnect"
 
 	"tokenjar/server/core"
 )
@@ -110,14 +113,22 @@ func (s *Server) gothProvider(c *fiber.Ctx, id string) (goth.Provider, core.Prov
 	case "github":
 		p = github.New(pc.ClientID, pc.ClientSecret, callback, "read:user", "user:email")
 	case "microsoft":
-		tenant := pc.Tenant
-		if tenant == "" {
-			tenant = string(azureadv2.CommonTenant)
+		discovery := pc.DiscoveryURL // only to reach another Microsoft cloud, or a test double
+		if discovery == "" {
+			tenant := strings.TrimSpace(pc.Tenant)
+			if tenant == "" {
+				tenant = "common"
+			}
+			discovery = "https://login.microsoftonline.com/" + url.PathEscape(tenant) + "/v2.0" + discoverySuffix
 		}
-		p = azureadv2.New(pc.ClientID, pc.ClientSecret, callback, azureadv2.ProviderOptions{Tenant: azureadv2.TenantType(tenant),
-			Scopes: []azureadv2.ScopeType{azureadv2.OpenIDScope, azureadv2.ProfileScope, azureadv2.EmailScope}})
+		op, err := newOIDCProvider(c.UserContext(), id, pc.ClientID, pc.ClientSecret, callback, discovery, []string{oidc.ScopeOpenID, "profile", "email"}, microsoftIssuer)
+		if err != nil {
+			s.log.Error("Microsoft discovery failed", "url", discovery, "err", err)
+			return nil, pc, core.Errorf(core.EUNAUTHORIZED, "%s cannot be reached right now; try again, or sign in with a password", pc.Name)
+		}
+		p = op
 	case "oidc":
-		op, err := openidConnect.New(pc.ClientID, pc.ClientSecret, callback, pc.DiscoveryURL, "openid", "email", "profile")
+		op, err := newOIDCProvider(c.UserContext(), id, pc.ClientID, pc.ClientSecret, callback, pc.DiscoveryURL, []string{oidc.ScopeOpenID, "email", "profile"}, nil)
 		if err != nil {
 			s.log.Error("OpenID Connect discovery failed", "url", pc.DiscoveryURL, "err", err)
 			return nil, pc, core.Errorf(core.EUNAUTHORIZED, "%s cannot be reached right now; try again, or sign in with a password", pc.Name)
@@ -217,37 +228,38 @@ func (s *Server) oauthCallback(c *fiber.Ctx) error {
 		return s.loginError(c, core.Errorf(core.EUNAUTHORIZED, "%s did not accept the sign-in code (expired or used); start again", pc.Name))
 	}
 	user, err := p.FetchUser(sess)
+	var bad errIDToken
+	if errors.As(err, &bad) {
+		s.log.Warn("id_token rejected", "provider", id, "err", err)
+		s.svc.AuditFailedSignin(c.UserContext(), id, c.IP(), "id_token: "+err.Error())
+		return s.loginError(c, core.Errorf(core.EUNAUTHORIZED, "%s sent an identity that could not be verified", pc.Name))
+	}
 	if err != nil {
 		s.log.Warn("provider user lookup failed", "provider", id, "err", err)
 		s.svc.AuditFailedSignin(c.UserContext(), id, c.IP(), "user lookup failed")
 		return s.loginError(c, core.Errorf(core.EUNAUTHORIZED, "%s did not say who you are; start again", pc.Name))
 	}
-	ident := core.ExternalIdentity{Provider: id, Subject: user.UserID, Email: strings.TrimSpace(user.Email), Name: user.Name}
+	// Read the claims; which of them make the email trustworthy is core's decision.
+	claims := core.ProviderClaims{Provider: id, Subject: user.UserID, Email: user.Email, Name: user.Name}
 	switch id {
 	case "oidc":
-		claims, err := s.jwks.verify(c.UserContext(), pc.DiscoveryURL, user.IDToken)
-		if err != nil {
-			s.log.Warn("id_token rejected", "provider", id, "err", err)
-			s.svc.AuditFailedSignin(c.UserContext(), id, c.IP(), "id_token signature: "+err.Error())
-			return s.loginError(c, core.Errorf(core.EUNAUTHORIZED, "%s sent an identity that could not be verified", pc.Name))
-		}
-		// Trust the signed token over the unsigned userinfo answer goth merges in.
-		if e, ok := claims["email"].(string); ok && e != "" {
-			ident.Email = e
-			ident.EmailVerified = claimTrue(claims["email_verified"])
-		} else {
-			ident.EmailVerified = claimTrue(user.RawData["email_verified"])
-		}
-		if sub, ok := claims["sub"].(string); ok && sub != "" {
-			ident.Subject = sub
-		}
+		claims.EmailVerified = user.RawData["email_verified"] // from the verified id_token
+	case "microsoft":
+		claims.TenantID, _ = user.RawData["tid"].(string)
+		claims.ObjectID, _ = user.RawData["oid"].(string)
+		claims.EmailDomainVerified = user.RawData["xms_edov"]
+		claims.ConfiguredTenant = pc.Tenant
 	case "google":
-		ident.EmailVerified = claimTrue(user.RawData["verified_email"]) || claimTrue(user.RawData["email_verified"])
-	case "github", "microsoft":
-		// GitHub gives goth only a verified primary email; Entra ID addresses belong to the directory.
-		ident.EmailVerified = ident.Email != ""
+		claims.EmailVerified = user.RawData["verified_email"]
+		if claims.EmailVerified == nil {
+			claims.EmailVerified = user.RawData["email_verified"]
+		}
+	case "github":
+		// goth returns the profile's public email when there is one, and only otherwise the
+		// verified primary; ask GitHub whether the address it returned is verified.
+		claims.EmailVerified = s.githubVerified(c.UserContext(), user.AccessToken, user.Email)
 	}
-	_, sid, session, err := s.svc.SignInWithIdentity(c.UserContext(), ident, fl.invite, c.IP())
+	_, sid, session, err := s.svc.SignInWithProvider(c.UserContext(), claims, fl.invite, c.IP())
 	if err != nil {
 		return s.loginError(c, err)
 	}
@@ -255,14 +267,38 @@ func (s *Server) oauthCallback(c *fiber.Ctx) error {
 	return c.Redirect(fl.next, fiber.StatusFound)
 }
 
-func claimTrue(v any) bool {
-	switch x := v.(type) {
-	case bool:
-		return x
-	case string:
-		return x == "true"
+// githubVerified tells whether email is one of the GitHub account's verified addresses, from
+// GitHub's list of the account's emails (scope user:email). Any failure counts as unverified.
+func (s *Server) githubVerified(ctx context.Context, accessToken, email string) bool {
+	if email == "" || accessToken == "" {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, "GET", github.EmailURL, nil)
+	if err != nil {
+		return false
+	}
+	req.Header.Set("Authorization", "Bearer "+accessToken)
+	req.Header.Set("Accept", "application/vnd.github+json")
+	resp, err := oidcHTTP.Do(req)
+	if err != nil {
+		s.log.Warn("GitHub email lookup failed", "err", err)
+		return false
+	}
+	defer resp.Body.Close()
+	var emails []struct {
+		Email    string `json:"email"`
+		Verified bool   `json:"verified"`
+	}
+	if resp.StatusCode != 200 || json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&emails) != nil {
+		s.log.Warn("GitHub email lookup failed", "status", resp.StatusCode)
+		return false
+	}
+	for _, e := range emails {
+		if e.Verified && strings.EqualFold(e.Email, email) {
+			return true
+		}
 	}
 	return false
 }
-
-var _ = fmt.Sprintf

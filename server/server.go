@@ -38,12 +38,11 @@ type Server struct {
 	done      chan struct{}
 	flows     oauthFlows
 	gothCache providerCache
-	jwks      *jwksCache
 }
 
 // New builds the server. spa is the built frontend (frontend/dist).
 func New(svc *core.Service, spa fs.FS, cfg Config, log *slog.Logger) *Server {
-	s := &Server{svc: svc, cfg: cfg, log: log, spa: spa, done: make(chan struct{}), jwks: newJWKSCache()}
+	s := &Server{svc: svc, cfg: cfg, log: log, spa: spa, done: make(chan struct{})}
 	s.flows.flows = map[string]oauthFlow{}
 	s.gothCache.m = map[string]goth.Provider{}
 	s.app = fiber.New(fiber.Config{

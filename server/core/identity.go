@@ -27,6 +27,12 @@ type ExternalIdentity struct {
 	Name          string
 }
 
+// SignInWithProvider signs in with what a provider said; SignInIdentity decides which email
+// counts as verified and what the identity is keyed by.
+func (s *Service) SignInWithProvider(ctx context.Context, c ProviderClaims, inviteToken, ip string) (Member, string, Session, error) {
+	return s.SignInWithIdentity(ctx, SignInIdentity(c), inviteToken, ip)
+}
+
 // SignInWithIdentity signs in through a provider. A known identity signs its member in; a
 // verified email that matches a member links to that member; an unknown email is refused
 // unless it holds an invitation or its domain may sign up. A refused sign-in creates nothing.
@@ -50,7 +56,13 @@ func (s *Service) SignInWithIdentity(ctx context.Context, id ExternalIdentity, i
 		if !errors.Is(err, db.ErrNotFound) {
 			return err
 		}
-		if id.Email == "" || !id.EmailVerified {
+		if id.Email == "" {
+			return Errorf(EUNAUTHORIZED, "%s did not share an email address, so it cannot be matched to a member here; sign in with a password", id.Provider)
+		}
+		if !id.EmailVerified && id.Provider == "microsoft" {
+			return Errorf(EUNAUTHORIZED, "Microsoft did not confirm that your organisation owns the address %s, so it is not matched to a member here; sign in with a password, or ask an admin", id.Email)
+		}
+		if !id.EmailVerified {
 			return Errorf(EUNAUTHORIZED, "%s has not verified the email %s; verify it there, or sign in with a password", id.Provider, id.Email)
 		}
 		user, err = c.UserByEmail(ctx, id.Email)
