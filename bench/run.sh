@@ -31,6 +31,9 @@
 #   BENCH_INGEST_COPY  1 (default): exactness and ingest write into a copy of the database
 #   BENCH_CHECK      1 (default): run `tokenjar check` on the copy afterwards
 #   TOKENJAR_BIN     the binary (default ./tokenjar; built with `make build` if missing)
+#   BENCH_BASELINE_BIN  another build (say, the last release) whose export and ingest are measured
+#                    in the same run, on fresh copies of the same dataset, right after this one's;
+#                    its rows are named "baseline: ..."
 #
 # If this tokenjar's `demo` has no --events flag, the script seeds through the HTTP API instead
 # (`runner seedapi`: same counts of members, apps and models, one year (the backfill window of POST /usage), but slower and shaped by
@@ -238,6 +241,29 @@ row -metric "tokenjar CPU during the ingest run" -target "(info)" -result INFO \
 "$OUT/bin/runner" wrk -file "$RUN/wrk-tokenjar.txt" -fiber "$RUN/wrk-barefiber.txt" -results "$RESULTS"
 "$OUT/bin/runner" ingestcheck -base "$TJ_BASE" -demo "$DEMO" -before "$before" -file "$RUN/wrk-tokenjar.txt" -results "$RESULTS"
 stop "$TJ_PID"
+
+# ---------------------------------------------------------------- 8b. baseline build
+if [ -n "${BENCH_BASELINE_BIN:-}" ]; then
+  log "baseline $BENCH_BASELINE_BIN: export and ingest on a fresh copy"
+  BDATA=$OUT/baseline-copy
+  rm -rf "$BDATA"; mkdir -p "$BDATA"
+  cp "$DATA"/tokenjar.db* "$DATA/demo.json" "$BDATA/"
+  export BENCH_LABEL="baseline ($("$BENCH_BASELINE_BIN" version 2>&1 | head -1))"
+  MAINBIN=$BIN; BIN=$BENCH_BASELINE_BIN
+  start_tokenjar "$BDATA" "$RUN/server-baseline.log"
+  BIN=$MAINBIN
+  "$OUT/bin/runner" waitidle -pid "$TJ_PID" >/dev/null
+  "$OUT/bin/runner" export -base "$TJ_BASE" -demo "$DEMO" -pid "$TJ_PID" -results "$RESULTS" | tee "$RUN/export-baseline.txt"
+  "$OUT/bin/runner" waitidle -pid "$TJ_PID" >/dev/null
+  before=$("$OUT/bin/runner" count -base "$TJ_BASE" -demo "$DEMO")
+  BENCH_NONCE=$(date +%s)
+  wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --timeout 10s --latency -s bench/ingest.lua "$TJ_BASE/api/v1/usage" | tee "$RUN/wrk-baseline.txt"
+  "$OUT/bin/runner" wrk -file "$RUN/wrk-baseline.txt" -fiber "$RUN/wrk-barefiber.txt" -results "$RESULTS"
+  "$OUT/bin/runner" ingestcheck -base "$TJ_BASE" -demo "$DEMO" -before "$before" -file "$RUN/wrk-baseline.txt" -results "$RESULTS"
+  stop "$TJ_PID"
+  unset BENCH_LABEL
+  rm -rf "$BDATA"
+fi
 
 # ---------------------------------------------------------------- 9. ledger check, table
 if [ "$CHECK" = 1 ]; then

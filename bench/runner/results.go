@@ -28,6 +28,10 @@ func passFail(ok bool) string {
 
 // emit prints a row and appends it to the results file, if one is given.
 func emit(results string, r Row) error {
+	// A baseline binary measured in the same run (BENCH_BASELINE_BIN) has its rows named apart.
+	if label := os.Getenv("BENCH_LABEL"); label != "" {
+		r.Metric = label + ": " + r.Metric
+	}
 	fmt.Printf("  %-44s %-12s %-40s %s %s\n", r.Metric, r.Target, r.Measured, r.Result, r.Note)
 	if results == "" {
 		return nil
