@@ -2,7 +2,7 @@
 # bench/run.sh: tokenjar's benchmark (issue 6). `make bench` runs it after `make build` has
 # built ./tokenjar with the embedded dashboard. It prints one table: metric, target, measured,
 # result (PASS/FAIL/INFO), and for the ingest rows the ratio against a bare Fiber v2 handler
-# measured in the same run. docs/performance.md explains every number.
+# measured in the same run. docs/benchmarks.md explains every row and keeps the latest table.
 #
 # What it does, in order (all traffic goes to 127.0.0.1, every load is bounded in time):
 #   1. installs wrk from Debian's packages if it is missing (apt-get; needs root);
@@ -19,6 +19,7 @@
 #   8. on the copy: the exactness check (1,000 concurrent reports against one wallet and one
 #      allowance), then wrk against the bare Fiber baseline and against POST /api/v1/usage with
 #      bench/ingest.lua, then a check that every 201 is a stored event;
+#   8b. with BENCH_BASELINE_BIN: the export and the ingest again with that build, on a fresh copy;
 #   9. `tokenjar check` (the ledger invariant) on the copy, and the table.
 #
 # Knobs (environment):
@@ -29,6 +30,7 @@
 #   BENCH_THREADS    wrk threads (default 2, the machine's cores)
 #   BENCH_REPS       timed runs of each dashboard query after one warm-up (default 5)
 #   BENCH_INGEST_COPY  1 (default): exactness and ingest write into a copy of the database
+#   BENCH_KEEP_COPY  0 (default): the copy is removed after the run; 1 keeps it
 #   BENCH_CHECK      1 (default): run `tokenjar check` on the copy afterwards
 #   TOKENJAR_BIN     the binary (default ./tokenjar; built with `make build` if missing)
 #   BENCH_BASELINE_BIN  another build (say, the last release) whose export and ingest are measured
