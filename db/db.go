@@ -2,7 +2,8 @@
 //
 // One SQLite file is opened twice: a write pool of exactly one connection, driven by a
 // single writer goroutine that commits whatever is queued as one transaction (group commit),
-// and a read pool whose connections are query-only, so dashboard reads never wait on writes.
+// and a read pool of query-only connections. Both run in WAL mode, so reads never wait on
+// writes. docs/design.md describes the whole path from a request to the fsync.
 package db
 
 import (
@@ -53,8 +54,9 @@ func dsn(path string, readOnly bool) string {
 	q.Add("_pragma", "synchronous(FULL)")
 	q.Add("_pragma", "busy_timeout(5000)")
 	q.Add("_pragma", "foreign_keys(1)")
-	// Each write runs in a SAVEPOINT, whose sub-journal keeps the original of every page it
-	// touches: in memory, not in a temp file written page by page.
+	// A write that shares its batch runs in a SAVEPOINT, and a statement that may have to undo
+	// itself (a foreign key check, say) keeps a statement journal: both hold the original of
+	// every page they touch, here in memory, not in a temp file written page by page.
 	q.Add("_pragma", "temp_store(2)")
 	if readOnly {
 		q.Add("_pragma", "query_only(1)")
@@ -139,7 +141,8 @@ func (d *DB) Close() error {
 func (d *DB) Read() *Conn { return &Conn{q: d.read, cache: d.readStmts} }
 
 // Update runs fn inside the writer's current batch transaction. fn's changes commit
-// (durably) before Update returns nil; an error from fn rolls back only fn's changes.
+// (durably) before Update returns nil; an error from fn rolls back only fn's changes, while an
+// I/O error (ErrDiskFull, ErrStorage) fails the whole batch.
 // fn must be quick and must not wait on anything but the Conn it is given.
 func (d *DB) Update(ctx context.Context, fn func(*Conn) error) error {
 	return d.writer.do(ctx, fn)

@@ -16,7 +16,9 @@ var ErrNotFound = errors.New("not found")
 var ErrDiskFull = errors.New("db: the disk is full")
 
 // ErrStorage marks a write that failed because reading or writing the database files failed.
-// Nothing of it was stored.
+// It was rolled back; but when only the log's fsync failed, SQLite may still find the commit
+// whole in the log when it next opens the file, so the write is unacknowledged rather than
+// certainly absent.
 var ErrStorage = errors.New("db: the database files could not be written")
 
 // IsStorageError reports whether err is ErrDiskFull or ErrStorage.

@@ -23,8 +23,9 @@ type op struct {
 }
 
 // Writer is the single goroutine that owns the write connection. Callers queue operations;
-// the writer runs everything queued in one transaction, each operation inside its own
-// SAVEPOINT, and commits once (group commit). A failed operation rolls back only itself.
+// the writer runs everything queued (up to maxBatch) in one transaction, each operation inside
+// its own SAVEPOINT (one alone in its batch needs none), and commits once (group commit). An
+// operation that returns an error rolls back only itself; an I/O error fails the whole batch.
 //
 // The connection runs with synchronous=FULL, so COMMIT returns only once SQLite has fsynced the
 // log; the callers are answered after that. While one group commits, the next one queues, so
@@ -177,7 +178,9 @@ func (w *Writer) run(batch []*op) {
 		}
 	}
 	// COMMIT returns once the log is fsynced (synchronous=FULL). If it fails (the disk is full
-	// or failing), nothing of the batch is on disk, and every caller is told so.
+	// or failing), the batch is not committed, and every caller is told it failed. (If only the
+	// fsync failed, the frames are left in the log file, and recovery at the next start may find
+	// the commit whole: a failed write is unacknowledged, not certainly absent.)
 	if _, err := conn.exec(ctx, "COMMIT"); err != nil {
 		w.rollback(conn) // a failed COMMIT may leave the transaction open
 		fail(batch, storageError(fmt.Errorf("db: commit: %w", err)))
