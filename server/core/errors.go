@@ -23,7 +23,8 @@ const (
 	// EDISKFULL: a write failed because the disk holding the data folder is full. Nothing of it
 	// was stored; the same request succeeds once there is room again.
 	EDISKFULL = "disk_full"
-	// ESTORAGE: a write failed because the database files could not be written.
+	// ESTORAGE: writing the database files failed; the write was not acknowledged (if only the
+	// fsync failed, SQLite may still find it in the log at the next start).
 	ESTORAGE = "storage_unavailable"
 )
 
@@ -58,7 +59,7 @@ func storageFailure(err error) *Error {
 	case errors.Is(err, db.ErrDiskFull):
 		return Errorf(EDISKFULL, "tokenjar's disk is full, so nothing was saved. Free some space on the server; writes resume by themselves")
 	case errors.Is(err, db.ErrStorage):
-		return Errorf(ESTORAGE, "tokenjar could not write to its database, so nothing was saved. Try again later, and check the server's disk")
+		return Errorf(ESTORAGE, "tokenjar could not confirm that your write reached its disk. Send it again later (with the same idempotencyKey, it is never counted twice), and check the server's disk")
 	}
 	return nil
 }
