@@ -1,0 +1,126 @@
+package wire
+
+import (
+	"encoding/json"
+	"strconv"
+	"strings"
+)
+
+// Input is what a request sends the model, for the domain's input estimate: the text parts (message
+// contents, system prompts, tool definitions, schemas, with the JSON keys inside them), how many
+// messages they come in, how many images, and how many tokens were sent as token ids.
+type Input struct {
+	Texts    []string
+	Messages int64
+	Images   int64
+	TokenIDs int64
+}
+
+// inputFields are the body fields that carry model input, per endpoint.
+func inputFields(e Endpoint) []string {
+	switch e {
+	case ChatCompletions:
+		return []string{"messages", "tools", "functions", "response_format", "prediction"}
+	case Responses:
+		return []string{"input", "instructions", "tools", "text"}
+	case Messages:
+		return []string{"system", "messages", "tools"}
+	case Embeddings:
+		return []string{"input"}
+	case ImageGenerations:
+		return []string{"prompt"}
+	}
+	return nil
+}
+
+// Input collects the request's input. Base64 and URL images count as images, not as text; any other
+// string (files and audio included) counts as text, byte for byte.
+func (r *Request) Input() Input {
+	var in Input
+	for _, f := range inputFields(r.Endpoint) {
+		raw, ok := r.fields[f]
+		if !ok {
+			continue
+		}
+		var v any
+		if json.Unmarshal(raw, &v) != nil {
+			continue
+		}
+		if f == "messages" || (f == "input" && r.Endpoint == Responses) {
+			if list, ok := v.([]any); ok {
+				in.Messages += int64(len(list))
+			} else {
+				in.Messages++
+			}
+		}
+		if f == "input" && r.Endpoint == Embeddings && in.addTokenIDs(v) {
+			continue
+		}
+		in.walk(v)
+	}
+	return in
+}
+
+// addTokenIDs counts embeddings input given as token ids ([1,2,3] or [[1,2],[3]]).
+func (in *Input) addTokenIDs(v any) bool {
+	list, ok := v.([]any)
+	if !ok || len(list) == 0 {
+		return false
+	}
+	var n int64
+	for _, x := range list {
+		switch x := x.(type) {
+		case float64:
+			n++
+		case []any:
+			for _, y := range x {
+				if _, ok := y.(float64); !ok {
+					return false
+				}
+			}
+			n += int64(len(x))
+		default:
+			return false
+		}
+	}
+	in.TokenIDs += n
+	return true
+}
+
+func (in *Input) walk(v any) {
+	switch v := v.(type) {
+	case string:
+		if isDataImage(v) {
+			in.Images++
+			return
+		}
+		in.Texts = append(in.Texts, v)
+	case []any:
+		for _, x := range v {
+			in.walk(x)
+		}
+	case map[string]any:
+		if isImagePart(v) {
+			in.Images++
+			return
+		}
+		for k, x := range v {
+			in.Texts = append(in.Texts, k)
+			in.walk(x)
+		}
+	case float64:
+		in.Texts = append(in.Texts, strconv.FormatFloat(v, 'g', -1, 64))
+	case bool:
+		in.Texts = append(in.Texts, "false")
+	}
+}
+
+// isImagePart is an image content part: OpenAI chat image_url, Responses input_image, Anthropic image.
+func isImagePart(m map[string]any) bool {
+	t, _ := m["type"].(string)
+	return t == "image_url" || t == "input_image" || t == "image"
+}
+
+func isDataImage(s string) bool {
+	return strings.HasPrefix(s, "data:image/") && strings.Contains(s[:min(len(s), 64)], ";base64,")
+}

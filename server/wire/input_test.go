@@ -1,0 +1,51 @@
+package wire
+
+import (
+	"slices"
+	"testing"
+)
+
+func TestInputCollectsTextAndCountsImages(t *testing.T) {
+	cases := []struct {
+		name           string
+		e              Endpoint
+		body           string
+		texts          []string // must all be among the collected texts
+		msgs, imgs, id int64
+	}{
+		{"chat text and image_url", ChatCompletions, `{"model":"m","messages":[{"role":"system","content":"Be brief."},
+			{"role":"user","content":[{"type":"text","text":"What is this?"},{"type":"image_url","image_url":{"url":"data:image/png;base64,AAAA"}}]}],
+			"tools":[{"type":"function","function":{"name":"get_weather","parameters":{"type":"object","properties":{"city":{"type":"string"}}}}}]}`,
+			[]string{"Be brief.", "What is this?", "get_weather", "city"}, 2, 1, 0},
+		{"responses string input", Responses, `{"model":"m","instructions":"Answer in German.","input":"Hallo"}`,
+			[]string{"Answer in German.", "Hallo"}, 1, 0, 0},
+		{"responses input_image", Responses, `{"model":"m","input":[{"role":"user","content":[{"type":"input_text","text":"Describe"},{"type":"input_image","image_url":"https://x/y.png"}]}]}`,
+			[]string{"Describe"}, 1, 1, 0},
+		{"anthropic system and base64 image", Messages, `{"model":"m","max_tokens":9,"system":[{"type":"text","text":"You are kind."}],
+			"messages":[{"role":"user","content":[{"type":"image","source":{"type":"base64","media_type":"image/png","data":"iVBOR"}},{"type":"text","text":"你好"}]}]}`,
+			[]string{"You are kind.", "你好"}, 1, 1, 0},
+		{"embeddings strings", Embeddings, `{"model":"m","input":["one","two"]}`, []string{"one", "two"}, 0, 0, 0},
+		{"embeddings token ids", Embeddings, `{"model":"m","input":[[1,2,3],[4]]}`, nil, 0, 0, 4},
+		{"images prompt", ImageGenerations, `{"model":"m","prompt":"a red fox"}`, []string{"a red fox"}, 0, 0, 0},
+	}
+	for _, c := range cases {
+		r, err := ParseRequest(c.e, []byte(c.body))
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		in := r.Input()
+		for _, want := range c.texts {
+			if !slices.Contains(in.Texts, want) {
+				t.Errorf("%s: %q not collected from %q", c.name, want, in.Texts)
+			}
+		}
+		for _, got := range in.Texts {
+			if got == "iVBOR" || got == "data:image/png;base64,AAAA" {
+				t.Errorf("%s: image data counted as text", c.name)
+			}
+		}
+		if in.Messages != c.msgs || in.Images != c.imgs || in.TokenIDs != c.id {
+			t.Errorf("%s: messages=%d images=%d ids=%d", c.name, in.Messages, in.Images, in.TokenIDs)
+		}
+	}
+}
