@@ -14,6 +14,9 @@ type Input struct {
 	Messages int64
 	Images   int64
 	TokenIDs int64
+	// Tools is how many tool (function) definitions the request carries; providers add a hidden
+	// prompt to explain them.
+	Tools int64
 }
 
 // inputFields are the body fields that carry model input, per endpoint.
@@ -52,6 +55,9 @@ func (r *Request) Input() Input {
 			} else {
 				in.Messages++
 			}
+		}
+		if list, ok := v.([]any); ok && (f == "tools" || f == "functions") {
+			in.Tools += int64(len(list))
 		}
 		if f == "input" && r.Endpoint == Embeddings && in.addTokenIDs(v) {
 			continue

@@ -44,6 +44,9 @@ func TestInputCollectsTextAndCountsImages(t *testing.T) {
 				t.Errorf("%s: image data counted as text", c.name)
 			}
 		}
+		if c.name == "chat text and image_url" && in.Tools != 1 {
+			t.Errorf("tools = %d, want 1", in.Tools)
+		}
 		if in.Messages != c.msgs || in.Images != c.imgs || in.TokenIDs != c.id {
 			t.Errorf("%s: messages=%d images=%d ids=%d", c.name, in.Messages, in.Images, in.TokenIDs)
 		}
