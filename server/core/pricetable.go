@@ -31,6 +31,40 @@ type Price struct {
 	Note      string `json:"note,omitempty"`
 }
 
+// priceJSON is a price as the API shows it: absent rates as null, prices as USD numbers.
+type priceJSON struct {
+	Model         string              `json:"model"`
+	Input         MicroUSD            `json:"input"`
+	Output        MicroUSD            `json:"output"`
+	CachedInput   *MicroUSD           `json:"cachedInput"`
+	CacheWrite    *MicroUSD           `json:"cacheWrite"`
+	PerImage      *MicroUSD           `json:"perImage"`
+	ImageVariants map[string]MicroUSD `json:"imageVariants,omitempty"`
+	LongContext   *PriceTier          `json:"longContext,omitempty"`
+	MaxOutput     int64               `json:"maxOutput,omitempty"`
+	Source        string              `json:"source"`
+	AsOf          string              `json:"asOf"`
+	Note          string              `json:"note,omitempty"`
+}
+
+func (p Price) jsonView() priceJSON {
+	v := priceJSON{Model: p.Model, Input: p.Input, Output: p.Output, ImageVariants: p.ImageVariants,
+		LongContext: p.LongContext, MaxOutput: p.MaxOutput, Source: p.Source, AsOf: p.AsOf, Note: p.Note}
+	if p.HasCached {
+		v.CachedInput = &p.CachedInput
+	}
+	if p.HasCacheWrite {
+		v.CacheWrite = &p.CacheWrite
+	}
+	if p.PerImage > 0 {
+		v.PerImage = &p.PerImage
+	}
+	return v
+}
+
+// MarshalJSON writes the price with absent rates as null.
+func (p Price) MarshalJSON() ([]byte, error) { return json.Marshal(p.jsonView()) }
+
 // PriceTier is a set of rates that applies above a number of input tokens.
 type PriceTier struct {
 	AboveInputTokens int64    `json:"aboveInputTokens"`
