@@ -105,6 +105,17 @@ type Response struct {
 // OK reports a 2xx reply. Any other reply is the provider's error, to pass on with nothing charged.
 func (r *Response) OK() bool { return r.Status >= 200 && r.Status < 300 }
 
+// MaxErrorBody bounds the provider error body the gateway reads to pass on.
+const MaxErrorBody = 64 << 10
+
+// ErrorBody reads a non-2xx reply's body (at most MaxErrorBody) and closes it, for passing the
+// provider's error on to the client.
+func (r *Response) ErrorBody() []byte {
+	defer r.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(r.Body, MaxErrorBody))
+	return b
+}
+
 // forwardHeaders are client headers passed on to the provider (Anthropic's versioning and betas).
 var forwardHeaders = []string{"anthropic-version", "anthropic-beta"}
 
@@ -159,7 +170,7 @@ func (c *Client) send(req *http.Request, cancel context.CancelFunc) (*Response, 
 		}
 		return nil, &UnreachableError{Provider: c.cfg.Name, Err: scrub(err)}
 	}
-	w.kick()
+	w.stop() // the headers came; from now on the clock runs only while the body is read
 	return &Response{Status: resp.StatusCode, Header: resp.Header,
 		Body: &body{rc: resp.Body, w: w, cancel: cancel, provider: c.cfg.Name}}, nil
 }

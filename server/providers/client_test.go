@@ -109,8 +109,7 @@ func TestProviderErrorBeforeFirstBytePassesOn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	b := resp.ErrorBody()
 	if resp.OK() || resp.Status != 429 || resp.Header.Get("Retry-After") != "3" || !strings.Contains(string(b), "slow down") {
 		t.Errorf("%d %v %s", resp.Status, resp.Header, b)
 	}
@@ -293,3 +292,29 @@ func TestListModels(t *testing.T) {
 		t.Errorf("bad key: %v", err)
 	}
 }
+
+// TestSlowClientIsNotASilentProvider: time the relay spends blocked on the client does not count
+// against the provider's timeout.
+func TestSlowClientIsNotASilentProvider(t *testing.T) {
+	srv := fake(t, nil, func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, "data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\n")
+		w.(http.Flusher).Flush()
+		time.Sleep(20 * time.Millisecond)
+		fmt.Fprint(w, "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":1,\"completion_tokens\":1}}\n\ndata: [DONE]\n\n")
+	})
+	resp, err := client(t, OpenAI, srv.URL, "k", 150*time.Millisecond).Do(context.Background(), wire.ChatCompletions, []byte(`{}`), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	slow := writerFunc(func(p []byte) (int, error) { time.Sleep(200 * time.Millisecond); return len(p), nil })
+	m := wire.NewStreamMeter(wire.ChatCompletions, false)
+	res := wire.Relay(slow, nil, resp.Body, m, nil)
+	if res.UpstreamErr != nil || !m.Complete() {
+		t.Errorf("err=%v complete=%v", res.UpstreamErr, m.Complete())
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }

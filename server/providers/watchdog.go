@@ -8,7 +8,7 @@ import (
 )
 
 // watchdog cancels a request when the provider is silent for longer than its timeout: first until the
-// reply's headers arrive, then between two reads of the body. fired says the cancel was its doing.
+// reply's headers arrive, then within any one read of the body. fired says the cancel was its doing.
 type watchdog struct {
 	d      time.Duration
 	cancel context.CancelFunc
@@ -38,8 +38,8 @@ func (w *watchdog) didFire() bool {
 	return w.fired
 }
 
-// kick restarts the silence clock after a sign of life.
-func (w *watchdog) kick() {
+// arm starts the silence clock anew: before each read of the body.
+func (w *watchdog) arm() {
 	if w.timer != nil {
 		w.timer.Reset(w.d)
 	}
@@ -51,8 +51,8 @@ func (w *watchdog) stop() {
 	}
 }
 
-// body is a reply body whose reads keep the watchdog quiet; a read cut by the watchdog returns a
-// TimeoutError. Close releases the request's context.
+// body is a reply body read under the watchdog; a read cut by the watchdog returns a TimeoutError.
+// Close releases the request's context.
 type body struct {
 	rc       io.ReadCloser
 	w        *watchdog
@@ -60,11 +60,12 @@ type body struct {
 	provider string
 }
 
+// Read times only the wait on the provider: the clock runs inside Read and stops when it returns, so
+// a slow client (the relay blocked writing to it) never counts as a silent provider.
 func (b *body) Read(p []byte) (int, error) {
+	b.w.arm()
 	n, err := b.rc.Read(p)
-	if n > 0 {
-		b.w.kick()
-	}
+	b.w.stop()
 	if err != nil && err != io.EOF && b.w.didFire() {
 		return n, &TimeoutError{Provider: b.provider, After: b.w.d, MidStream: true}
 	}

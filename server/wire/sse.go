@@ -31,8 +31,9 @@ type SSEReader struct {
 // NewSSEReader reads events from r.
 func NewSSEReader(r io.Reader) *SSEReader { return &SSEReader{br: bufio.NewReaderSize(r, 16<<10)} }
 
-// Next returns the next event. At the end of the stream it returns io.EOF, or, when the stream stopped
-// inside an event, that partial event with io.ErrUnexpectedEOF (its bytes may still be passed on).
+// Next returns the next event. At the end of the stream it returns io.EOF. A stream that ends after
+// whole lines but without the blank line closing its last event still yields that event; one cut
+// inside a line yields the partial event with io.ErrUnexpectedEOF (its bytes may still be passed on).
 // Any other error is the upstream's read error. The returned Raw and Data are valid until the next call.
 func (s *SSEReader) Next() (Event, error) {
 	s.buf = s.buf[:0]
@@ -56,10 +57,18 @@ func (s *SSEReader) Next() (Event, error) {
 			if len(s.buf) == 0 && errors.Is(err, io.EOF) {
 				return Event{}, io.EOF
 			}
-			ev.Raw = s.buf
-			if errors.Is(err, io.EOF) {
-				err = io.ErrUnexpectedEOF
+			if errors.Is(err, io.EOF) && len(data) == 0 && ev.Name == "" && len(bytes.TrimSpace(s.buf)) == 0 {
+				return Event{}, io.EOF // only blank space after the last event
 			}
+			// Bytes after the last "\n" are a line cut short. Without any, the stream ended after
+			// whole lines, only without the closing blank line: the event stands, and the next call
+			// sees EOF.
+			if errors.Is(err, io.EOF) && s.buf[len(s.buf)-1] != '\n' {
+				err = io.ErrUnexpectedEOF
+			} else if errors.Is(err, io.EOF) {
+				err = nil
+			}
+			ev.Raw = s.buf
 			return ev.finish(data), err
 		}
 		content := bytes.TrimRight(s.buf[lineStart(s.buf, start):], "\r\n")
@@ -72,13 +81,18 @@ func (s *SSEReader) Next() (Event, error) {
 			return ev.finish(data), nil
 		}
 		field, value := splitField(content)
-		switch field {
-		case "event":
-			ev.Name = string(value)
-		case "data":
-			data = append(data, value)
-		}
+		ev.Name, data = applyField(ev.Name, data, field, value)
 	}
+}
+
+func applyField(name string, data [][]byte, field string, value []byte) (string, [][]byte) {
+	switch field {
+	case "event":
+		name = string(value)
+	case "data":
+		data = append(data, value)
+	}
+	return name, data
 }
 
 // lineStart finds where the last line in buf begins when a long line was read in several pieces.

@@ -177,3 +177,18 @@ func TestStreamErrorEventIsNoted(t *testing.T) {
 		t.Error("anthropic error event not noted")
 	}
 }
+
+func TestStreamEndingWithoutClosingBlankLine(t *testing.T) {
+	s := strings.TrimSuffix(chatStream, "\n") // "data: [DONE]\n" then EOF
+	out, m, res := relay(t, ChatCompletions, false, s)
+	if res.UpstreamErr != nil || !m.Complete() || out != s {
+		t.Errorf("err=%v complete=%v out=%q", res.UpstreamErr, m.Complete(), out)
+	}
+	r := NewSSEReader(strings.NewReader("data: a\n\n  \n"))
+	if ev, err := r.Next(); err != nil || string(ev.Data) != "a" {
+		t.Fatalf("%q %v", ev.Data, err)
+	}
+	if _, err := r.Next(); err != io.EOF {
+		t.Errorf("trailing blank space: %v, want EOF", err)
+	}
+}
