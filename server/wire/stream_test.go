@@ -192,3 +192,36 @@ func TestStreamEndingWithoutClosingBlankLine(t *testing.T) {
 		t.Errorf("trailing blank space: %v, want EOF", err)
 	}
 }
+
+func TestAnthropicDeltaWithNullCountsKeepsMessageStart(t *testing.T) {
+	s := "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":40,\"cache_read_input_tokens\":60,\"output_tokens\":1}}}\n\n" +
+		"event: message_delta\ndata: {\"type\":\"message_delta\",\"usage\":{\"input_tokens\":null,\"cache_read_input_tokens\":null,\"output_tokens\":9}}\n\n"
+	_, m, _ := relay(t, Messages, false, s)
+	if u, ok := m.Usage(); !ok || u != (Usage{InputTokens: 100, CachedInputTokens: 60, OutputTokens: 9}) || m.Complete() {
+		t.Errorf("%+v %v complete=%v", u, ok, m.Complete())
+	}
+}
+
+// TestSSEReaderSameEventsWhateverTheChunking: the network may split a stream anywhere.
+func TestSSEReaderSameEventsWhateverTheChunking(t *testing.T) {
+	for _, stream := range []string{chatStream, anthropicStream, strings.ReplaceAll(anthropicStream, "\n", "\r\n")} {
+		var want []string
+		r := NewSSEReader(strings.NewReader(stream))
+		for ev, err := r.Next(); err == nil; ev, err = r.Next() {
+			want = append(want, ev.Name+"|"+string(ev.Data)+"|"+string(ev.Raw))
+		}
+		for n := 1; n <= 17; n++ {
+			r := NewSSEReader(&slowReader{s: stream, n: n})
+			i := 0
+			for ev, err := r.Next(); err == nil; ev, err = r.Next() {
+				if got := ev.Name + "|" + string(ev.Data) + "|" + string(ev.Raw); i >= len(want) || got != want[i] {
+					t.Fatalf("chunk %d, event %d: %q", n, i, got)
+				}
+				i++
+			}
+			if i != len(want) || len(want) < 4 {
+				t.Fatalf("chunk %d: %d events, want %d", n, i, len(want))
+			}
+		}
+	}
+}
