@@ -22,7 +22,8 @@ CREATE TABLE price_overrides (
   input_micro        INTEGER NOT NULL CHECK (input_micro >= 0),
   output_micro       INTEGER NOT NULL CHECK (output_micro >= 0),
   cached_input_micro INTEGER CHECK (cached_input_micro >= 0),
-  cache_write_micro  INTEGER CHECK (cache_write_micro >= 0),
+  cache_write_micro  INTEGER CHECK (cache_write_micro >= 0),       -- 5-minute cache writes
+  cache_write_1h_micro INTEGER CHECK (cache_write_1h_micro >= 0), -- 1-hour cache writes (Anthropic)
   per_image_micro    INTEGER CHECK (per_image_micro >= 0),
   updated_at         INTEGER NOT NULL,
   updated_by         INTEGER REFERENCES users(id)

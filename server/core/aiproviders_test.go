@@ -135,12 +135,12 @@ func TestAIProviderChangesAndChecks(t *testing.T) {
 
 func TestPriceOverridesPriceTheGateway(t *testing.T) {
 	h := newHarness(t, time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
-	v, err := h.svc.SetPrice(h.ctx, h.owner, "GPT-4o", PriceInput{Input: "3", Output: "12.5", CachedInput: gwPtr("0.75")})
+	v, err := h.svc.SetPrice(h.ctx, h.owner, "GPT-4o", PriceInput{Input: "3", Output: "12.5", CachedInput: gwPtr("0.75"), CacheWrite1h: gwPtr("6")})
 	if err != nil || v.From != PriceFromOverride || v.Default == nil || v.Default.Input != 2_500_000 {
 		t.Fatalf("%+v %v", v, err)
 	}
 	js, _ := json.Marshal(v)
-	for _, want := range []string{`"input":3`, `"output":12.5`, `"cachedInput":0.75`, `"cacheWrite":null`, `"from":"override"`, `"default":{"model":"gpt-4o"`} {
+	for _, want := range []string{`"input":3`, `"output":12.5`, `"cachedInput":0.75`, `"cacheWrite":null`, `"cacheWrite1h":6`, `"from":"override"`, `"default":{"model":"gpt-4o"`} {
 		if !strings.Contains(string(js), want) {
 			t.Errorf("%s lacks %s", js, want)
 		}

@@ -9,12 +9,43 @@ type HoldRequest struct {
 	Images       int64 // images asked for (n)
 	ImageSize    string
 	ImageQuality string
+	// CacheMarks says which cache writes the request can cause; the zero value assumes the dearest.
+	CacheMarks CacheMarks
 }
 
-// worstInputRate is the dearest rate an input token can cost: a cache write costs more than plain
-// input at Anthropic, so the hold assumes every input token might be one.
-func (r tokenRates) worstInputRate() MicroUSD {
-	return max(r.Input, r.cacheWrite(), r.cached())
+// CacheMarks is what a request marks for prompt caching, which bounds the cache writes it can cause.
+type CacheMarks int
+
+const (
+	CacheMarksUnknown CacheMarks = iota // not known: assume the dearest writes
+	CacheMarksNone                      // nothing marked (Anthropic), or a provider without write charges
+	CacheMarks5m                        // 5-minute cache marks only
+	CacheMarks1h                        // a 1-hour cache mark
+)
+
+// CacheMarksOf reads wire.Input.CacheControl: "" none, "5m", "1h".
+func CacheMarksOf(s string) CacheMarks {
+	switch s {
+	case "":
+		return CacheMarksNone
+	case "5m":
+		return CacheMarks5m
+	}
+	return CacheMarks1h
+}
+
+// worstInputRate is the dearest rate an input token of a request with these marks can cost: a cache
+// write (a 1-hour one most of all) costs more than plain input at Anthropic, so when the request may
+// write a cache the hold assumes every input token is written.
+func (r tokenRates) worstInputRate(marks CacheMarks) MicroUSD {
+	worst := max(r.Input, r.cached())
+	switch marks {
+	case CacheMarksNone:
+		return worst
+	case CacheMarks5m:
+		return max(worst, r.cacheWrite())
+	}
+	return max(worst, r.cacheWrite(), r.cacheWrite1h())
 }
 
 // worstCasePico is the most the request can cost at p, in pico-USD, before its output; and the
@@ -24,7 +55,7 @@ func (p Price) worstCasePico(h HoldRequest) (fixed *big.Int, outRate MicroUSD) {
 	// The estimate is at or above the real count, so an estimate within a long-context threshold
 	// means the real input is too; past it, the dearer of both sets of rates applies.
 	r := maxRates(p.rates(0), p.rates(in))
-	fixed = new(big.Int).Mul(big.NewInt(in), big.NewInt(int64(r.worstInputRate())))
+	fixed = new(big.Int).Mul(big.NewInt(in), big.NewInt(int64(r.worstInputRate(h.CacheMarks))))
 	img := new(big.Int).Mul(big.NewInt(min(max(h.Images, 0), MaxCount)), big.NewInt(int64(p.imagePrice(h.ImageSize, h.ImageQuality))*1_000_000))
 	return fixed.Add(fixed, img), r.Output
 }
@@ -32,6 +63,7 @@ func (p Price) worstCasePico(h HoldRequest) (fixed *big.Int, outRate MicroUSD) {
 func maxRates(a, b tokenRates) tokenRates {
 	a.Input, a.Output = max(a.Input, b.Input), max(a.Output, b.Output)
 	a.Cached, a.CacheWrite = max(a.Cached, b.Cached), max(a.CacheWrite, b.CacheWrite)
+	a.CacheWrite1h = max(a.CacheWrite1h, b.CacheWrite1h)
 	return a
 }
 

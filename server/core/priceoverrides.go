@@ -14,8 +14,8 @@ import (
 // PriceInput is an admin's price for a model, in USD per million tokens (PerImage: per image), as
 // decimal text; nil optional rates are "no such rate".
 type PriceInput struct {
-	Input, Output                     string
-	CachedInput, CacheWrite, PerImage *string
+	Input, Output                                   string
+	CachedInput, CacheWrite, CacheWrite1h, PerImage *string
 }
 
 // PriceView is one model's price as the admin's price table shows it: what applies, where it comes
@@ -75,6 +75,7 @@ func priceOverrideRow(model string, in PriceInput) (db.PriceOverride, error) {
 	req("output", in.Output, &row.Output)
 	opt("cachedInput", in.CachedInput, &row.CachedInput)
 	opt("cacheWrite", in.CacheWrite, &row.CacheWrite)
+	opt("cacheWrite1h", in.CacheWrite1h, &row.CacheWrite1h)
 	opt("perImage", in.PerImage, &row.PerImage)
 	return row, err
 }
@@ -83,6 +84,7 @@ func overridePrice(o db.PriceOverride) Price {
 	return Price{Model: o.Model, Input: MicroUSD(o.Input), Output: MicroUSD(o.Output),
 		CachedInput: MicroUSD(o.CachedInput.Int64), HasCached: o.CachedInput.Valid,
 		CacheWrite: MicroUSD(o.CacheWrite.Int64), HasCacheWrite: o.CacheWrite.Valid,
+		CacheWrite1h: MicroUSD(o.CacheWrite1h.Int64), HasCacheWrite1h: o.CacheWrite1h.Valid,
 		PerImage: MicroUSD(o.PerImage.Int64), Source: "admin", AsOf: fromMS(o.UpdatedAt).Format("2006-01-02")}
 }
 

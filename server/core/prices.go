@@ -55,26 +55,30 @@ type ModelUsage struct {
 	InputTokens       int64
 	CachedInputTokens int64
 	CacheWriteTokens  int64
-	OutputTokens      int64
-	ReasoningTokens   int64 // part of OutputTokens; never charged on top
-	Images            int64
-	ImageSize         string
-	ImageQuality      string
+	// CacheWrite1hTokens is the part of CacheWriteTokens written to a 1-hour cache (Anthropic).
+	CacheWrite1hTokens int64
+	OutputTokens       int64
+	ReasoningTokens    int64 // part of OutputTokens; never charged on top
+	Images             int64
+	ImageSize          string
+	ImageQuality       string
 }
 
 // clamp makes every count ≥ 0 and keeps the cached and cache-write parts within the input.
 func (u ModelUsage) clamp() ModelUsage {
-	for _, p := range []*int64{&u.InputTokens, &u.CachedInputTokens, &u.CacheWriteTokens, &u.OutputTokens, &u.ReasoningTokens, &u.Images} {
+	for _, p := range []*int64{&u.InputTokens, &u.CachedInputTokens, &u.CacheWriteTokens, &u.CacheWrite1hTokens, &u.OutputTokens, &u.ReasoningTokens, &u.Images} {
 		*p = min(max(*p, 0), MaxCount)
 	}
 	u.CachedInputTokens = min(u.CachedInputTokens, u.InputTokens)
 	u.CacheWriteTokens = min(u.CacheWriteTokens, u.InputTokens-u.CachedInputTokens)
+	u.CacheWrite1hTokens = min(u.CacheWrite1hTokens, u.CacheWriteTokens)
 	return u
 }
 
 // CostPicoUSD is the exact cost of u at price p, in pico-USD:
 //
-//	(input − cached − cache writes) × input + cached × cachedInput + cache writes × cacheWrite
+//	(input − cached − cache writes) × input + cached × cachedInput
+//	+ 5-minute cache writes × cacheWrite + 1-hour cache writes × cacheWrite1h
 //	+ output × output (reasoning is inside output) + images × per-image price,
 //
 // with every count clamped at ≥ 0, and the long-context rates when the input is past their threshold.
@@ -88,7 +92,8 @@ func (p Price) CostPicoUSD(u ModelUsage) *big.Int {
 	}
 	add(plain, r.Input)
 	add(u.CachedInputTokens, r.cached())
-	add(u.CacheWriteTokens, r.cacheWrite())
+	add(u.CacheWriteTokens-u.CacheWrite1hTokens, r.cacheWrite())
+	add(u.CacheWrite1hTokens, r.cacheWrite1h())
 	add(u.OutputTokens, r.Output)
 	add(u.Images, p.imagePrice(u.ImageSize, u.ImageQuality)*1_000_000) // per image, not per million
 	return total

@@ -50,6 +50,10 @@ func TestPriceCreditsExact(t *testing.T) {
 		// unknown variant: the dearest, $0.12
 		{"dall-e-3 unknown size", "dall-e-3", ModelUsage{Images: 1, ImageSize: "512x512", ImageQuality: "hd"}, perUSD, 120000},
 		{"dall-e-2 size only", "dall-e-2", ModelUsage{Images: 3, ImageSize: "256x256"}, perUSD, 48000},
+		// 10×3e6 + 100×3.75e6 (5-minute writes) + 200×6e6 (1-hour writes) + 5×15e6 = 1.68e9
+		{"1-hour cache writes", "claude-sonnet-4-5", ModelUsage{InputTokens: 310, CacheWriteTokens: 300, CacheWrite1hTokens: 200, OutputTokens: 5}, perUSD, 1680},
+		// 1-hour writes on a model with no 1-hour rate fall back to the write rate: gpt-4o has none, so input: 100×2.5e6
+		{"1-hour writes without a rate", "gpt-4o", ModelUsage{InputTokens: 100, CacheWriteTokens: 100, CacheWrite1hTokens: 100}, perUSD, 250},
 		// past 200k: 300000×6e6 + 1000×22.5e6 = 1.8225e12 pico = $1.8225
 		{"long context", "claude-sonnet-4-5", ModelUsage{InputTokens: 300000, OutputTokens: 1000}, perUSD, 1822500},
 		// at 200k exactly: normal rates, 200000×3e6 = 6e11
@@ -183,10 +187,16 @@ func TestHoldCredits(t *testing.T) {
 	}{
 		// 1000×2.5e6 + 500×10e6 = 7.5e9
 		{"gpt-4o", HoldRequest{InputTokens: 1000, OutputTokens: 500}, 7500},
-		// every input token at the cache-write rate: 1000×3.75e6 + 100×15e6 = 5.25e9
-		{"claude-sonnet-4-5", HoldRequest{InputTokens: 1000, OutputTokens: 100}, 5250},
-		// past the threshold, long rates: 250000×7.5e6 + 1000×22.5e6 = 1.8975e12
-		{"claude-sonnet-4-5", HoldRequest{InputTokens: 250000, OutputTokens: 1000}, 1897500},
+		// marks unknown: every input token at the 1-hour write rate: 1000×6e6 + 100×15e6 = 7.5e9
+		{"claude-sonnet-4-5", HoldRequest{InputTokens: 1000, OutputTokens: 100}, 7500},
+		// 5-minute marks: 1000×3.75e6 + 100×15e6 = 5.25e9
+		{"claude-sonnet-4-5", HoldRequest{InputTokens: 1000, OutputTokens: 100, CacheMarks: CacheMarks5m}, 5250},
+		// nothing marked: 1000×3e6 + 100×15e6 = 4.5e9
+		{"claude-sonnet-4-5", HoldRequest{InputTokens: 1000, OutputTokens: 100, CacheMarks: CacheMarksNone}, 4500},
+		// past the threshold, long rates, unknown marks: 250000×12e6 + 1000×22.5e6 = 3.0225e12
+		{"claude-sonnet-4-5", HoldRequest{InputTokens: 250000, OutputTokens: 1000}, 3022500},
+		// past the threshold, 5-minute marks: 250000×7.5e6 + 1000×22.5e6 = 1.8975e12
+		{"claude-sonnet-4-5", HoldRequest{InputTokens: 250000, OutputTokens: 1000, CacheMarks: CacheMarks5m}, 1897500},
 		// 2 hd tall images at $0.12 + 10 tokens of prompt at 0
 		{"dall-e-3", HoldRequest{InputTokens: 10, Images: 2, ImageSize: "1024x1792", ImageQuality: "hd"}, 240000},
 	}
@@ -244,11 +254,17 @@ func TestChargeNeverExceedsItsHold(t *testing.T) {
 	models := ShippedPriceModels()
 	for i := 0; i < 5000; i++ {
 		p := ShippedPrices()[models[i%len(models)]]
-		h := HoldRequest{InputTokens: rng.Int63n(400_000), OutputTokens: rng.Int63n(70_000), Images: rng.Int63n(3)}
+		h := HoldRequest{InputTokens: rng.Int63n(400_000), OutputTokens: rng.Int63n(70_000), Images: rng.Int63n(3),
+			CacheMarks: CacheMarks(rng.Intn(4))}
 		in := rng.Int63n(h.InputTokens + 1)
 		cached := rng.Int63n(in + 1)
-		u := ModelUsage{InputTokens: in, CachedInputTokens: cached, CacheWriteTokens: rng.Int63n(in - cached + 1),
-			OutputTokens: rng.Int63n(h.OutputTokens + 1), Images: h.Images}
+		u := ModelUsage{InputTokens: in, CachedInputTokens: cached, OutputTokens: rng.Int63n(h.OutputTokens + 1), Images: h.Images}
+		if h.CacheMarks != CacheMarksNone { // a request that marks nothing writes no cache
+			u.CacheWriteTokens = rng.Int63n(in - cached + 1)
+		}
+		if h.CacheMarks == CacheMarksUnknown || h.CacheMarks == CacheMarks1h {
+			u.CacheWrite1hTokens = rng.Int63n(u.CacheWriteTokens + 1)
+		}
 		per := []int64{perUSD, 1_234_567, 1000}[i%3]
 		hold, _ := p.HoldCredits(h, per)
 		got, _ := p.Credits(u, per)

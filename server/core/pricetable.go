@@ -12,16 +12,19 @@ import (
 // image. A zero CachedInput or CacheWrite with its Has flag false means the provider names no such
 // rate: those tokens are then charged at the input price.
 type Price struct {
-	Model         string              `json:"model"`
-	Input         MicroUSD            `json:"input"`
-	Output        MicroUSD            `json:"output"`
-	CachedInput   MicroUSD            `json:"cachedInput"`
-	HasCached     bool                `json:"-"`
-	CacheWrite    MicroUSD            `json:"cacheWrite"`
-	HasCacheWrite bool                `json:"-"`
-	PerImage      MicroUSD            `json:"perImage,omitempty"`
-	ImageVariants map[string]MicroUSD `json:"imageVariants,omitempty"` // "quality size" or "size" → per image
-	ImageDefault  string              `json:"imageDefault,omitempty"`  // the variant of a request naming none
+	Model         string   `json:"model"`
+	Input         MicroUSD `json:"input"`
+	Output        MicroUSD `json:"output"`
+	CachedInput   MicroUSD `json:"cachedInput"`
+	HasCached     bool     `json:"-"`
+	CacheWrite    MicroUSD `json:"cacheWrite"`
+	HasCacheWrite bool     `json:"-"`
+	// CacheWrite1h is the 1-hour cache write rate (Anthropic); without it, the 5-minute rate applies.
+	CacheWrite1h    MicroUSD            `json:"cacheWrite1h"`
+	HasCacheWrite1h bool                `json:"-"`
+	PerImage        MicroUSD            `json:"perImage,omitempty"`
+	ImageVariants   map[string]MicroUSD `json:"imageVariants,omitempty"` // "quality size" or "size" → per image
+	ImageDefault    string              `json:"imageDefault,omitempty"`  // the variant of a request naming none
 	// LongContext, when set, prices a whole request whose input is past its threshold at its rates.
 	LongContext *PriceTier `json:"longContext,omitempty"`
 	// MaxOutput is the model's output cap in tokens (per image for token-priced image models); 0: unknown.
@@ -38,6 +41,7 @@ type priceJSON struct {
 	Output        MicroUSD            `json:"output"`
 	CachedInput   *MicroUSD           `json:"cachedInput"`
 	CacheWrite    *MicroUSD           `json:"cacheWrite"`
+	CacheWrite1h  *MicroUSD           `json:"cacheWrite1h"`
 	PerImage      *MicroUSD           `json:"perImage"`
 	ImageVariants map[string]MicroUSD `json:"imageVariants,omitempty"`
 	LongContext   *PriceTier          `json:"longContext,omitempty"`
@@ -56,6 +60,9 @@ func (p Price) jsonView() priceJSON {
 	if p.HasCacheWrite {
 		v.CacheWrite = &p.CacheWrite
 	}
+	if p.HasCacheWrite1h {
+		v.CacheWrite1h = &p.CacheWrite1h
+	}
 	if p.PerImage > 0 {
 		v.PerImage = &p.PerImage
 	}
@@ -72,12 +79,13 @@ type PriceTier struct {
 	Output           MicroUSD `json:"output"`
 	CachedInput      MicroUSD `json:"cachedInput"`
 	CacheWrite       MicroUSD `json:"cacheWrite"`
+	CacheWrite1h     MicroUSD `json:"cacheWrite1h"`
 }
 
 // tokenRates are the per-million rates a request is charged at.
 type tokenRates struct {
-	Input, Output, Cached, CacheWrite MicroUSD
-	hasCached, hasCacheWrite          bool
+	Input, Output, Cached, CacheWrite, CacheWrite1h MicroUSD
+	hasCached, hasCacheWrite, hasCacheWrite1h       bool
 }
 
 func (r tokenRates) cached() MicroUSD {
@@ -94,9 +102,16 @@ func (r tokenRates) cacheWrite() MicroUSD {
 	return r.Input
 }
 
+func (r tokenRates) cacheWrite1h() MicroUSD {
+	if r.hasCacheWrite1h {
+		return r.CacheWrite1h
+	}
+	return r.cacheWrite()
+}
+
 // rates are p's token rates for a request of inputTokens.
 func (p Price) rates(inputTokens int64) tokenRates {
-	r := tokenRates{p.Input, p.Output, p.CachedInput, p.CacheWrite, p.HasCached, p.HasCacheWrite}
+	r := tokenRates{p.Input, p.Output, p.CachedInput, p.CacheWrite, p.CacheWrite1h, p.HasCached, p.HasCacheWrite, p.HasCacheWrite1h}
 	if t := p.LongContext; t != nil && inputTokens > t.AboveInputTokens {
 		r.Input, r.Output = t.Input, t.Output
 		if r.hasCached {
@@ -104,6 +119,9 @@ func (p Price) rates(inputTokens int64) tokenRates {
 		}
 		if r.hasCacheWrite {
 			r.CacheWrite = t.CacheWrite
+		}
+		if r.hasCacheWrite1h {
+			r.CacheWrite1h = t.CacheWrite1h
 		}
 	}
 	return r
@@ -142,12 +160,12 @@ var priceTableJSON []byte
 
 // priceRow is a table row as written in pricetable.json: prices as USD decimal text.
 type priceRow struct {
-	Model, Input, Output, CachedInput, CacheWrite, PerImage string
-	ImageVariants                                           map[string]string
-	ImageDefault                                            string
-	LongContext                                             *struct {
-		AboveInputTokens                       int64
-		Input, Output, CachedInput, CacheWrite string
+	Model, Input, Output, CachedInput, CacheWrite, CacheWrite1h, PerImage string
+	ImageVariants                                                         map[string]string
+	ImageDefault                                                          string
+	LongContext                                                           *struct {
+		AboveInputTokens                                     int64
+		Input, Output, CachedInput, CacheWrite, CacheWrite1h string
 	}
 	MaxOutput          int64
 	Source, AsOf, Note string
@@ -205,6 +223,7 @@ func (r priceRow) price() (Price, error) {
 	}
 	p := Price{Model: r.Model, Input: parse(r.Input), Output: parse(r.Output), CachedInput: parse(r.CachedInput),
 		HasCached: r.CachedInput != "", CacheWrite: parse(r.CacheWrite), HasCacheWrite: r.CacheWrite != "",
+		CacheWrite1h: parse(r.CacheWrite1h), HasCacheWrite1h: r.CacheWrite1h != "",
 		PerImage: parse(r.PerImage), ImageDefault: r.ImageDefault, MaxOutput: r.MaxOutput,
 		Source: r.Source, AsOf: r.AsOf, Note: r.Note}
 	if len(r.ImageVariants) > 0 {
@@ -215,7 +234,8 @@ func (r priceRow) price() (Price, error) {
 	}
 	if lc := r.LongContext; lc != nil {
 		p.LongContext = &PriceTier{AboveInputTokens: lc.AboveInputTokens, Input: parse(lc.Input),
-			Output: parse(lc.Output), CachedInput: parse(lc.CachedInput), CacheWrite: parse(lc.CacheWrite)}
+			Output: parse(lc.Output), CachedInput: parse(lc.CachedInput), CacheWrite: parse(lc.CacheWrite),
+			CacheWrite1h: parse(lc.CacheWrite1h)}
 	}
 	return p, err
 }

@@ -17,6 +17,10 @@ type Input struct {
 	// Tools is how many tool (function) definitions the request carries; providers add a hidden
 	// prompt to explain them.
 	Tools int64
+	// CacheControl is the longest prompt-cache lifetime an Anthropic request asks for: "" (it marks
+	// nothing for caching, so it can write no cache), "5m" or "1h". OpenAI caches without marks and
+	// charges no cache writes: always "".
+	CacheControl string
 }
 
 // inputFields are the body fields that carry model input, per endpoint.
@@ -40,6 +44,14 @@ func inputFields(e Endpoint) []string {
 // string (files and audio included) counts as text, byte for byte.
 func (r *Request) Input() Input {
 	var in Input
+	if r.Endpoint == Messages {
+		if raw, ok := r.fields["cache_control"]; ok {
+			var v any
+			if json.Unmarshal(raw, &v) == nil {
+				in.noteCacheControl(v)
+			}
+		}
+	}
 	for _, f := range inputFields(r.Endpoint) {
 		raw, ok := r.fields[f]
 		if !ok {
@@ -111,6 +123,10 @@ func (in *Input) walk(v any) {
 			return
 		}
 		for k, x := range v {
+			if k == "cache_control" {
+				in.noteCacheControl(x)
+				continue
+			}
 			in.Texts = append(in.Texts, k)
 			in.walk(x)
 		}
@@ -118,6 +134,19 @@ func (in *Input) walk(v any) {
 		in.Texts = append(in.Texts, strconv.FormatFloat(v, 'g', -1, 64))
 	case bool:
 		in.Texts = append(in.Texts, "false")
+	}
+}
+
+// noteCacheControl records a cache_control mark ({"type":"ephemeral","ttl":"1h"}; no ttl is 5m).
+func (in *Input) noteCacheControl(v any) {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return
+	}
+	if ttl, _ := m["ttl"].(string); ttl == "1h" {
+		in.CacheControl = "1h"
+	} else if in.CacheControl == "" {
+		in.CacheControl = "5m"
 	}
 }
 

@@ -47,8 +47,35 @@ func TestInputCollectsTextAndCountsImages(t *testing.T) {
 		if c.name == "chat text and image_url" && in.Tools != 1 {
 			t.Errorf("tools = %d, want 1", in.Tools)
 		}
+		if in.CacheControl != "" {
+			t.Errorf("%s: cache control %q", c.name, in.CacheControl)
+		}
 		if in.Messages != c.msgs || in.Images != c.imgs || in.TokenIDs != c.id {
 			t.Errorf("%s: messages=%d images=%d ids=%d", c.name, in.Messages, in.Images, in.TokenIDs)
+		}
+	}
+}
+
+func TestInputNotesAnthropicCacheMarks(t *testing.T) {
+	cases := map[string]string{
+		`{"model":"m","messages":[{"role":"user","content":"hi"}]}`:                                                 "",
+		`{"model":"m","system":[{"type":"text","text":"long","cache_control":{"type":"ephemeral"}}],"messages":[]}`: "5m",
+		`{"model":"m","tools":[{"name":"t","input_schema":{},"cache_control":{"type":"ephemeral","ttl":"1h"}}],"messages":[{"role":"user","content":[{"type":"text","text":"x","cache_control":{"type":"ephemeral","ttl":"5m"}}]}]}`: "1h",
+		`{"model":"m","cache_control":{"type":"ephemeral"},"messages":[]}`: "5m",
+	}
+	for body, want := range cases {
+		r, err := ParseRequest(Messages, []byte(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := r.Input()
+		if in.CacheControl != want {
+			t.Errorf("%s: %q, want %q", body, in.CacheControl, want)
+		}
+		for _, s := range in.Texts {
+			if s == "ephemeral" {
+				t.Errorf("%s: the cache mark was counted as text", body)
+			}
 		}
 	}
 }

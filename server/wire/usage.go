@@ -7,18 +7,21 @@ import "encoding/json"
 //     input_tokens already include cached_tokens; Anthropic's input_tokens exclude cache reads and
 //     writes, so for Anthropic InputTokens = input_tokens + cache_read_input_tokens +
 //     cache_creation_input_tokens.
-//   - CachedInputTokens and CacheWriteTokens are the parts of InputTokens read from / written to a cache.
+//   - CachedInputTokens and CacheWriteTokens are the parts of InputTokens read from / written to a cache;
+//     CacheWrite1hTokens is the part of CacheWriteTokens written to Anthropic's 1-hour cache, which
+//     costs more than the default 5-minute one.
 //   - OutputTokens is ALL output, reasoning included (OpenAI's completion_tokens and output_tokens include
 //     reasoning_tokens; Anthropic's output_tokens include thinking). ReasoningTokens is the part of
 //     OutputTokens that was reasoning, for the record only: it must not be charged on top.
 //   - Images is how many images an images request produced.
 type Usage struct {
-	InputTokens       int64
-	CachedInputTokens int64
-	CacheWriteTokens  int64
-	OutputTokens      int64
-	ReasoningTokens   int64
-	Images            int64
+	InputTokens        int64
+	CachedInputTokens  int64
+	CacheWriteTokens   int64
+	CacheWrite1hTokens int64
+	OutputTokens       int64
+	ReasoningTokens    int64
+	Images             int64
 }
 
 // TotalTokens is input plus output.
@@ -62,6 +65,9 @@ type anthropicUsage struct {
 	CacheCreationInputTokens *int64 `json:"cache_creation_input_tokens"`
 	CacheReadInputTokens     *int64 `json:"cache_read_input_tokens"`
 	OutputTokens             *int64 `json:"output_tokens"`
+	CacheCreation            *struct {
+		Ephemeral1h *int64 `json:"ephemeral_1h_input_tokens"`
+	} `json:"cache_creation"`
 }
 
 // merge overlays the fields b carries: Anthropic's message_delta counts are cumulative, so the
@@ -79,6 +85,9 @@ func (a anthropicUsage) merge(b anthropicUsage) anthropicUsage {
 	if b.OutputTokens != nil {
 		a.OutputTokens = b.OutputTokens
 	}
+	if b.CacheCreation != nil {
+		a.CacheCreation = b.CacheCreation
+	}
 	return a
 }
 
@@ -90,21 +99,26 @@ func (a anthropicUsage) normalise() Usage {
 		return *p
 	}
 	read, write := v(a.CacheReadInputTokens), v(a.CacheCreationInputTokens)
-	return Usage{
+	u := Usage{
 		InputTokens:       v(a.InputTokens) + read + write,
 		CachedInputTokens: read,
 		CacheWriteTokens:  write,
 		OutputTokens:      v(a.OutputTokens),
 	}
+	if a.CacheCreation != nil {
+		u.CacheWrite1hTokens = v(a.CacheCreation.Ephemeral1h)
+	}
+	return u
 }
 
 // clamped makes every count ≥ 0 and keeps the parts within the whole.
 func (u Usage) clamped() Usage {
-	for _, p := range []*int64{&u.InputTokens, &u.CachedInputTokens, &u.CacheWriteTokens, &u.OutputTokens, &u.ReasoningTokens, &u.Images} {
+	for _, p := range []*int64{&u.InputTokens, &u.CachedInputTokens, &u.CacheWriteTokens, &u.CacheWrite1hTokens, &u.OutputTokens, &u.ReasoningTokens, &u.Images} {
 		*p = max(*p, 0)
 	}
 	u.CachedInputTokens = min(u.CachedInputTokens, u.InputTokens)
 	u.CacheWriteTokens = min(u.CacheWriteTokens, u.InputTokens-u.CachedInputTokens)
+	u.CacheWrite1hTokens = min(u.CacheWrite1hTokens, u.CacheWriteTokens)
 	u.ReasoningTokens = min(u.ReasoningTokens, u.OutputTokens)
 	return u
 }
