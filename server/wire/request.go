@@ -16,6 +16,9 @@ type Request struct {
 	// MaxTokens is the client's output cap (max_completion_tokens or max_tokens for chat,
 	// max_output_tokens for responses, max_tokens for messages); 0 when the client named none.
 	MaxTokens int64
+	// MaxTokensSet is true when the client named a cap, even 0 (Anthropic's max_tokens 0 only
+	// warms the prompt cache and asks for no output: it must not be raised).
+	MaxTokensSet bool
 	// N is how many choices (chat) or images (images) are asked for; 1 when not given.
 	N int64
 	// ImageSize and ImageQuality are the images endpoint's size and quality ("" when not given).
@@ -96,8 +99,8 @@ func (r *Request) readScalars() error {
 		if err != nil {
 			return err
 		}
-		if ok && (r.MaxTokens == 0 || v < r.MaxTokens) {
-			r.MaxTokens = v // with both chat fields given, the smaller one binds
+		if ok && (!r.MaxTokensSet || v < r.MaxTokens) {
+			r.MaxTokens, r.MaxTokensSet = v, true // with both chat fields given, the smaller one binds
 		}
 	}
 	if r.Endpoint == ChatCompletions || r.Endpoint == ImageGenerations {
@@ -163,7 +166,7 @@ func (r *Request) SetMaxTokens(n int64) {
 	if !set {
 		r.fields[fields[0]] = json.RawMessage(strconv.FormatInt(n, 10))
 	}
-	r.MaxTokens = n
+	r.MaxTokens, r.MaxTokensSet = n, true
 }
 
 // SetMaxTokensField sets the output cap in the named field only and removes the endpoint's other cap
@@ -173,7 +176,7 @@ func (r *Request) SetMaxTokensField(field string, n int64) {
 		delete(r.fields, f)
 	}
 	r.fields[field] = json.RawMessage(strconv.FormatInt(n, 10))
-	r.MaxTokens = n
+	r.MaxTokens, r.MaxTokensSet = n, true
 }
 
 // EnsureIncludeUsage asks an OpenAI chat stream for its final usage chunk, keeping any other

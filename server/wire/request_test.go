@@ -36,6 +36,11 @@ func TestParseRequestReadsWhatTheGatewayNeeds(t *testing.T) {
 			t.Errorf("%s: got model=%q stream=%v max=%d n=%d incl=%v", c.name, r.Model, r.Stream, r.MaxTokens, r.N, r.IncludeUsage)
 		}
 	}
+	warm, _ := ParseRequest(Messages, []byte(`{"model":"m","max_tokens":0,"messages":[]}`))
+	none, _ := ParseRequest(Messages, []byte(`{"model":"m","messages":[]}`))
+	if !warm.MaxTokensSet || warm.MaxTokens != 0 || none.MaxTokensSet {
+		t.Errorf("max_tokens 0 (cache warm-up) must read as set: %v, absent as not: %v", warm.MaxTokensSet, none.MaxTokensSet)
+	}
 	r, _ := ParseRequest(ImageGenerations, []byte(cases[7].body))
 	if r.ImageSize != "1024x1792" || r.ImageQuality != "hd" {
 		t.Errorf("image size/quality = %q/%q", r.ImageSize, r.ImageQuality)

@@ -68,6 +68,9 @@ type anthropicUsage struct {
 	CacheCreation            *struct {
 		Ephemeral1h *int64 `json:"ephemeral_1h_input_tokens"`
 	} `json:"cache_creation"`
+	OutputTokensDetails *struct {
+		ThinkingTokens *int64 `json:"thinking_tokens"` // inside output_tokens
+	} `json:"output_tokens_details"`
 }
 
 // merge overlays the fields b carries: Anthropic's message_delta counts are cumulative, so the
@@ -88,6 +91,9 @@ func (a anthropicUsage) merge(b anthropicUsage) anthropicUsage {
 	if b.CacheCreation != nil {
 		a.CacheCreation = b.CacheCreation
 	}
+	if b.OutputTokensDetails != nil && b.OutputTokensDetails.ThinkingTokens != nil {
+		a.OutputTokensDetails = b.OutputTokensDetails
+	}
 	return a
 }
 
@@ -107,6 +113,9 @@ func (a anthropicUsage) normalise() Usage {
 	}
 	if a.CacheCreation != nil {
 		u.CacheWrite1hTokens = v(a.CacheCreation.Ephemeral1h)
+	}
+	if a.OutputTokensDetails != nil {
+		u.ReasoningTokens = v(a.OutputTokensDetails.ThinkingTokens)
 	}
 	return u
 }
