@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"sort"
 	"strconv"
 )
 
@@ -63,13 +64,9 @@ func maxTokenFields(e Endpoint) []string {
 // object with a string model, and well-typed stream, output caps and n.
 func ParseRequest(e Endpoint, body []byte) (*Request, error) {
 	r := &Request{Endpoint: e, N: 1}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	if err := dec.Decode(&r.fields); err != nil || r.fields == nil {
-		return nil, &parseError{msg: "The request body is not a JSON object."}
-	}
-	if dec.More() {
-		return nil, &parseError{msg: "The request body has data after the JSON object."}
+	// Unmarshal refuses anything after the object too; each field keeps its raw, validated bytes.
+	if err := json.Unmarshal(body, &r.fields); err != nil || r.fields == nil {
+		return nil, &parseError{msg: "The request body is not a single JSON object."}
 	}
 	if err := r.readModel(); err != nil {
 		return nil, err
@@ -197,14 +194,32 @@ func (r *Request) EnsureIncludeUsage() (clientAsked bool) {
 }
 
 // Body is the request to forward: the client's fields with the rewrites made.
+// The values are written back byte for byte as the client sent them (they were validated when
+// parsed), keys in sorted order; re-encoding them would only re-validate and escape "<" as \u003c.
 func (r *Request) Body() ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false) // forward "<" as sent, not as \u003c
-	if err := enc.Encode(r.fields); err != nil {
-		return nil, err
+	keys := make([]string, 0, len(r.fields))
+	size := 2
+	for k, v := range r.fields {
+		keys = append(keys, k)
+		size += len(k) + len(v) + 4
 	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+	sort.Strings(keys)
+	buf := bytes.NewBuffer(make([]byte, 0, size))
+	buf.WriteByte('{')
+	for i, k := range keys {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		kb, err := json.Marshal(k)
+		if err != nil {
+			return nil, err
+		}
+		buf.Write(kb)
+		buf.WriteByte(':')
+		buf.Write(r.fields[k])
+	}
+	buf.WriteByte('}')
+	return buf.Bytes(), nil
 }
 
 // Raw returns a field as the client sent it (nil when absent), for reading more than Request holds.
