@@ -21,6 +21,12 @@ type Input struct {
 	// nothing for caching, so it can write no cache), "5m" or "1h". OpenAI caches without marks and
 	// charges no cache writes: always "".
 	CacheControl string
+	// ServerSide names what makes the provider add input the request does not carry, so no estimate
+	// of the body bounds the input ("" when nothing does): a stored conversation
+	// (previous_response_id, conversation), a stored prompt, a file sent by id, or a server-side tool
+	// (web search, file search, code execution, MCP) whose results feed the model again. The
+	// handler must hold for such a request by other means (the model's context window, a cap).
+	ServerSide string
 }
 
 // inputFields are the body fields that carry model input, per endpoint.
@@ -44,6 +50,14 @@ func inputFields(e Endpoint) []string {
 // string (files and audio included) counts as text, byte for byte.
 func (r *Request) Input() Input {
 	var in Input
+	for _, f := range []string{"previous_response_id", "conversation", "prompt", "mcp_servers", "container"} {
+		if raw, ok := r.fields[f]; ok && string(raw) != "null" && (r.Endpoint == Responses || r.Endpoint == Messages) {
+			in.ServerSide = f
+		}
+	}
+	if raw, ok := r.fields["web_search_options"]; ok && string(raw) != "null" && r.Endpoint == ChatCompletions {
+		in.ServerSide = "web_search_options"
+	}
 	if r.Endpoint == Messages {
 		if raw, ok := r.fields["cache_control"]; ok {
 			var v any
@@ -70,6 +84,7 @@ func (r *Request) Input() Input {
 		}
 		if list, ok := v.([]any); ok && (f == "tools" || f == "functions") {
 			in.Tools += int64(len(list))
+			in.noteServerTools(list)
 		}
 		if f == "input" && r.Endpoint == Embeddings && in.addTokenIDs(v) {
 			continue
@@ -122,6 +137,9 @@ func (in *Input) walk(v any) {
 			in.Images++
 			return
 		}
+		if _, ok := v["file_id"]; ok && in.ServerSide == "" {
+			in.ServerSide = "file_id"
+		}
 		for k, x := range v {
 			if k == "cache_control" {
 				in.noteCacheControl(x)
@@ -134,6 +152,22 @@ func (in *Input) walk(v any) {
 		in.Texts = append(in.Texts, strconv.FormatFloat(v, 'g', -1, 64))
 	case bool:
 		in.Texts = append(in.Texts, "false")
+	}
+}
+
+// noteServerTools notes a tool the provider runs itself. Client tools are "function" (OpenAI),
+// "custom", or have no type (Anthropic); anything else (web_search, file_search, code_interpreter,
+// web_search_20250305, mcp, …) runs at the provider and feeds its results back as input.
+func (in *Input) noteServerTools(tools []any) {
+	for _, t := range tools {
+		m, ok := t.(map[string]any)
+		if !ok {
+			continue
+		}
+		typ, _ := m["type"].(string)
+		if typ != "" && typ != "function" && typ != "custom" {
+			in.ServerSide = "tool " + typ
+		}
 	}
 }
 

@@ -79,3 +79,32 @@ func TestInputNotesAnthropicCacheMarks(t *testing.T) {
 		}
 	}
 }
+
+func TestInputNotesInputAddedByTheProvider(t *testing.T) {
+	cases := []struct {
+		e    Endpoint
+		body string
+		want string
+	}{
+		{ChatCompletions, `{"model":"m","messages":[{"role":"user","content":"hi"}],"tools":[{"type":"function","function":{"name":"f"}}]}`, ""},
+		{Messages, `{"model":"m","messages":[],"tools":[{"name":"get_weather","input_schema":{}},{"type":"custom","name":"x","input_schema":{}}]}`, ""},
+		{Responses, `{"model":"m","input":"more","previous_response_id":"resp_1"}`, "previous_response_id"},
+		{Responses, `{"model":"m","input":"hi","conversation":"conv_1"}`, "conversation"},
+		{Responses, `{"model":"m","prompt":{"id":"pmpt_1"}}`, "prompt"},
+		{Responses, `{"model":"m","input":"hi","tools":[{"type":"web_search"}]}`, "tool web_search"},
+		{Responses, `{"model":"m","input":[{"role":"user","content":[{"type":"input_file","file_id":"file-1"}]}]}`, "file_id"},
+		{Messages, `{"model":"m","messages":[],"tools":[{"type":"web_search_20250305","name":"web_search","max_uses":5}]}`, "tool web_search_20250305"},
+		{Messages, `{"model":"m","messages":[{"role":"user","content":[{"type":"document","source":{"type":"file","file_id":"file_1"}}]}]}`, "file_id"},
+		{ChatCompletions, `{"model":"m","messages":[],"prompt":"ignored outside responses"}`, ""},
+		{ChatCompletions, `{"model":"gpt-4o-search-preview","messages":[],"web_search_options":{}}`, "web_search_options"},
+	}
+	for _, c := range cases {
+		r, err := ParseRequest(c.e, []byte(c.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := r.Input().ServerSide; got != c.want {
+			t.Errorf("%s: %q, want %q", c.body, got, c.want)
+		}
+	}
+}
