@@ -160,6 +160,12 @@ func TestShippedPriceTableIsDatedAndSourced(t *testing.T) {
 		if !strings.HasPrefix(p.Source, "https://") || len(p.AsOf) < 7 || p.Note == "" {
 			t.Errorf("%s: source %q, date %q, note %q", id, p.Source, p.AsOf, p.Note)
 		}
+		if p.ContextWindow == 0 && p.ImageVariants == nil && p.Model != "gpt-image-1" {
+			t.Errorf("%s: no context window", id)
+		}
+		if p.MaxOutput > 0 && p.ContextWindow > 0 && p.MaxOutput > p.ContextWindow {
+			t.Errorf("%s: output cap past the context window", id)
+		}
 		if p.HasCached && p.CachedInput > p.Input {
 			t.Errorf("%s: cached input dearer than input", id)
 		}

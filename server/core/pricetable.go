@@ -28,10 +28,14 @@ type Price struct {
 	// LongContext, when set, prices a whole request whose input is past its threshold at its rates.
 	LongContext *PriceTier `json:"longContext,omitempty"`
 	// MaxOutput is the model's output cap in tokens (per image for token-priced image models); 0: unknown.
-	MaxOutput int64  `json:"maxOutput,omitempty"`
-	Source    string `json:"source"`
-	AsOf      string `json:"asOf"`
-	Note      string `json:"note,omitempty"`
+	MaxOutput int64 `json:"maxOutput,omitempty"`
+	// ContextWindow is the most tokens (input and output) the model takes in one request, the bound
+	// of the input when the provider adds input the body does not carry (wire.Input.ServerSide);
+	// 0: unknown. From the author's knowledge, like the notes say.
+	ContextWindow int64  `json:"contextWindow,omitempty"`
+	Source        string `json:"source"`
+	AsOf          string `json:"asOf"`
+	Note          string `json:"note,omitempty"`
 }
 
 // priceJSON is a price as the API shows it: absent rates as null, prices as USD numbers.
@@ -46,6 +50,7 @@ type priceJSON struct {
 	ImageVariants map[string]MicroUSD `json:"imageVariants,omitempty"`
 	LongContext   *PriceTier          `json:"longContext,omitempty"`
 	MaxOutput     int64               `json:"maxOutput,omitempty"`
+	ContextWindow int64               `json:"contextWindow,omitempty"`
 	Source        string              `json:"source"`
 	AsOf          string              `json:"asOf"`
 	Note          string              `json:"note,omitempty"`
@@ -53,7 +58,7 @@ type priceJSON struct {
 
 func (p Price) jsonView() priceJSON {
 	v := priceJSON{Model: p.Model, Input: p.Input, Output: p.Output, ImageVariants: p.ImageVariants,
-		LongContext: p.LongContext, MaxOutput: p.MaxOutput, Source: p.Source, AsOf: p.AsOf, Note: p.Note}
+		LongContext: p.LongContext, MaxOutput: p.MaxOutput, ContextWindow: p.ContextWindow, Source: p.Source, AsOf: p.AsOf, Note: p.Note}
 	if p.HasCached {
 		v.CachedInput = &p.CachedInput
 	}
@@ -167,8 +172,8 @@ type priceRow struct {
 		AboveInputTokens                                     int64
 		Input, Output, CachedInput, CacheWrite, CacheWrite1h string
 	}
-	MaxOutput          int64
-	Source, AsOf, Note string
+	MaxOutput, ContextWindow int64
+	Source, AsOf, Note       string
 }
 
 type priceTableFile struct {
@@ -224,7 +229,7 @@ func (r priceRow) price() (Price, error) {
 	p := Price{Model: r.Model, Input: parse(r.Input), Output: parse(r.Output), CachedInput: parse(r.CachedInput),
 		HasCached: r.CachedInput != "", CacheWrite: parse(r.CacheWrite), HasCacheWrite: r.CacheWrite != "",
 		CacheWrite1h: parse(r.CacheWrite1h), HasCacheWrite1h: r.CacheWrite1h != "",
-		PerImage: parse(r.PerImage), ImageDefault: r.ImageDefault, MaxOutput: r.MaxOutput,
+		PerImage: parse(r.PerImage), ImageDefault: r.ImageDefault, MaxOutput: r.MaxOutput, ContextWindow: r.ContextWindow,
 		Source: r.Source, AsOf: r.AsOf, Note: r.Note}
 	if len(r.ImageVariants) > 0 {
 		p.ImageVariants = map[string]MicroUSD{}
