@@ -202,11 +202,11 @@ func TestSlowStreamTimesOutMidStream(t *testing.T) {
 		for i := 0; i < 3; i++ { // a stream that keeps talking within the timeout is fine
 			fmt.Fprint(w, "data: {\"choices\":[{\"delta\":{\"content\":\"x\"}}]}\n\n")
 			w.(http.Flusher).Flush()
-			time.Sleep(60 * time.Millisecond)
+			time.Sleep(50 * time.Millisecond)
 		}
 		stall(w, r)
 	})
-	resp, err := client(t, OpenAI, srv.URL, "k", 200*time.Millisecond).Do(context.Background(), wire.ChatCompletions, []byte(`{}`), nil)
+	resp, err := client(t, OpenAI, srv.URL, "k", 400*time.Millisecond).Do(context.Background(), wire.ChatCompletions, []byte(`{}`), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -302,12 +302,12 @@ func TestSlowClientIsNotASilentProvider(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 		fmt.Fprint(w, "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":1,\"completion_tokens\":1}}\n\ndata: [DONE]\n\n")
 	})
-	resp, err := client(t, OpenAI, srv.URL, "k", 150*time.Millisecond).Do(context.Background(), wire.ChatCompletions, []byte(`{}`), nil)
+	resp, err := client(t, OpenAI, srv.URL, "k", 400*time.Millisecond).Do(context.Background(), wire.ChatCompletions, []byte(`{}`), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	slow := writerFunc(func(p []byte) (int, error) { time.Sleep(200 * time.Millisecond); return len(p), nil })
+	slow := writerFunc(func(p []byte) (int, error) { time.Sleep(500 * time.Millisecond); return len(p), nil })
 	m := wire.NewStreamMeter(wire.ChatCompletions, false)
 	res := wire.Relay(slow, nil, resp.Body, m, nil)
 	if res.UpstreamErr != nil || !m.Complete() {
