@@ -30,7 +30,7 @@ type Price struct {
 	// MaxOutput is the model's output cap in tokens (per image for token-priced image models); 0: unknown.
 	MaxOutput int64 `json:"maxOutput,omitempty"`
 	// ContextWindow is the most tokens (input and output) the model takes in one request, the bound
-	// of the input when the provider adds input the body does not carry (wire.Input.ServerSide);
+	// of the input when the provider adds input the body does not carry (wire.Input.Unbounded);
 	// 0: unknown. From the author's knowledge, like the notes say.
 	ContextWindow int64  `json:"contextWindow,omitempty"`
 	Source        string `json:"source"`

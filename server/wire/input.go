@@ -21,12 +21,13 @@ type Input struct {
 	// nothing for caching, so it can write no cache), "5m" or "1h". OpenAI caches without marks and
 	// charges no cache writes: always "".
 	CacheControl string
-	// ServerSide names what makes the provider add input the request does not carry, so no estimate
-	// of the body bounds the input ("" when nothing does): a stored conversation
-	// (previous_response_id, conversation), a stored prompt, a file sent by id, or a server-side tool
-	// (web search, file search, code execution, MCP) whose results feed the model again. The
-	// handler must hold for such a request by other means (the model's context window, a cap).
-	ServerSide string
+	// Unbounded names what keeps the body from bounding the input ("" when nothing does): input the
+	// provider adds itself (a stored conversation: previous_response_id, conversation; a stored
+	// prompt; a file sent by id; a server-side tool such as web search, file search, code execution
+	// or MCP, whose results feed the model again), or a document (PDF) whose compressed bytes may
+	// hold far more text than they weigh. The handler must hold for such a request by other means
+	// (the model's context window, a cap).
+	Unbounded string
 }
 
 // inputFields are the body fields that carry model input, per endpoint.
@@ -52,11 +53,11 @@ func (r *Request) Input() Input {
 	var in Input
 	for _, f := range []string{"previous_response_id", "conversation", "prompt", "mcp_servers", "container"} {
 		if raw, ok := r.fields[f]; ok && string(raw) != "null" && (r.Endpoint == Responses || r.Endpoint == Messages) {
-			in.ServerSide = f
+			in.Unbounded = f
 		}
 	}
 	if raw, ok := r.fields["web_search_options"]; ok && string(raw) != "null" && r.Endpoint == ChatCompletions {
-		in.ServerSide = "web_search_options"
+		in.Unbounded = "web_search_options"
 	}
 	if r.Endpoint == Messages {
 		if raw, ok := r.fields["cache_control"]; ok {
@@ -137,8 +138,11 @@ func (in *Input) walk(v any) {
 			in.Images++
 			return
 		}
-		if _, ok := v["file_id"]; ok && in.ServerSide == "" {
-			in.ServerSide = "file_id"
+		if _, ok := v["file_id"]; ok && in.Unbounded == "" {
+			in.Unbounded = "file_id"
+		}
+		if isDocumentPart(v) && in.Unbounded == "" {
+			in.Unbounded = "document"
 		}
 		for k, x := range v {
 			if k == "cache_control" {
@@ -166,7 +170,7 @@ func (in *Input) noteServerTools(tools []any) {
 		}
 		typ, _ := m["type"].(string)
 		if typ != "" && typ != "function" && typ != "custom" {
-			in.ServerSide = "tool " + typ
+			in.Unbounded = "tool " + typ
 		}
 	}
 }
@@ -188,6 +192,20 @@ func (in *Input) noteCacheControl(v any) {
 func isImagePart(m map[string]any) bool {
 	t, _ := m["type"].(string)
 	return t == "image_url" || t == "input_image" || t == "image"
+}
+
+// isDocumentPart is a file sent inline: OpenAI chat "file", Responses "input_file", or an Anthropic
+// "document" whose source is a PDF (base64 or URL). An Anthropic text document is plain text, counted.
+func isDocumentPart(m map[string]any) bool {
+	switch t, _ := m["type"].(string); t {
+	case "file", "input_file":
+		return true
+	case "document":
+		src, _ := m["source"].(map[string]any)
+		st, _ := src["type"].(string)
+		return st == "base64" || st == "url" // "file" is by id (noted as such); "text" and "content" are text
+	}
+	return false
 }
 
 func isDataImage(s string) bool {

@@ -96,6 +96,10 @@ func TestInputNotesInputAddedByTheProvider(t *testing.T) {
 		{Messages, `{"model":"m","messages":[],"tools":[{"type":"web_search_20250305","name":"web_search","max_uses":5}]}`, "tool web_search_20250305"},
 		{Messages, `{"model":"m","messages":[{"role":"user","content":[{"type":"document","source":{"type":"file","file_id":"file_1"}}]}]}`, "file_id"},
 		{ChatCompletions, `{"model":"m","messages":[],"prompt":"ignored outside responses"}`, ""},
+		{ChatCompletions, `{"model":"m","messages":[{"role":"user","content":[{"type":"file","file":{"filename":"a.pdf","file_data":"data:application/pdf;base64,JVBE"}}]}]}`, "document"},
+		{Responses, `{"model":"m","input":[{"role":"user","content":[{"type":"input_file","filename":"a.pdf","file_data":"data:application/pdf;base64,JVBE"}]}]}`, "document"},
+		{Messages, `{"model":"m","messages":[{"role":"user","content":[{"type":"document","source":{"type":"base64","media_type":"application/pdf","data":"JVBE"}}]}]}`, "document"},
+		{Messages, `{"model":"m","messages":[{"role":"user","content":[{"type":"document","source":{"type":"text","media_type":"text/plain","data":"plain words"}}]}]}`, ""},
 		{ChatCompletions, `{"model":"gpt-4o-search-preview","messages":[],"web_search_options":{}}`, "web_search_options"},
 	}
 	for _, c := range cases {
@@ -103,7 +107,7 @@ func TestInputNotesInputAddedByTheProvider(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := r.Input().ServerSide; got != c.want {
+		if got := r.Input().Unbounded; got != c.want {
 			t.Errorf("%s: %q, want %q", c.body, got, c.want)
 		}
 	}
