@@ -15,6 +15,7 @@ import (
 //   - Responses: the usage inside response.completed, response.incomplete or response.failed.
 //   - Anthropic: message_start's message.usage, then each message_delta's usage replacing (never adding
 //     to) the fields it carries, as its counts are cumulative.
+//   - Images (gpt-image-1 streams): each image_generation.completed event, one image each.
 type StreamMeter struct {
 	endpoint       Endpoint
 	dropUsageChunk bool
@@ -49,8 +50,32 @@ func (m *StreamMeter) Observe(ev Event) (forward bool) {
 		m.observeResponses(data)
 	case Messages:
 		m.observeAnthropic(data)
+	case ImageGenerations:
+		m.observeImages(data)
 	}
 	return true
+}
+
+// observeImages reads a streamed images request (gpt-image-1 with stream): each
+// image_generation.completed event is one image with its usage. Taken as per-image counts: output
+// tokens add up, the prompt (input) counts once. Whether a stream of several images reports per
+// image or running totals was not checked against the provider; with n = 1 both agree.
+func (m *StreamMeter) observeImages(data []byte) {
+	var e struct {
+		Type  string       `json:"type"`
+		Usage *openAIUsage `json:"usage"`
+	}
+	if json.Unmarshal(data, &e) != nil || e.Type != "image_generation.completed" {
+		return
+	}
+	m.usage.Images++
+	m.gotUsage, m.done = true, true
+	if e.Usage != nil {
+		u := e.Usage.normalise()
+		m.usage.InputTokens = max(m.usage.InputTokens, u.InputTokens)
+		m.usage.CachedInputTokens = max(m.usage.CachedInputTokens, u.CachedInputTokens)
+		m.usage.OutputTokens += u.OutputTokens
+	}
 }
 
 type chatChunk struct {

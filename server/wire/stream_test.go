@@ -225,3 +225,12 @@ func TestSSEReaderSameEventsWhateverTheChunking(t *testing.T) {
 		}
 	}
 }
+
+func TestImagesStreamCountsCompletedImages(t *testing.T) {
+	s := "event: image_generation.partial_image\ndata: {\"type\":\"image_generation.partial_image\",\"b64_json\":\"AAAA\",\"partial_image_index\":0}\n\n" +
+		"event: image_generation.completed\ndata: {\"type\":\"image_generation.completed\",\"b64_json\":\"BBBB\",\"usage\":{\"input_tokens\":50,\"output_tokens\":4160,\"total_tokens\":4210,\"input_tokens_details\":{\"text_tokens\":50,\"image_tokens\":0}}}\n\n"
+	out, m, _ := relay(t, ImageGenerations, false, s)
+	if u, ok := m.Usage(); !ok || u != (Usage{InputTokens: 50, OutputTokens: 4160, Images: 1}) || !m.Complete() || out != s {
+		t.Errorf("%+v %v complete=%v", u, ok, m.Complete())
+	}
+}
