@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strings"
 	"sync"
-	"time"
 
 	"golang.org/x/crypto/bcrypt"
 
@@ -14,6 +13,11 @@ import (
 )
 
 // Login checks a password and opens a session. It returns the session id (for the cookie).
+//
+// The attempt is counted by the throttle before the password is checked, so parallel guesses
+// cannot pass the limits together. Every attempt spends one bcrypt comparison, against a
+// dummy hash of the same cost when the email is unknown or has no password, so the answer's
+// timing does not tell which emails are members.
 func (s *Service) Login(ctx context.Context, email, password, ip string) (Member, string, Session, error) {
 	email = strings.TrimSpace(strings.ToLower(email))
 	if email == "" {
@@ -22,21 +26,25 @@ func (s *Service) Login(ctx context.Context, email, password, ip string) (Member
 	if password == "" {
 		return Member{}, "", Session{}, Invalid("password", "password is required")
 	}
-	now := s.clock.Now()
-	if wait := s.throttle.blocked(now, "acct:"+email, "ip:"+ip); wait > 0 {
-		return Member{}, "", Session{}, Errorf(ERATELIMITED, "too many failed sign-ins; try again in %d seconds", int(wait.Seconds())+1)
-	}
 	u, err := s.db.Read().UserByEmail(ctx, email)
 	if err != nil && !errors.Is(err, db.ErrNotFound) {
 		return Member{}, "", Session{}, err
 	}
-	ok := err == nil && u.PasswordHash != "" && bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(password)) == nil
-	if !ok || u.Disabled {
-		s.throttle.fail(now, "acct:"+email, "ip:"+ip)
+	known := err == nil && u.PasswordHash != ""
+	hash, gen := dummyHash(), ""
+	if known {
+		hash, gen = u.PasswordHash, passwordGeneration(u.PasswordHash)
+	}
+	att, wait := s.throttle.begin(s.clock.Now(), email, gen, ip)
+	if wait > 0 {
+		return Member{}, "", Session{}, tooManySignins(wait)
+	}
+	ok := s.throttle.compare([]byte(hash), []byte(password)) == nil && known && !u.Disabled
+	s.throttle.finish(s.clock.Now(), att, ok)
+	if !ok {
 		s.audit(ctx, u.ID, "signin_failed", email, ip, "password")
 		return Member{}, "", Session{}, Errorf(EUNAUTHORIZED, "wrong email or password")
 	}
-	s.throttle.reset("acct:" + email)
 	id, sess, err := s.openSession(ctx, u.ID)
 	if err == nil {
 		s.audit(ctx, u.ID, "signin", fmt.Sprintf("member %d", u.ID), ip, "password")
@@ -44,62 +52,29 @@ func (s *Service) Login(ctx context.Context, email, password, ip string) (Member
 	return memberOf(u), id, sess, err
 }
 
-// throttle counts failed sign-ins per account and per address.
-type throttle struct {
-	mu    sync.Mutex
-	fails map[string][]time.Time
+var dummy struct {
+	once sync.Once
+	hash string
 }
 
-const (
-	throttleWindow  = 15 * time.Minute
-	throttleAccount = 5
-	throttleIP      = 20
-)
-
-func newThrottle() *throttle { return &throttle{fails: map[string][]time.Time{}} }
-
-func (t *throttle) recent(now time.Time, key string) []time.Time {
-	var keep []time.Time
-	for _, f := range t.fails[key] {
-		if now.Sub(f) < throttleWindow {
-			keep = append(keep, f)
+// dummyHash is a bcrypt hash of the cost real passwords get, made once on first use (not at
+// start, so the command line does not pay for it), for sign-ins without a real hash.
+func dummyHash() string {
+	dummy.once.Do(func() {
+		plain, _ := secret("")
+		h, err := bcrypt.GenerateFromPassword([]byte(plain), bcrypt.DefaultCost)
+		if err != nil {
+			panic(err) // only for a cost out of range
 		}
-	}
-	if keep == nil {
-		delete(t.fails, key)
-	} else {
-		t.fails[key] = keep
-	}
-	return keep
+		dummy.hash = string(h)
+	})
+	return dummy.hash
 }
 
-// blocked returns how long the caller must wait, or 0. Keys starting "ip:" allow more
-// failures than account keys, since a household or a classroom shares one address.
-func (t *throttle) blocked(now time.Time, keys ...string) time.Duration {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	for _, key := range keys {
-		limit := throttleAccount
-		if strings.HasPrefix(key, "ip:") {
-			limit = throttleIP
-		}
-		if f := t.recent(now, key); len(f) >= limit {
-			return throttleWindow - now.Sub(f[len(f)-limit])
-		}
-	}
-	return 0
-}
-
-func (t *throttle) fail(now time.Time, keys ...string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	for _, k := range keys {
-		t.fails[k] = append(t.recent(now, k), now)
-	}
-}
-
-func (t *throttle) reset(key string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	delete(t.fails, key)
+// passwordGeneration names the password a failed sign-in was made against. A new password
+// (from the member, an admin, or `tokenjar user reset-password` in another process) always
+// has a new bcrypt salt and so a new generation, and the throttle counts failures against the
+// current generation only: setting a password lifts the lock on the account.
+func passwordGeneration(hash string) string {
+	return hashSecret(hash)[:16]
 }
