@@ -175,7 +175,7 @@ func serve(args []string, out io.Writer) error {
 		openBrowser(url)
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.App().Listener(ln) }()
+	go func() { errc <- srv.Serve(ln) }()
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	select {
