@@ -286,7 +286,7 @@ func userCmd(args []string, out io.Writer) error {
 		if err := svc.ResetPasswordAsOperator(ctx, *email, *password); err != nil {
 			return err
 		}
-		fmt.Fprintf(out, "password reset for %s; their sessions were signed out\n", *email)
+		fmt.Fprintf(out, "password reset for %s; their sessions were signed out and any sign-in lock is lifted\n", *email)
 	default:
 		return fmt.Errorf("unknown user subcommand %q: use create or reset-password", sub)
 	}
