@@ -80,6 +80,7 @@ func startServer(t *testing.T, bin, addr, data string) *exec.Cmd {
 func call(client *http.Client, method, url, token string, body any) (int, []byte, error) {
 	b, _ := json.Marshal(body)
 	req, _ := http.NewRequest(method, url, bytes.NewReader(b))
+	req.Header.Set("Content-Type", "application/json")
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}

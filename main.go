@@ -183,7 +183,7 @@ func serve(args []string, out io.Writer) error {
 		openBrowser(url)
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.App().Listener(ln) }()
+	go func() { errc <- srv.Serve(ln) }()
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	select {
@@ -294,7 +294,7 @@ func userCmd(args []string, out io.Writer) error {
 		if err := svc.ResetPasswordAsOperator(ctx, *email, *password); err != nil {
 			return err
 		}
-		fmt.Fprintf(out, "password reset for %s; their sessions were signed out\n", *email)
+		fmt.Fprintf(out, "password reset for %s; their sessions were signed out and any sign-in lock is lifted\n", *email)
 	default:
 		return fmt.Errorf("unknown user subcommand %q: use create or reset-password", sub)
 	}

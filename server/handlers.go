@@ -178,7 +178,7 @@ func (s *Server) login(c *fiber.Ctx) error {
 	if err := bind(c, &in); err != nil {
 		return err
 	}
-	m, id, sess, err := s.svc.Login(c.UserContext(), in.Email, in.Password, c.IP())
+	m, id, sess, err := s.svc.Login(c.UserContext(), in.Email, in.Password, s.signinAddress(c))
 	if err != nil {
 		return err
 	}
@@ -256,7 +256,7 @@ func (s *Server) loginWithCode(c *fiber.Ctx) error {
 	if err := bind(c, &in); err != nil {
 		return err
 	}
-	m, id, sess, err := s.svc.LoginWithCode(c.UserContext(), in.Code, c.IP())
+	m, id, sess, err := s.svc.LoginWithCode(c.UserContext(), in.Code, s.signinAddress(c))
 	if err != nil {
 		return err
 	}

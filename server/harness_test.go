@@ -27,7 +27,9 @@ type testServer struct {
 	logs   *bytes.Buffer
 }
 
-func newTestServer(t *testing.T) *testServer {
+func newTestServer(t *testing.T) *testServer { t.Helper(); return newTestServerWith(t, Config{}) }
+
+func newTestServerWith(t *testing.T, cfg Config) *testServer {
 	t.Helper()
 	d, err := db.Open(filepath.Join(t.TempDir(), "tokenjar.db"))
 	if err != nil {
@@ -44,12 +46,12 @@ func newTestServer(t *testing.T) *testServer {
 		t.Fatal(err)
 	}
 	spa := fstest.MapFS{"index.html": {Data: []byte("<!doctype html><title>spa</title>")}, "assets/app-123.js": {Data: []byte("console.log(1)")}}
-	srv := New(svc, spa, Config{}, log)
+	srv := New(svc, spa, cfg, log)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	go srv.App().Listener(ln)
+	go srv.Serve(ln)
 	t.Cleanup(func() {
 		http.DefaultClient.CloseIdleConnections()
 		srv.Shutdown()

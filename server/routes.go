@@ -87,6 +87,9 @@ func (s *Server) routes() {
 		case "admin":
 			handlers = append(handlers, requireAuth, requireAdmin)
 		}
+		if isCookieRoute(r) {
+			handlers = append(handlers, s.sameSiteJSON)
+		}
 		handlers = append(handlers, r.Handler)
 		api.Add(r.Method, r.Path, handlers...)
 	}

@@ -4,9 +4,11 @@
 package server
 
 import (
+	"cmp"
 	"errors"
 	"io/fs"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -25,6 +27,8 @@ type Config struct {
 	// BaseURL is the public address (https://jar.example.org) used in provider callbacks and
 	// invitation links; empty means the address of each request.
 	BaseURL string
+	// ReadTimeout and IdleTimeout replace the defaults of the same names (limits.go) when set.
+	ReadTimeout, IdleTimeout time.Duration
 }
 
 // Server is the HTTP application.
@@ -38,6 +42,8 @@ type Server struct {
 	done      chan struct{}
 	flows     oauthFlows
 	gothCache providerCache
+	// largeBodies maps "METHOD /api/v1/path" of largeBodyRoutes to the access they need.
+	largeBodies map[string]string
 }
 
 // New builds the server. spa is the built frontend (frontend/dist).
@@ -47,11 +53,13 @@ func New(svc *core.Service, spa fs.FS, cfg Config, log *slog.Logger) *Server {
 	s.gothCache.m = map[string]goth.Provider{}
 	s.app = fiber.New(fiber.Config{
 		ErrorHandler:          s.handleError,
-		BodyLimit:             4 << 20,
+		BodyLimit:             BodyLimit,
 		DisableStartupMessage: true,
-		ReadTimeout:           30 * time.Second,
-		IdleTimeout:           120 * time.Second,
-		AppName:               "tokenjar",
+		ReadTimeout:           cmp.Or(cfg.ReadTimeout, ReadTimeout),
+		IdleTimeout:           cmp.Or(cfg.IdleTimeout, IdleTimeout),
+		// No route takes a form; fasthttp would otherwise parse one before the handler runs.
+		DisablePreParseMultipartForm: true,
+		AppName:                      "tokenjar",
 		// Values from a request (params, queries, bodies) outlive their handler here: the
 		// export and live-stream writers run after it returns, and sign-in flows keep them.
 		Immutable:               true,
@@ -63,15 +71,20 @@ func New(svc *core.Service, spa fs.FS, cfg Config, log *slog.Logger) *Server {
 			return ""
 		}(),
 	})
+	s.largeBodies = map[string]string{}
+	for _, r := range s.Routes() {
+		if slices.Contains(largeBodyRoutes, r.Method+" "+r.Path) && r.Access != "public" {
+			s.largeBodies[r.Method+" /api/v1"+r.Path] = r.Access
+		}
+	}
+	s.app.Server().HeaderReceived = s.requestConfig
+	s.app.Use(refuseEncodedBodies)
 	s.routes()
 	return s
 }
 
 // App exposes the Fiber app (for Listen and for tests' app.Test).
 func (s *Server) App() *fiber.App { return s.app }
-
-// Listen serves on addr until Shutdown.
-func (s *Server) Listen(addr string) error { return s.app.Listen(addr) }
 
 // Shutdown stops accepting requests and waits for those in flight.
 func (s *Server) Shutdown() error {

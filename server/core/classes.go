@@ -268,8 +268,9 @@ func (s *Service) LoginWithCode(ctx context.Context, code, ip string) (Member, s
 		return Member{}, "", Session{}, Invalid("code", "code is required")
 	}
 	now := s.clock.Now()
-	if wait := s.throttle.blocked(now, "ip:"+ip); wait > 0 {
-		return Member{}, "", Session{}, Errorf(ERATELIMITED, "too many failed sign-ins; try again in %d seconds", int(wait.Seconds())+1)
+	att, wait := s.throttle.begin(now, "", "", ip)
+	if wait > 0 {
+		return Member{}, "", Session{}, tooManySignins(wait)
 	}
 	var u db.User
 	err := s.db.Update(ctx, func(c *db.Conn) error {
@@ -280,8 +281,8 @@ func (s *Service) LoginWithCode(ctx context.Context, code, ip string) (Member, s
 		u, err = c.UserByID(ctx, id)
 		return err
 	})
+	s.throttle.finish(s.clock.Now(), att, err == nil && !u.Disabled)
 	if errors.Is(err, db.ErrNotFound) || (err == nil && u.Disabled) {
-		s.throttle.fail(now, "ip:"+ip)
 		s.audit(ctx, 0, "signin_failed", "code", ip, "")
 		return Member{}, "", Session{}, &Error{Code: EUNAUTHORIZED, Message: "this code is wrong, used or expired; ask for a new one", Field: "code"}
 	}

@@ -36,28 +36,3 @@ func TestSessionsExpireWhenIdleAndAtTheAbsoluteLimit(t *testing.T) {
 		t.Fatalf("idle session still works: %v", err)
 	}
 }
-
-func TestLoginThrottlePerAccountAndPerAddress(t *testing.T) {
-	h := newHarness(t, at("2026-11-01T12:00:00Z"))
-	for i := 0; i < throttleAccount; i++ {
-		if _, _, _, err := h.svc.Login(h.ctx, "owner@example.org", "wrong", "10.0.0.1"); ErrorCode(err) != EUNAUTHORIZED {
-			t.Fatal(err)
-		}
-	}
-	// The account is locked from every address, even with the right password...
-	if _, _, _, err := h.svc.Login(h.ctx, "owner@example.org", "password123", "10.0.0.2"); ErrorCode(err) != ERATELIMITED {
-		t.Fatalf("account throttle: %v", err)
-	}
-	// ...until the window passes.
-	h.clock.Advance(throttleWindow)
-	if _, _, _, err := h.svc.Login(h.ctx, "owner@example.org", "password123", "10.0.0.2"); err != nil {
-		t.Fatalf("after the window: %v", err)
-	}
-	// One address guessing many accounts is stopped too.
-	for i := 0; i < throttleIP; i++ {
-		h.svc.Login(h.ctx, "nobody"+string(rune('a'+i))+"@example.org", "x", "10.0.0.3")
-	}
-	if _, _, _, err := h.svc.Login(h.ctx, "owner@example.org", "password123", "10.0.0.3"); ErrorCode(err) != ERATELIMITED {
-		t.Fatalf("address throttle: %v", err)
-	}
-}
