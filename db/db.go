@@ -43,6 +43,8 @@ type DB struct {
 	ckpt      *sql.DB
 	stopCkpt  chan struct{}
 	ckptDone  chan struct{}
+	// lastCopied is the number of frames the last checkpoint pass found copied (checkpointer's).
+	lastCopied int
 }
 
 func dsn(path string, readOnly bool) string {
@@ -69,7 +71,9 @@ func dsn(path string, readOnly bool) string {
 		// 32 MB: a group of charges touches many index pages; a smaller cache spills them to
 		// the WAL in the middle of the transaction.
 		q.Add("_pragma", "cache_size(-32000)")
-		q.Add("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", walCheckpointPages))
+		// No checkpoint inside a commit: the background checkpointer copies the log, and the
+		// writer finishes the copy between two transactions (see wal.go).
+		q.Add("_pragma", "wal_autocheckpoint(0)")
 		q.Add("_pragma", fmt.Sprintf("journal_size_limit(%d)", walSizeLimit))
 	}
 	return "file:" + path + "?" + q.Encode()

@@ -44,6 +44,9 @@ type Writer struct {
 	gen    atomic.Uint64 // bumped by every op that may invalidate a caller's cache of rows
 	// commits counts the transactions that committed (tests read it).
 	commits atomic.Uint64
+	// logLong is set by the checkpointer when the log is past walCheckpointPages: the writer
+	// then finishes the checkpoint between two transactions (see wal.go).
+	logLong atomic.Bool
 }
 
 var errClosed = errors.New("db: writer is closed")
@@ -122,6 +125,25 @@ func (w *Writer) loop() {
 			}
 		}
 		w.run(batch)
+		if w.logLong.Load() {
+			w.finishCheckpoint()
+		}
+	}
+}
+
+// finishCheckpoint copies the rest of the log between two transactions, so that the copy
+// reaches the log's end and SQLite starts it over at the next commit. A reader still on an
+// older snapshot keeps it short of the end: then the writer tries again after its next batch.
+func (w *Writer) finishCheckpoint() {
+	var busy, frames, copied int
+	err := w.conn.QueryRowContext(context.Background(), "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &copied)
+	if err != nil {
+		slog.Warn("db: checkpoint", "err", err)
+		w.logLong.Store(false) // the checkpointer asks again at its next pass
+		return
+	}
+	if busy == 0 && copied == frames {
+		w.logLong.Store(false)
 	}
 }
 
