@@ -166,7 +166,11 @@ func serve(args []string, out io.Writer) error {
 	defer d.Close()
 	defer svc.Close() // runs first: finish queued reports before the database closes
 
-	srv := server.New(svc, frontendFS(), server.Config{SecureCookies: *secure, TrustProxy: *trustProxy, Version: version, BaseURL: *baseURL}, log)
+	providerKeys, err := server.LoadOrCreateGatewayKey(*data)
+	if err != nil {
+		return fmt.Errorf("the AI provider key file: %w", err)
+	}
+	srv := server.New(svc, frontendFS(), server.Config{SecureCookies: *secure, TrustProxy: *trustProxy, Version: version, BaseURL: *baseURL, ProviderKeys: providerKeys}, log)
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w (is tokenjar already running? try --addr)", *addr, err)

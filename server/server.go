@@ -27,6 +27,8 @@ type Config struct {
 	// BaseURL is the public address (https://jar.example.org) used in provider callbacks and
 	// invitation links; empty means the address of each request.
 	BaseURL string
+	// ProviderKeys seals and opens the AI providers' API keys (the key file in the data folder).
+	ProviderKeys *core.KeyBox
 	// ReadTimeout and IdleTimeout replace the defaults of the same names (limits.go) when set.
 	ReadTimeout, IdleTimeout time.Duration
 }
