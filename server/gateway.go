@@ -44,8 +44,6 @@ const (
 	GatewayBodyLimit = 4 << 20
 	// maxPlainReply bounds a provider's plain reply the gateway reads (images come base64).
 	maxPlainReply = 64 << 20
-	// clientGoneGrace is how long a stream is read on after its client left, for the usage.
-	clientGoneGrace = 30 * time.Second
 	// defaultOutputCap is the output cap set on a request that names none, for a model whose
 	// cap is not known: the hold needs a bound.
 	defaultOutputCap = 4096
@@ -55,6 +53,10 @@ const (
 	// minUsefulOutput is the smallest output cap worth forwarding when the hold is lowered.
 	minUsefulOutput = 256
 )
+
+// clientGoneGrace is how long a stream is read on after its client left, for the usage (a
+// variable for tests).
+var clientGoneGrace = 30 * time.Second
 
 var gatewayEndpoints = []struct {
 	path string
@@ -95,7 +97,6 @@ func sendWire(c *fiber.Ctx, f wire.Format, e *wire.Error) error {
 	}
 	return c.Status(e.Status).Send(e.Body(f))
 }
-
 
 // wireError maps a domain error to the gateway's error; unknown errors are logged (never with
 // a prompt, reply or key: domain errors carry none) and answered 500.
@@ -369,8 +370,11 @@ func gatewayCall(req *wire.Request, caller core.GatewayCaller, cfg core.AIProvid
 			if out <= 0 {
 				out = defaultOutputCap
 			}
-			// The hold needs a bound the provider keeps: name it.
-			setOutputCap(req, cfg, out)
+			// The hold needs a bound the provider keeps: name it (a free provider costs
+			// nothing, so its replies are left unbounded as the client asked).
+			if !cfg.Free {
+				setOutputCap(req, cfg, out)
+			}
 		}
 		if e == wire.ChatCompletions && req.N > 1 {
 			out *= req.N

@@ -21,15 +21,18 @@ const modelListTTL = 60 * time.Second
 const modelListTimeout = 5 * time.Second
 
 type modelList struct {
-	models []string
-	at     time.Time
+	models     []string
+	at         time.Time
+	refreshing bool
 }
 
-// modelLists caches each provider's listed models, by provider id, base URL and key (a change
-// of either asks again).
+// modelLists caches each provider's listed models, by provider name, kind, base URL and key (a
+// change of either asks again). A stale list is served while one refresh runs in the background,
+// so only a provider's very first listing makes a request wait (at most modelListTimeout).
 type modelLists struct {
-	mu sync.Mutex
-	m  map[[32]byte]modelList
+	mu       sync.Mutex
+	m        map[[32]byte]*modelList
+	inflight map[[32]byte]chan struct{}
 }
 
 func listKey(cfg core.AIProviderConfig) [32]byte {
@@ -45,26 +48,57 @@ func (l *modelLists) models(ctx context.Context, cfg core.AIProviderConfig, c *p
 	k := listKey(cfg)
 	l.mu.Lock()
 	if l.m == nil {
-		l.m = map[[32]byte]modelList{}
+		l.m, l.inflight = map[[32]byte]*modelList{}, map[[32]byte]chan struct{}{}
 	}
-	e, ok := l.m[k]
+	if e, ok := l.m[k]; ok {
+		if time.Since(e.at) >= modelListTTL && !e.refreshing {
+			e.refreshing = true
+			go l.fetch(k, c)
+		}
+		ids := e.models
+		l.mu.Unlock()
+		return ids
+	}
+	wait, ok := l.inflight[k]
+	if !ok {
+		wait = make(chan struct{})
+		l.inflight[k] = wait
+		go func() {
+			l.fetch(k, c)
+			l.mu.Lock()
+			delete(l.inflight, k)
+			l.mu.Unlock()
+			close(wait)
+		}()
+	}
 	l.mu.Unlock()
-	if ok && time.Since(e.at) < modelListTTL {
+	select {
+	case <-wait:
+	case <-ctx.Done():
+		return nil
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if e, ok := l.m[k]; ok {
 		return e.models
 	}
-	ctx, cancel := context.WithTimeout(ctx, modelListTimeout)
+	return nil
+}
+
+// fetch asks a provider for its models and stores the answer (an empty list when it fails).
+func (l *modelLists) fetch(k [32]byte, c *providers.Client) {
+	ctx, cancel := context.WithTimeout(context.Background(), modelListTimeout)
 	defer cancel()
 	ids, err := c.ListModels(ctx)
 	if err != nil {
 		ids = nil
 	}
 	l.mu.Lock()
+	defer l.mu.Unlock()
 	if len(l.m) > 1000 {
 		clear(l.m)
 	}
-	l.m[k] = modelList{models: ids, at: time.Now()}
-	l.mu.Unlock()
-	return ids
+	l.m[k] = &modelList{models: ids, at: time.Now()}
 }
 
 // route is a provider that serves a model.

@@ -156,6 +156,12 @@ func newFakeUpstream(t *testing.T) *fakeUpstream {
 			return
 		}
 		if r.URL.Path == "/v1/messages" {
+			if strings.Contains(say, "overload") {
+				w.Header().Set("Content-Type", "text/event-stream")
+				fmt.Fprint(w, anthropicStream[:strings.Index(anthropicStream, "event: content_block_stop")])
+				fmt.Fprint(w, "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}\n\n")
+				return
+			}
 			if r.Header.Get("x-api-key") != "ak-provider" {
 				w.WriteHeader(401)
 				return
@@ -194,6 +200,15 @@ func newFakeUpstream(t *testing.T) *fakeUpstream {
 			return
 		case strings.Contains(say, "wait"):
 			<-f.release
+		case strings.Contains(say, "drip"):
+			for i := 0; i < 200; i++ {
+				select {
+				case <-r.Context().Done():
+					return
+				case <-time.After(50 * time.Millisecond):
+				}
+				chunk(".")
+			}
 		}
 		chunk("lo!")
 		if req.StreamOptions.IncludeUsage {
@@ -476,7 +491,9 @@ func TestGatewayBadInputs(t *testing.T) {
 	}
 	for _, c := range cases {
 		status, body := g.send(http.DefaultClient, "POST", c.path, c.key, c.body, c.header)
-		var oa struct{ Error struct{ Code, Type, Message string } }
+		var oa struct {
+			Error struct{ Code, Type, Message string }
+		}
 		var an struct {
 			Type  string
 			Error struct{ Type, Message string }
@@ -627,5 +644,101 @@ func TestGatewayModelsAndRate(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 429 || resp.Header.Get("Retry-After") == "" {
 		t.Errorf("rate limit: %d Retry-After %q", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+}
+
+// TestGatewayClientLeaves: a client that leaves mid-stream is still charged the provider's usage
+// when it arrives; when it does not arrive within the grace (30 s; shortened here), the upstream
+// request is ended and an estimate, flagged, is settled.
+func TestGatewayClientLeaves(t *testing.T) {
+	g := newGatewayEnv(t)
+	open := func(say string) {
+		req, _ := http.NewRequest("POST", g.url+"/v1/chat/completions",
+			strings.NewReader(`{"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":"`+say+`"}]}`))
+		req.Header.Set("Authorization", "Bearer "+g.token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		line, _ := bufio.NewReader(resp.Body).ReadString('\n')
+		if !strings.Contains(line, `"Hel"`) {
+			t.Fatalf("first line %q", line)
+		}
+		resp.Body.Close() // unread: the connection is closed
+	}
+	open("wait")
+	close(g.up.release)
+	g.bill.waitEnd(t)
+	if u := g.bill.lastUsage(); u.Estimated || u.Usage.InputTokens != 12 || u.Usage.OutputTokens != 2 {
+		t.Errorf("left, usage came: settled %+v", u)
+	}
+
+	defer func(d time.Duration) { clientGoneGrace = d }(clientGoneGrace)
+	clientGoneGrace = 200 * time.Millisecond
+	start := time.Now()
+	open("drip") // 200 chunks over 10 s, the usage after them
+	g.bill.waitEnd(t)
+	if u := g.bill.lastUsage(); !u.Estimated || u.Usage.OutputTokens <= 0 || time.Since(start) > 5*time.Second {
+		t.Errorf("left, no usage within the grace: settled %+v after %v", u, time.Since(start))
+	}
+	if h, s, r := g.bill.counts(); h != 2 || s != 2 || r != 0 {
+		t.Errorf("holds %d, settles %d, releases %d", h, s, r)
+	}
+}
+
+// TestGatewayMidStream: a provider's error event mid-stream reaches the client as the provider sent
+// it (no second error added) and the request is settled once; a stream that falls silent past the
+// provider's timeout ends with a timeout event and an estimate.
+func TestGatewayMidStream(t *testing.T) {
+	g := newGatewayEnv(t)
+	status, body := g.send(http.DefaultClient, "POST", "/v1/messages", g.token,
+		`{"model":"claude-sonnet-4-5","max_tokens":50,"stream":true,"messages":[{"role":"user","content":"overload"}]}`, nil)
+	if status != 200 || !strings.Contains(string(body), "overloaded_error") || strings.Count(string(body), "event: error") != 1 {
+		t.Errorf("error mid-stream: %d %s", status, body)
+	}
+	g.bill.waitEnd(t)
+
+	status, body = g.send(http.DefaultClient, "POST", "/v1/chat/completions", g.token,
+		`{"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":"wait"}]}`, nil)
+	close(g.up.release)
+	if status != 200 || !strings.Contains(string(body), `"Hel"`) || !strings.Contains(string(body), `"code":"timeout"`) {
+		t.Errorf("silent mid-stream: %d %s", status, body)
+	}
+	g.bill.waitEnd(t)
+	if u := g.bill.lastUsage(); !u.Estimated {
+		t.Errorf("silent mid-stream settled %+v", u)
+	}
+	if h, s, r := g.bill.counts(); h != 2 || s != 2 || r != 0 {
+		t.Errorf("holds %d, settles %d, releases %d", h, s, r)
+	}
+}
+
+// TestGatewayAllowanceToken: a token bound to an allowance bills that allowance and is limited to
+// its models (globs), in requests and in GET /v1/models.
+func TestGatewayAllowanceToken(t *testing.T) {
+	g := newGatewayEnv(t)
+	var d struct{ ID int64 }
+	g.do("POST", "/api/v1/delegations", g.owner, map[string]any{"granteeId": g.memberID, "credits": 100, "period": "day", "models": []string{"gpt-4o-mi*"}}, 201, &d)
+	status, b := g.sendBrowser(g.browser("kid@example.org"), "POST", "/api/v1/tokens", map[string]any{"name": "laptop", "delegationId": d.ID})
+	var tok struct{ Token string }
+	if status != 201 || json.Unmarshal(b, &tok) != nil {
+		t.Fatalf("token: %d %s", status, b)
+	}
+	status, b = g.send(http.DefaultClient, "POST", "/v1/chat/completions", tok.Token, `{"model":"gpt-4o","messages":[]}`, nil)
+	if status != 403 {
+		t.Errorf("excluded model: %d %s", status, b)
+	}
+	status, b = g.send(http.DefaultClient, "POST", "/v1/chat/completions", tok.Token, `{"model":"gpt-4o-mini","messages":[]}`, nil)
+	if status != 200 {
+		t.Fatalf("allowed model: %d %s", status, b)
+	}
+	g.bill.waitEnd(t)
+	if c := g.bill.lastCall(); c.Delegation != d.ID || c.MemberID != g.memberID {
+		t.Errorf("billed %+v", c)
+	}
+	var list struct{ Data []struct{ ID string } }
+	g.do("GET", "/v1/models", tok.Token, nil, 200, &list)
+	if len(list.Data) != 1 || list.Data[0].ID != "gpt-4o-mini" {
+		t.Errorf("models %+v", list.Data)
 	}
 }

@@ -130,6 +130,10 @@ func (s *Service) GatewayCallerOf(ctx context.Context, p Principal, named string
 		} else if err != nil {
 			return c, err
 		}
+		if d.GranteeID != c.MemberID {
+			// An app key bound to one member's allowance cannot bill someone else with it.
+			return c, Errorf(EFORBIDDEN, "This key is bound to an allowance of another member.")
+		}
 		c.DelegationModels = nameList(d.Models)
 	}
 	return c, nil
