@@ -58,6 +58,10 @@ const (
 // variable for tests).
 var clientGoneGrace = 30 * time.Second
 
+// shutdownStreamGrace is how long a stream may go on once the server is shutting down (which
+// waits 10 s for open connections).
+const shutdownStreamGrace = 7 * time.Second
+
 var gatewayEndpoints = []struct {
 	path string
 	e    wire.Endpoint
@@ -112,7 +116,7 @@ func (s *Server) wireError(err error) *wire.Error {
 	case core.EUNAUTHORIZED:
 		return wire.Unauthorized(ce.Message)
 	case core.EFORBIDDEN:
-		return wire.Forbidden(ce.Message)
+		return &wire.Error{Status: 403, Message: ce.Message, OpenAICode: "permission_denied"}
 	case core.EINVALID:
 		return wire.BadRequest(ce.Message, ce.Field)
 	case core.ENOTFOUND:
@@ -235,8 +239,11 @@ func (s *Server) gateway(c *fiber.Ctx, e wire.Endpoint) error {
 	if err != nil {
 		return sendWire(c, f, s.wireError(err))
 	}
-	rt, ok := s.routeModel(ctx, routes, req.Model)
+	rt, ok := s.routeModel(ctx, routes, req.Model, f)
 	if !ok {
+		if _, elsewhere := s.routeModel(ctx, routes, req.Model, 0); elsewhere {
+			return sendWire(c, f, wire.ModelNotFound("The model "+req.Model+" is served here through the other API ("+otherRoute(f)+"), not this one."))
+		}
 		return sendWire(c, f, wire.ModelNotFound("No AI provider set up here serves the model "+req.Model+"."))
 	}
 	book, err := s.svc.PriceBook(ctx)
@@ -251,9 +258,9 @@ func (s *Server) gateway(c *fiber.Ctx, e wire.Endpoint) error {
 		price = core.Price{Model: req.Model}
 	}
 	call := gatewayCall(req, caller, rt.cfg, price)
-	// Context for everything after the reply starts: the handler's own ends when it returns,
-	// before a stream is written.
-	hold, err := s.billing.HoldGatewayCall(context.Background(), p, call)
+	holdCtx, holdCancel := context.WithTimeout(ctx, settleTimeout)
+	hold, err := s.billing.HoldGatewayCall(holdCtx, p, call)
+	holdCancel()
 	if err != nil {
 		return sendWire(c, f, s.wireError(err))
 	}
@@ -325,9 +332,30 @@ func (s *Server) gateway(c *fiber.Ctx, e wire.Endpoint) error {
 	c.Status(resp.Status)
 	drop := !clientAsked
 	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
+		// This runs in a goroutine of its own: a panic here must not end the process.
+		defer func() {
+			if r := recover(); r != nil {
+				s.log.Error("gateway stream failed", "panic", r)
+			}
+		}()
 		defer stream.finish()
 		defer cancel()
 		defer resp.Body.Close()
+		// On shutdown a stream still running is ended in time for its settle to reach the
+		// database before the server's 10 s wait is over.
+		relayed := make(chan struct{})
+		defer close(relayed)
+		go func() {
+			select {
+			case <-s.done:
+				select {
+				case <-time.After(shutdownStreamGrace):
+					cancel()
+				case <-relayed:
+				}
+			case <-relayed:
+			}
+		}()
 		m := wire.NewStreamMeter(e, drop)
 		var grace *time.Timer
 		res := wire.Relay(w, w.Flush, resp.Body, m, func() { grace = time.AfterFunc(clientGoneGrace, cancel) })
@@ -346,6 +374,13 @@ func (s *Server) gateway(c *fiber.Ctx, e wire.Endpoint) error {
 		stream.settle(req, u, ok, m.StreamedTextBytes())
 	})
 	return nil
+}
+
+func otherRoute(f wire.Format) string {
+	if f == wire.Anthropic {
+		return "OpenAI's, /v1/chat/completions"
+	}
+	return "Anthropic's, /v1/messages"
 }
 
 // gatewayCall is what the domain is told of a request before it is forwarded.

@@ -10,6 +10,7 @@ import (
 
 	"tokenjar/server/core"
 	"tokenjar/server/providers"
+	"tokenjar/server/wire"
 )
 
 // modelListTTL is how long a provider's own model list (GET /models) is trusted; a failed
@@ -130,16 +131,24 @@ func (s *Server) gatewayRoutes(ctx context.Context) ([]route, error) {
 	return out, nil
 }
 
-// routeModel finds the provider of model: first those whose admin listed it, then those that
-// list it themselves.
-func (s *Server) routeModel(ctx context.Context, routes []route, model string) (route, bool) {
+// speaks tells whether a provider takes requests in wire format f (0: any).
+func (r route) speaks(f wire.Format) bool {
+	if f == 0 {
+		return true
+	}
+	return (providers.Kind(r.cfg.Kind) == providers.Anthropic) == (f == wire.Anthropic)
+}
+
+// routeModel finds the provider of model that speaks format f (0: any): first those whose admin
+// listed it, then those that list it themselves.
+func (s *Server) routeModel(ctx context.Context, routes []route, model string, f wire.Format) (route, bool) {
 	for _, r := range routes {
-		if len(r.cfg.Models) > 0 && slices.ContainsFunc(r.cfg.Models, func(m string) bool { return core.GlobMatch(m, model) }) {
+		if r.speaks(f) && len(r.cfg.Models) > 0 && slices.ContainsFunc(r.cfg.Models, func(m string) bool { return core.GlobMatch(m, model) }) {
 			return r, true
 		}
 	}
 	for _, r := range routes {
-		if len(r.cfg.Models) == 0 && slices.ContainsFunc(s.gwModels.models(ctx, r.cfg, r.client), func(m string) bool { return strings.EqualFold(m, model) }) {
+		if r.speaks(f) && len(r.cfg.Models) == 0 && slices.ContainsFunc(s.gwModels.models(ctx, r.cfg, r.client), func(m string) bool { return strings.EqualFold(m, model) }) {
 			return r, true
 		}
 	}

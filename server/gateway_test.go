@@ -117,6 +117,9 @@ type fakeUpstream struct {
 	mu           sync.Mutex
 }
 
+func (f *fakeUpstream) maxTokens() int64 { f.mu.Lock(); defer f.mu.Unlock(); return f.lastMaxToken }
+func (f *fakeUpstream) included() bool   { f.mu.Lock(); defer f.mu.Unlock(); return f.sawInclude }
+
 const oaUsage = `{"prompt_tokens":12,"completion_tokens":2,"total_tokens":14,"prompt_tokens_details":{"cached_tokens":4}}`
 
 func newFakeUpstream(t *testing.T) *fakeUpstream {
@@ -230,6 +233,7 @@ const anthropicStream = "event: message_start\ndata: {\"type\":\"message_start\"
 
 type gatewayEnv struct {
 	*testServer
+	box      *core.KeyBox
 	bill     *fakeBilling
 	up       *fakeUpstream
 	memberID int64
@@ -263,7 +267,7 @@ func newGatewayEnv(t *testing.T) *gatewayEnv {
 		t.Fatal(err)
 	}
 	id, tok := ts.member("kid@example.org")
-	return &gatewayEnv{testServer: ts, bill: bill, up: up, memberID: id, token: tok}
+	return &gatewayEnv{testServer: ts, box: box, bill: bill, up: up, memberID: id, token: tok}
 }
 
 func (g *gatewayEnv) openai(key string, opts ...ooption.RequestOption) openai.Client {
@@ -297,8 +301,8 @@ func TestGatewayOpenAISDK(t *testing.T) {
 		call.UsageType != "token_usage" || call.Hold.InputTokens <= 0 || call.Hold.OutputTokens <= 0 || call.Price.Output == 0 {
 		t.Errorf("hold asked %+v", call)
 	}
-	if g.up.lastMaxToken != call.Hold.OutputTokens {
-		t.Errorf("the provider was sent cap %d, the hold covers %d", g.up.lastMaxToken, call.Hold.OutputTokens)
+	if g.up.maxTokens() != call.Hold.OutputTokens {
+		t.Errorf("the provider was sent cap %d, the hold covers %d", g.up.maxTokens(), call.Hold.OutputTokens)
 	}
 	if u := g.bill.lastUsage(); u.Estimated || u.Usage.InputTokens != 12 || u.Usage.CachedInputTokens != 4 || u.Usage.OutputTokens != 2 {
 		t.Errorf("plain settled %+v", u)
@@ -322,8 +326,8 @@ func TestGatewayOpenAISDK(t *testing.T) {
 			t.Fatalf("asks=%v: %v %q", asks, err, text)
 		}
 		g.bill.waitEnd(t)
-		if !g.up.sawInclude || sawUsage != asks {
-			t.Errorf("asks=%v: injected %v, client saw usage %v", asks, g.up.sawInclude, sawUsage)
+		if !g.up.included() || sawUsage != asks {
+			t.Errorf("asks=%v: injected %v, client saw usage %v", asks, g.up.included(), sawUsage)
 		}
 		if u := g.bill.lastUsage(); u.Estimated || u.Usage.InputTokens != 12 || u.Usage.OutputTokens != 2 {
 			t.Errorf("asks=%v: settled %+v", asks, u)
@@ -486,8 +490,12 @@ func TestGatewayBadInputs(t *testing.T) {
 		{"model the member may not use", "/v1/chat/completions", limited, chat, nil, 403, "model_not_allowed"},
 		{"malformed JSON", "/v1/chat/completions", g.token, `{"model":"gpt-4o",`, nil, 400, "invalid_request"},
 		{"malformed JSON, anthropic", "/v1/messages", g.token, `[1]`, nil, 400, "invalid_request_error"},
-		{"app key not allowed to name members", "/v1/chat/completions", g.appKey, chat, map[string]string{"X-OpenWebUI-User-Email": "kid@example.org"}, 403, "model_not_allowed"},
-		{"token naming another member", "/v1/chat/completions", g.token, chat, map[string]string{"X-Tokenjar-User": "owner@example.org"}, 403, "model_not_allowed"},
+		{"app key not allowed to name members", "/v1/chat/completions", g.appKey, chat, map[string]string{"X-OpenWebUI-User-Email": "kid@example.org"}, 403, "permission_denied"},
+		{"app key not allowed, naming no one", "/v1/messages", g.appKey, `{"model":"claude-sonnet-4-5","max_tokens":5,"messages":[]}`, nil, 403, "permission_error"},
+		{"token naming another member", "/v1/chat/completions", g.token, chat, map[string]string{"X-Tokenjar-User": "owner@example.org"}, 403, "permission_denied"},
+		{"OpenAI model on the Anthropic route", "/v1/messages", g.token, `{"model":"gpt-4o","max_tokens":5,"messages":[]}`, nil, 404, "not_found_error"},
+		{"unknown /v1 route", "/v1/completions", g.token, chat, nil, 404, "not_found"},
+		{"compressed body", "/v1/chat/completions", g.token, chat, map[string]string{"Content-Encoding": "gzip"}, 415, "invalid_request"},
 	}
 	for _, c := range cases {
 		status, body := g.send(http.DefaultClient, "POST", c.path, c.key, c.body, c.header)
@@ -740,5 +748,43 @@ func TestGatewayAllowanceToken(t *testing.T) {
 	g.do("GET", "/v1/models", tok.Token, nil, 200, &list)
 	if len(list.Data) != 1 || list.Data[0].ID != "gpt-4o-mini" {
 		t.Errorf("models %+v", list.Data)
+	}
+}
+
+// TestGatewayLoweredCapAndDownProvider: when the domain lowers the hold's output cap, the provider
+// is sent the lowered cap; a provider that cannot be reached is 502 with the hold released, and a
+// free provider's model needs no price.
+func TestGatewayLoweredCapAndDownProvider(t *testing.T) {
+	g := newGatewayEnv(t)
+	g.bill.lowerTo = 300
+	status, b := g.send(http.DefaultClient, "POST", "/v1/messages", g.token, `{"model":"claude-sonnet-4-5","max_tokens":1000,"messages":[{"role":"user","content":"Hi"}]}`, nil)
+	if status != 200 || g.up.maxTokens() != 300 {
+		t.Errorf("lowered: %d %s, provider saw max_tokens %d", status, b, g.up.maxTokens())
+	}
+	g.bill.waitEnd(t)
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := "http://" + ln.Addr().String() + "/v1"
+	ln.Close()
+	owner, _ := g.svc.AuthenticateBearer(context.Background(), g.owner)
+	str := func(s string) *string { return &s }
+	free, models := true, []string{"llama-local"}
+	if _, err := g.svc.CreateAIProvider(context.Background(), owner, core.AIProviderInput{Name: str("ollama"), Kind: str("openai-compatible"),
+		BaseURL: str(down), Models: &models, Free: &free}, g.box); err != nil {
+		t.Fatal(err)
+	}
+	status, b = g.send(http.DefaultClient, "POST", "/v1/chat/completions", g.token, `{"model":"llama-local","messages":[{"role":"user","content":"Hi"}]}`, nil)
+	if status != 502 || !strings.Contains(string(b), `"code":"bad_gateway"`) {
+		t.Errorf("down provider: %d %s", status, b)
+	}
+	g.bill.waitEnd(t)
+	if c := g.bill.lastCall(); !c.Free || c.Provider != "ollama" {
+		t.Errorf("free call %+v", c)
+	}
+	if h, s, r := g.bill.counts(); h != 2 || s != 1 || r != 1 {
+		t.Errorf("holds %d, settles %d, releases %d", h, s, r)
 	}
 }
