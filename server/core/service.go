@@ -25,6 +25,8 @@ type Service struct {
 	chargerDone chan struct{}
 	closing     sync.RWMutex // held for reading while queueing; Close takes it to stop queueing
 	closed      bool
+	stopSweeper chan struct{}
+	sweeperDone chan struct{}
 }
 
 // New builds the service on an open, migrated database.
@@ -37,9 +39,16 @@ func New(ctx context.Context, d *db.DB, clock Clock, log *slog.Logger) (*Service
 	}
 	s := &Service{db: d, clock: clock, log: log, hub: newHub(), throttle: newThrottle(), lookups: newLookups()}
 	s.keys.init()
+	// Only one server runs on a data folder (it is locked), so a hold found at start belongs to
+	// a process that is gone, and its request will never be settled: drop them all.
+	if err := d.Update(ctx, func(c *db.Conn) error { return c.DeleteAllHolds(ctx) }); err != nil {
+		return nil, err
+	}
 	s.charges = make(chan *pendingCharge, 4096)
 	s.chargerDone = make(chan struct{})
 	go s.runCharger()
+	s.stopSweeper, s.sweeperDone = make(chan struct{}), make(chan struct{})
+	go s.runHoldSweeper(s.stopSweeper, s.sweeperDone)
 	if err := s.loadSettings(ctx); err != nil {
 		return nil, err
 	}
@@ -58,6 +67,12 @@ func (s *Service) Hub() *Hub { return s.hub }
 // Close stops taking reports and waits for the charger to finish what was queued. Call it
 // before closing the database.
 func (s *Service) Close() {
+	s.closing.Lock()
+	if !s.closed {
+		close(s.stopSweeper)
+	}
+	s.closing.Unlock()
+	<-s.sweeperDone
 	s.closing.Lock()
 	if !s.closed {
 		s.closed = true
