@@ -93,15 +93,8 @@ func nameList(js string) []string {
 func usable(d db.Delegation, appID int64, model string, now time.Time, set Settings) (key, used int64, why string) {
 	key = periodKey(d.Period, now, set.Location)
 	used = usedInPeriod(d, key)
-	switch {
-	case d.Status == "revoked":
-		return key, used, "revoked"
-	case d.Status == "paused":
-		return key, used, "paused"
-	case ms(now) < d.StartsAt:
-		return key, used, "not started yet"
-	case d.EndsAt.Valid && ms(now) >= d.EndsAt.Int64:
-		return key, used, "ended"
+	if why := inForce(d, now); why != "" {
+		return key, used, why
 	}
 	if apps := idList(d.Apps); len(apps) > 0 && !slices.Contains(apps, appID) {
 		return key, used, "not for this app"
@@ -110,6 +103,21 @@ func usable(d db.Delegation, appID int64, model string, now time.Time, set Setti
 		return key, used, "not for this model"
 	}
 	return key, used, ""
+}
+
+// inForce tells why a delegation pays nothing now whatever the request, or "" when it may pay.
+func inForce(d db.Delegation, now time.Time) string {
+	switch {
+	case d.Status == "revoked":
+		return "revoked"
+	case d.Status == "paused":
+		return "paused"
+	case ms(now) < d.StartsAt:
+		return "not started yet"
+	case d.EndsAt.Valid && ms(now) >= d.EndsAt.Int64:
+		return "ended"
+	}
+	return ""
 }
 
 // modelAllowed tells whether model matches one of patterns: a model id, or a glob with * (any
