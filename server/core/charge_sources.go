@@ -12,14 +12,14 @@ import (
 // credits. A charge larger than an allowance's remainder is split: each allowance pays what it
 // has left this period, bounded by its granter's live credits (an allowance never puts its
 // granter into debt, as before), and the rest goes on to the next source. An allowance is never
-// overdrawn. Credits held for in-flight gateway requests are not there to be paid by others.
+// overdrawn. Credits held for in-flight gateway requests are not there to be paid by others,
+// not even by the member's own reports: a report that finds only held credits becomes debt.
 
 // fundingMode is what the charge is.
 type fundingMode int
 
 const (
-	// modeReport: usage that already happened. What no source covers becomes the member's debt;
-	// the member's own credits are drawn whether or not gateway requests hold them.
+	// modeReport: usage that already happened. What no source covers becomes the member's debt.
 	modeReport fundingMode = iota
 	// modeHold: a gateway hold. Only what is free of other holds counts; nothing becomes debt;
 	// what does not fit is left uncovered.
@@ -227,11 +227,8 @@ func (g *chargeGroup) personalLeg(plan *fundingPlan, req sourceRequest, left int
 	}
 	live = afterTaking(live, planned[w.user.ID])
 	l := leg{payer: w, live: live, amount: left}
-	if req.mode == modeReport {
-		l.d = planDeduction(live, left)
-		plan.legs = append(plan.legs, l)
-		return nil
-	}
+	// Credits held for in-flight gateway requests are theirs: a report that finds only held
+	// credits left becomes debt rather than take them, so a gateway request never does.
 	free := max(sumRemaining(live)-g.holds.wallet[w.user.ID], 0)
 	take := min(left, free)
 	if take < left {
@@ -242,7 +239,7 @@ func (g *chargeGroup) personalLeg(plan *fundingPlan, req sourceRequest, left int
 		l.amount = take
 		plan.uncovered = left - take
 	} else {
-		l.d.shortfall = left - take // over the hold: charged, as a report would be
+		l.d.shortfall = left - take // debt: a report's, or a settle's over its hold
 	}
 	if l.amount > 0 || len(plan.legs) == 0 {
 		plan.legs = append(plan.legs, l)

@@ -262,3 +262,31 @@ func TestHoldChecksTheCaller(t *testing.T) {
 		t.Fatalf("someone else's allowance: %v", err)
 	}
 }
+
+// Proves: reports respect holds. A report that arrives while a gateway request holds the
+// member's credits (or an allowance) takes only what is free; the rest of the report is debt,
+// and the gateway request still settles in full without debt. Not: the order of arrival over HTTP.
+func TestReportsDoNotTakeHeldCredits(t *testing.T) {
+	h := newHarness(t, at("2026-11-10T12:00:00Z"))
+	mum, kid := h.member("mum"), h.member("kid")
+	h.grant(mum, KindAddon, 100_000, nil)
+	h.grant(kid, KindAddon, 5000, nil)
+	d := h.delegate(mum, kid, 2000, "day")
+	call := gwCall(kid, 1000, 6000) // 7000: the whole allowance and the whole wallet
+	g := h.hold(tokenOf(kid), call)
+	if g.Credits != 7000 || g.Lowered {
+		t.Fatalf("hold: %+v", g)
+	}
+	res := h.charge(kid, 300)
+	if res.Debt != 300 || len(res.Parts) != 0 || res.BillingSource != "personal" {
+		t.Fatalf("report during the hold: %+v", res)
+	}
+	set := h.settle(g, call, gwUsage(1000, 6000))
+	if set.Debt != 0 || set.BillingSource != src(d) || set.CreditsCharged != 7000 {
+		t.Fatalf("settle: %+v", set)
+	}
+	if b := h.balance(kid); b.Total != -300 || b.Debt != 300 || h.balance(mum).Total != 98_000 {
+		t.Fatalf("after: kid %+v mum %s", b, h.balance(mum).Total)
+	}
+	h.checkInvariant()
+}
