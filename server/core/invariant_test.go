@@ -2,6 +2,8 @@ package core
 
 import (
 	"math/rand"
+	"os"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -14,7 +16,10 @@ func TestLedgerInvariantUnderRandomOperations(t *testing.T) {
 	if testing.Short() {
 		steps = 300
 	}
-	seed := time.Now().UnixNano()
+	seed := time.Now().UnixNano() // TJ_SEED=<seed> replays a failing run
+	if v, err := strconv.ParseInt(os.Getenv("TJ_SEED"), 10, 64); err == nil {
+		seed = v
+	}
 	t.Logf("seed %d", seed)
 	rng := rand.New(rand.NewSource(seed))
 	h := newHarness(t, at("2026-01-15T08:00:00Z"))

@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"database/sql"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -479,15 +480,35 @@ func (s *Service) GetUsage(ctx context.Context, p Principal, id int64) (UsageDet
 	if err != nil {
 		return UsageDetail{}, err
 	}
-	d := UsageDetail{UsageItem: s.usageItem(ctx, e), Parts: []Part{}, Ledger: ledgerRows(rows)}
-	if e.PayerID != p.UserID {
-		// The rows are the granter's wallet, with its balance after each: not the grantee's
-		// to read. The parts below still say how much each kind of bucket paid.
-		d.Ledger = []LedgerRow{}
+	d := UsageDetail{UsageItem: s.usageItem(ctx, e), Parts: []Part{}}
+	// Each viewer reads only their own wallet's rows, with its balance after each: a split
+	// charge's other rows are another member's. The parts still say what each source paid (as
+	// they did before split charges, when the grantee saw the granter's parts).
+	var own []db.LedgerRow
+	payers := map[int64]string{e.PayerID: sourceName(e.DelegationID), e.UserID: "personal"}
+	for _, row := range rows {
+		if row.UserID == p.UserID {
+			own = append(own, row)
+		}
+		if _, ok := payers[row.UserID]; !ok {
+			payers[row.UserID] = "" // a later allowance of a split: named by the sources below
+		}
 	}
+	if len(payers) > 2 {
+		srcs, err := r.UsageSources(ctx, id)
+		if err != nil {
+			return UsageDetail{}, err
+		}
+		for _, x := range srcs {
+			if payers[x.PayerID] == "" {
+				payers[x.PayerID] = sourceName(sql.NullInt64{Int64: x.DelegationID, Valid: x.DelegationID != 0})
+			}
+		}
+	}
+	d.Ledger = ledgerRows(own)
 	for _, row := range rows {
 		if row.Action == "usage" && row.BucketID.Valid {
-			d.Parts = append(d.Parts, Part{BucketID: row.BucketID.Int64, Kind: row.Kind, Credits: Credits(-row.Amount)})
+			d.Parts = append(d.Parts, Part{BucketID: row.BucketID.Int64, Kind: row.Kind, Credits: Credits(-row.Amount), Source: payers[row.UserID]})
 		}
 	}
 	return d, nil

@@ -69,6 +69,7 @@ func (s *Service) refundPayer(ctx context.Context, c *db.Conn, payer, usageID in
 	}
 	var toAddon int64
 	var credited []*db.Bucket
+	seen := map[int64]*db.Bucket{}
 	for _, r := range rows {
 		switch {
 		case r.Action == "usage" && r.BucketID.Valid:
@@ -81,18 +82,27 @@ func (s *Service) refundPayer(ctx context.Context, c *db.Conn, payer, usageID in
 			case KindEvent:
 				split.Event -= amount
 			}
-			b, err := c.BucketByID(ctx, r.BucketID.Int64)
-			if err != nil {
-				return nil, split, err
+			// One bucket may have paid twice (two allowances of one granter): both refunds and
+			// the debt repayment after them work on the same copy.
+			b, ok := seen[r.BucketID.Int64]
+			if !ok {
+				fresh, err := c.BucketByID(ctx, r.BucketID.Int64)
+				if err != nil {
+					return nil, split, err
+				}
+				b = &fresh
+				seen[b.ID] = b
 			}
-			if expired(b, now) {
+			if expired(*b, now) {
 				toAddon += amount
 				continue
 			}
-			if err := w.addToBucket("refund", &b, amount, usageID, ""); err != nil {
+			if err := w.addToBucket("refund", b, amount, usageID, ""); err != nil {
 				return nil, split, err
 			}
-			credited = append(credited, &b)
+			if !ok {
+				credited = append(credited, b)
+			}
 		case r.Action == "debt" && !r.BucketID.Valid && r.Amount < 0:
 			owed := -r.Amount
 			split.Debt -= owed

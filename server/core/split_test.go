@@ -155,3 +155,27 @@ func TestSpendingPower(t *testing.T) {
 		t.Fatalf("with a hold: %+v", b.SpendingPower)
 	}
 }
+
+// Proves: two allowances of one granter can split a charge over the same bucket of theirs, and
+// a refund gives that bucket back both shares exactly once each (the ledger invariant holds).
+// Not: the random mix (TestLedgerInvariantUnderRandomOperations).
+func TestSplitOverTwoAllowancesOfOneGranter(t *testing.T) {
+	h := newHarness(t, at("2026-11-10T12:00:00Z"))
+	mum, kid := h.member("mum"), h.member("kid")
+	bucket := h.grant(mum, KindAddon, 10_000, nil)
+	a := h.delegate(mum, kid, 300, "day")
+	b := h.delegate(mum, kid, 500, "week")
+	res := h.charge(kid, 1000)
+	if len(res.Parts) != 2 || res.Parts[0].Source != src(a) || res.Parts[1].Source != src(b) || res.Parts[0].BucketID != bucket ||
+		res.Parts[1].BucketID != bucket || res.Debt != 200 || h.remaining(bucket) != 9200 {
+		t.Fatalf("split: %+v", res)
+	}
+	h.checkInvariant()
+	if _, err := h.svc.Refund(h.ctx, h.owner, res.ID); err != nil {
+		t.Fatal(err)
+	}
+	if h.remaining(bucket) != 10_000 || h.balance(kid).Debt != 0 {
+		t.Fatalf("after the refund: bucket %s kid %+v", h.remaining(bucket), h.balance(kid))
+	}
+	h.checkInvariant()
+}
