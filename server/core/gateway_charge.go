@@ -53,6 +53,13 @@ func (s *Service) HoldGatewayCall(ctx context.Context, p Principal, call Gateway
 	if call.Free {
 		return GatewayHold{MemberID: u.ID, OutputTokens: call.Hold.OutputTokens}, nil
 	}
+	// The app the event will be recorded under, so an allowance for certain apps holds as it
+	// will pay.
+	app, err := s.gatewayApp(ctx, call.AppID)
+	if err != nil {
+		return GatewayHold{}, err
+	}
+	call.AppID = app.ID
 	reply, err := s.turn(ctx, &gatewayOp{kind: opHold, user: u, call: call, set: set}, preparedCharge{})
 	if err != nil {
 		return GatewayHold{}, err

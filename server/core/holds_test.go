@@ -290,3 +290,23 @@ func TestReportsDoNotTakeHeldCredits(t *testing.T) {
 	}
 	h.checkInvariant()
 }
+
+// Proves: an allowance restricted to an app holds and pays alike for a personal token's gateway
+// requests, which are recorded under the app "gateway". Not: app keys (their own app id).
+func TestHoldUsesTheGatewayApp(t *testing.T) {
+	h := newHarness(t, at("2026-11-10T12:00:00Z"))
+	mum, kid := h.member("mum"), h.member("kid")
+	h.grant(mum, KindAddon, 10_000, nil)
+	if _, err := h.svc.gatewayApp(h.ctx, 0); err != nil { // made on first use; here, first
+		t.Fatal(err)
+	}
+	d := h.delegate(mum, kid, 5000, "day", func(nd *NewDelegation) { nd.Apps = []string{"gateway"} })
+	call := gwCall(kid, 100, 100)
+	g := h.hold(tokenOf(kid), call)
+	if g.Credits != 200 {
+		t.Fatalf("hold: %+v", g)
+	}
+	if res := h.settle(g, call, gwUsage(100, 50)); res.BillingSource != src(d) || res.Debt != 0 {
+		t.Fatalf("settle: %+v", res)
+	}
+}
