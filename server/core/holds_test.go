@@ -213,8 +213,9 @@ func TestReleaseAndFreeCalls(t *testing.T) {
 	h.checkInvariant()
 }
 
-// Proves: holds never stick. A new service on the same data (a restart after a crash) drops
-// every hold, so a crash mid-request charges nothing for that request; and the sweeper's pass
+// Proves: holds never stick. A restarted server (StartHolds on a new service over the same data)
+// drops every hold, so a crash mid-request charges nothing for that request, while merely opening
+// the service (a command-line tool beside the server) keeps them; and the sweeper's pass
 // drops holds past their expiry. Not: the sweeper's ticker (real time), only what it calls.
 func TestHoldsNeverStick(t *testing.T) {
 	h := newHarness(t, at("2026-11-10T12:00:00Z"))
@@ -227,6 +228,13 @@ func TestHoldsNeverStick(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(svc.Close)
+	// A tool opening the database beside the server leaves the holds alone; the server drops them.
+	if ps, err := h.db.Read().HoldParts(h.ctx); err != nil || len(ps) != 1 {
+		t.Fatalf("holds after New: %v %v", ps, err)
+	}
+	if err := svc.StartHolds(h.ctx); err != nil {
+		t.Fatal(err)
+	}
 	h.svc = svc
 	if b := h.balance(kid); b.Reserved != 0 || b.Available != 10_000 || b.Total != 10_000 {
 		t.Fatalf("after restart: %+v", b)

@@ -39,16 +39,9 @@ func New(ctx context.Context, d *db.DB, clock Clock, log *slog.Logger) (*Service
 	}
 	s := &Service{db: d, clock: clock, log: log, hub: newHub(), throttle: newThrottle(), lookups: newLookups()}
 	s.keys.init()
-	// Only one server runs on a data folder (it is locked), so a hold found at start belongs to
-	// a process that is gone, and its request will never be settled: drop them all.
-	if err := d.Update(ctx, func(c *db.Conn) error { return c.DeleteAllHolds(ctx) }); err != nil {
-		return nil, err
-	}
 	s.charges = make(chan *pendingCharge, 4096)
 	s.chargerDone = make(chan struct{})
 	go s.runCharger()
-	s.stopSweeper, s.sweeperDone = make(chan struct{}), make(chan struct{})
-	go s.runHoldSweeper(s.stopSweeper, s.sweeperDone)
 	if err := s.loadSettings(ctx); err != nil {
 		return nil, err
 	}
@@ -68,11 +61,13 @@ func (s *Service) Hub() *Hub { return s.hub }
 // before closing the database.
 func (s *Service) Close() {
 	s.closing.Lock()
-	if !s.closed {
-		close(s.stopSweeper)
-	}
+	stop, done := s.stopSweeper, s.sweeperDone
+	s.stopSweeper = nil
 	s.closing.Unlock()
-	<-s.sweeperDone
+	if stop != nil {
+		close(stop)
+		<-done
+	}
 	s.closing.Lock()
 	if !s.closed {
 		s.closed = true
@@ -80,6 +75,25 @@ func (s *Service) Close() {
 	}
 	s.closing.Unlock()
 	<-s.chargerDone
+}
+
+// StartHolds makes this process the keeper of gateway holds: it drops every hold left in the
+// database and starts the sweeper that releases expired ones. Only the server, which holds the
+// data folder's lock, calls it: a hold found then belongs to a process that is gone (a crash), and
+// its request will never be settled, so nothing was charged for it and nothing stays set aside.
+// Command-line tools that open the same database while the server runs must not.
+func (s *Service) StartHolds(ctx context.Context) error {
+	if err := s.db.Update(ctx, func(c *db.Conn) error { return c.DeleteAllHolds(ctx) }); err != nil {
+		return err
+	}
+	s.closing.Lock()
+	defer s.closing.Unlock()
+	if s.closed || s.stopSweeper != nil {
+		return nil
+	}
+	s.stopSweeper, s.sweeperDone = make(chan struct{}), make(chan struct{})
+	go s.runHoldSweeper(s.stopSweeper, s.sweeperDone)
+	return nil
 }
 
 // errClosing answers reports that arrive while the server shuts down.
