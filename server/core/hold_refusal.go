@@ -24,13 +24,14 @@ func (g *chargeGroup) shortText(s shortNote, set Settings) string {
 		return "your own credits are used up"
 	}
 	d := s.delegation
-	name := "your allowance from " + d.GranterName
+	allowance := "your allowance"
 	if note := strings.TrimSpace(d.Note); note != "" {
-		name = "your " + note + " allowance from " + d.GranterName
+		allowance = "your " + note + " allowance"
 	}
 	if s.granterOut {
-		return d.GranterName + " has no credits left for " + name
+		return d.GranterName + " has no credits left for " + allowance
 	}
+	name := allowance + " from " + d.GranterName
 	end := periodEnd(d.Period, g.now, set.Location)
 	if end.IsZero() {
 		return name + " is used up"

@@ -318,3 +318,33 @@ func TestHoldUsesTheGatewayApp(t *testing.T) {
 		t.Fatalf("settle: %+v", res)
 	}
 }
+
+// Proves: the refill time reads as people say it, in the instance's time zone; and a refusal
+// when the granter has nothing left says so instead of blaming the allowance. Not: translation.
+func TestRefusalWording(t *testing.T) {
+	loc, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Skip("no time zone data:", err)
+	}
+	now := at("2026-11-10T12:00:00Z") // a Tuesday, 13:00 in Berlin
+	for _, c := range []struct {
+		t    string
+		want string
+	}{
+		{"2026-11-10T17:00:00Z", "today 18:00"},
+		{"2026-11-10T23:00:00Z", "tomorrow 00:00"},
+		{"2026-11-15T23:00:00Z", "Monday 00:00"},
+		{"2026-11-30T23:00:00Z", "Dec 1 00:00"},
+	} {
+		if got := whenText(at(c.t), now, loc); got != c.want {
+			t.Errorf("whenText(%s) = %q, want %q", c.t, got, c.want)
+		}
+	}
+	h := newHarness(t, now)
+	mum, kid := h.member("Mum"), h.member("kid")
+	h.delegate(mum, kid, 5000, "week", func(nd *NewDelegation) { nd.Note = "Homework" })
+	_, err = h.svc.HoldGatewayCall(h.ctx, tokenOf(kid), gwCall(kid, 10, 100))
+	if want := "Mum has no credits left for your Homework allowance, and your own credits are used up."; msgOf(err) != want {
+		t.Fatalf("granter out: %q", msgOf(err))
+	}
+}
