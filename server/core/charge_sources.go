@@ -104,7 +104,7 @@ func (g *chargeGroup) planSources(req sourceRequest, set Settings) (fundingPlan,
 		return plan, err
 	}
 	left := req.amount
-	planned := map[int64]int64{} // payer → what earlier legs of this plan take from their buckets
+	var planned map[int64]int64 // payer → what earlier legs of this plan take from their buckets
 	for _, id := range ids {
 		l, why, err := g.allowanceLeg(id, req, left, planned, set)
 		if err != nil {
@@ -113,6 +113,9 @@ func (g *chargeGroup) planSources(req sourceRequest, set Settings) (fundingPlan,
 		if l != nil {
 			plan.legs = append(plan.legs, *l)
 			left -= l.amount
+			if planned == nil {
+				planned = map[int64]int64{}
+			}
 			planned[l.payer.user.ID] += l.amount
 		}
 		if why != "" {
