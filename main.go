@@ -165,6 +165,10 @@ func serve(args []string, out io.Writer) error {
 	}
 	defer d.Close()
 	defer svc.Close() // runs first: finish queued reports before the database closes
+	// This process holds the data folder's lock: it keeps the gateway's holds.
+	if err := svc.StartHolds(ctx); err != nil {
+		return err
+	}
 
 	providerKeys, err := server.LoadOrCreateGatewayKey(*data)
 	if err != nil {

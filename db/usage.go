@@ -38,6 +38,9 @@ type UsageEvent struct {
 	RefundedAt       sql.NullInt64
 	IdemScope        sql.NullString
 	IdemKey          sql.NullString
+	// DelegationCredits is what the event's delegation paid of a split charge (NULL: all of it).
+	DelegationCredits sql.NullInt64
+	Gateway           GatewayMeter
 
 	// Joined for display.
 	UserName, UserEmail string
@@ -47,16 +50,21 @@ type UsageEvent struct {
 const usageCols = `e.id, e.user_id, e.payer_id, e.delegation_id, e.app_id, e.at, e.day, e.recorded_at, e.description,
 	e.short_description, e.usage_type, e.model, e.provider, e.modality, e.input_tokens, e.output_tokens, e.total_tokens,
 	e.processing_time_ms, e.model_parameters, e.internal_units, e.project, e.cost_usd, e.credits, e.debt, e.charged,
-	e.source_note, e.refunded_at, e.idem_scope, e.idem_key, u.name, u.email, a.slug, a.name`
+	e.source_note, e.refunded_at, e.idem_scope, e.idem_key, e.delegation_credits, e.cached_input_tokens,
+	e.cache_write_tokens, e.reasoning_tokens, e.estimated, e.over_hold, e.price_input_micro, e.price_output_micro,
+	e.price_cached_micro, e.price_cache_write_micro, e.price_per_image_micro, u.name, u.email, a.slug, a.name`
 
 const usageFrom = ` FROM usage_events e JOIN users u ON u.id = e.user_id LEFT JOIN apps a ON a.id = e.app_id`
 
 func scanUsage(row interface{ Scan(...any) error }) (UsageEvent, error) {
 	var e UsageEvent
+	g := &e.Gateway
 	err := row.Scan(&e.ID, &e.UserID, &e.PayerID, &e.DelegationID, &e.AppID, &e.At, &e.Day, &e.RecordedAt, &e.Description,
 		&e.ShortDescription, &e.UsageType, &e.Model, &e.Provider, &e.Modality, &e.InputTokens, &e.OutputTokens, &e.TotalTokens,
 		&e.ProcessingTimeMs, &e.ModelParameters, &e.InternalUnits, &e.Project, &e.CostUSD, &e.Credits, &e.Debt, &e.Charged,
-		&e.SourceNote, &e.RefundedAt, &e.IdemScope, &e.IdemKey, &e.UserName, &e.UserEmail, &e.AppSlug, &e.AppName)
+		&e.SourceNote, &e.RefundedAt, &e.IdemScope, &e.IdemKey, &e.DelegationCredits, &g.CachedInputTokens,
+		&g.CacheWriteTokens, &g.ReasoningTokens, &g.Estimated, &g.OverHold, &g.PriceInput, &g.PriceOutput,
+		&g.PriceCached, &g.PriceCacheWrite, &g.PricePerImage, &e.UserName, &e.UserEmail, &e.AppSlug, &e.AppName)
 	if errors.Is(err, sql.ErrNoRows) {
 		return e, ErrNotFound
 	}
@@ -64,13 +72,18 @@ func scanUsage(row interface{ Scan(...any) error }) (UsageEvent, error) {
 }
 
 func (c *Conn) InsertUsage(ctx context.Context, e UsageEvent) (int64, error) {
+	g := e.Gateway
 	res, err := c.exec(ctx, `INSERT INTO usage_events(user_id, payer_id, delegation_id, app_id, at, day, recorded_at,
 		description, short_description, usage_type, model, provider, modality, input_tokens, output_tokens, total_tokens,
-		processing_time_ms, model_parameters, internal_units, project, cost_usd, credits, debt, charged, source_note, idem_scope, idem_key)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		processing_time_ms, model_parameters, internal_units, project, cost_usd, credits, debt, charged, source_note, idem_scope, idem_key,
+		delegation_credits, cached_input_tokens, cache_write_tokens, reasoning_tokens, estimated, over_hold,
+		price_input_micro, price_output_micro, price_cached_micro, price_cache_write_micro, price_per_image_micro)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		e.UserID, e.PayerID, e.DelegationID, e.AppID, e.At, e.Day, e.RecordedAt,
 		e.Description, e.ShortDescription, e.UsageType, e.Model, e.Provider, e.Modality, e.InputTokens, e.OutputTokens, e.TotalTokens,
-		e.ProcessingTimeMs, e.ModelParameters, e.InternalUnits, e.Project, e.CostUSD, e.Credits, e.Debt, e.Charged, e.SourceNote, e.IdemScope, e.IdemKey)
+		e.ProcessingTimeMs, e.ModelParameters, e.InternalUnits, e.Project, e.CostUSD, e.Credits, e.Debt, e.Charged, e.SourceNote, e.IdemScope, e.IdemKey,
+		e.DelegationCredits, g.CachedInputTokens, g.CacheWriteTokens, g.ReasoningTokens, g.Estimated, g.OverHold,
+		g.PriceInput, g.PriceOutput, g.PriceCached, g.PriceCacheWrite, g.PricePerImage)
 	if err != nil {
 		return 0, err
 	}
@@ -83,14 +96,19 @@ func (c *Conn) InsertUsage(ctx context.Context, e UsageEvent) (int64, error) {
 // as a trigger, which makes the insert keep a statement journal (a copy of every page it
 // touches) inside the writer's transaction.
 func (c *Conn) InsertUsageOnce(ctx context.Context, e UsageEvent) (id int64, inserted bool, err error) {
+	g := e.Gateway
 	res, err := c.exec(ctx, `INSERT INTO usage_events(user_id, payer_id, delegation_id, app_id, at, day, recorded_at,
 		description, short_description, usage_type, model, provider, modality, input_tokens, output_tokens, total_tokens,
-		processing_time_ms, model_parameters, internal_units, project, cost_usd, credits, debt, charged, source_note, idem_scope, idem_key)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		processing_time_ms, model_parameters, internal_units, project, cost_usd, credits, debt, charged, source_note, idem_scope, idem_key,
+		delegation_credits, cached_input_tokens, cache_write_tokens, reasoning_tokens, estimated, over_hold,
+		price_input_micro, price_output_micro, price_cached_micro, price_cache_write_micro, price_per_image_micro)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (idem_scope, idem_key) WHERE idem_key IS NOT NULL DO NOTHING`,
 		e.UserID, e.PayerID, e.DelegationID, e.AppID, e.At, e.Day, e.RecordedAt,
 		e.Description, e.ShortDescription, e.UsageType, e.Model, e.Provider, e.Modality, e.InputTokens, e.OutputTokens, e.TotalTokens,
-		e.ProcessingTimeMs, e.ModelParameters, e.InternalUnits, e.Project, e.CostUSD, e.Credits, e.Debt, e.Charged, e.SourceNote, e.IdemScope, e.IdemKey)
+		e.ProcessingTimeMs, e.ModelParameters, e.InternalUnits, e.Project, e.CostUSD, e.Credits, e.Debt, e.Charged, e.SourceNote, e.IdemScope, e.IdemKey,
+		e.DelegationCredits, g.CachedInputTokens, g.CacheWriteTokens, g.ReasoningTokens, g.Estimated, g.OverHold,
+		g.PriceInput, g.PriceOutput, g.PriceCached, g.PriceCacheWrite, g.PricePerImage)
 	if err != nil {
 		return 0, false, err
 	}

@@ -22,6 +22,7 @@ type chargeReply struct {
 		BucketID json.Number `json:"bucketId"`
 		Kind     string      `json:"kind"`
 		Credits  json.Number `json:"credits"`
+		Source   string      `json:"source"` // a delegation id, or "personal"
 	} `json:"parts"`
 	Debt json.Number `json:"debt"`
 }
@@ -243,6 +244,11 @@ func cmdExact(args []string) error {
 					firstErr = err.Error()
 				}
 				parts += v
+				if p.Source == delID {
+					sumDelegatedParts += v
+				} else {
+					sumPersonalParts += v
+				}
 			}
 			if parts+debt != ch {
 				badParts++
@@ -251,10 +257,8 @@ func cmdExact(args []string) error {
 			sumDebt += debt
 			if r.rep.BillingSource == delID {
 				delegatedN++
-				sumDelegatedParts += parts
 			} else {
 				personalN++
-				sumPersonalParts += parts
 			}
 		}
 	}
@@ -262,14 +266,16 @@ func cmdExact(args []string) error {
 	account(dres)
 	account(rres)
 
-	// What the rules allow: every report costs c; the one-off allowance pays a report only when
-	// what is left covers all of it (and the granter's credits do), so exactly floor(A/c) of the
-	// delegated reports can be paid by it, and the rest falls through to the grantee's wallet,
-	// which pays until it is empty; the remainder is debt.
-	wantDelegated := min(int64(*n/2), A/c, (r0+G)/c)
+	// What the rules allow: every report costs c, and every report tries the allowance first
+	// (half name it; the other half reach it as the grantee's only allowance). The one-off
+	// allowance pays what it has left, bounded by the granter's credits, and the rest of a report
+	// goes to the grantee's wallet (split charges, SPEC 5): so the allowance pays exactly
+	// D = min(A, granter's credits, all the charges), and ⌈D/c⌉ reports name it as their first
+	// source. The wallet pays the rest until it is empty; the remainder is debt.
 	wantCharged := int64(*n+*dups) * c
-	wantPersonal := int64(*n+*dups) - wantDelegated
-	personalCost := wantPersonal * c
+	wantDelegatedCredits := min(A, r0+G, wantCharged)
+	wantDelegated := (wantDelegatedCredits + c - 1) / c
+	personalCost := wantCharged - wantDelegatedCredits
 	wantPersonalParts := min(personalCost, g0+w)
 	wantDebt := personalCost - wantPersonalParts
 
@@ -280,7 +286,7 @@ func cmdExact(args []string) error {
 	ck.eq("replies whose parts + debt != creditsCharged", badParts, 0, false)
 	ck.eq("reports billed to the delegation", delegatedN, wantDelegated, false)
 	ck.eq("sum of creditsCharged", sumCharged, wantCharged, true)
-	ck.eq("sum paid by the granter's buckets (delegated parts)", sumDelegatedParts, wantDelegated*c, true)
+	ck.eq("sum paid by the granter's buckets (delegated parts)", sumDelegatedParts, wantDelegatedCredits, true)
 	ck.eq("sum paid by the grantee's buckets (personal parts)", sumPersonalParts, wantPersonalParts, true)
 	ck.eq("sum of debt in the replies", sumDebt, wantDebt, true)
 
@@ -300,8 +306,8 @@ func cmdExact(args []string) error {
 			if err != nil {
 				return err
 			}
-			ck.eq("delegation usedThisPeriod", used, wantDelegated*c, true)
-			ck.eq("delegation remainingThisPeriod", left, A-wantDelegated*c, true)
+			ck.eq("delegation usedThisPeriod", used, wantDelegatedCredits, true)
+			ck.eq("delegation remainingThisPeriod", left, A-wantDelegatedCredits, true)
 		}
 	}
 	g1, gd1, err := balance(granteeTok)
@@ -315,7 +321,7 @@ func cmdExact(args []string) error {
 	// GET /balance's total is the buckets' remainders minus the debt.
 	ck.eq("grantee balance after (remainders - debt)", g1, g0+w-wantPersonalParts-wantDebt, true)
 	ck.eq("grantee debt after", gd1, wantDebt, true)
-	ck.eq("granter balance after", r1, r0+G-wantDelegated*c, true)
+	ck.eq("granter balance after", r1, r0+G-wantDelegatedCredits, true)
 	ck.eq("granter debt after", rd1, 0, true)
 	if firstErr != "" {
 		fmt.Println("  first error:", firstErr)

@@ -16,11 +16,13 @@ import (
 type ChargeResult struct {
 	ID             int64   `json:"id"`
 	CreditsCharged Credits `json:"creditsCharged"`
-	BillingSource  string  `json:"billingSource"`
-	SourceNote     string  `json:"sourceNote,omitempty"`
-	Parts          []Part  `json:"parts"`
-	Debt           Credits `json:"debt"`
-	BalanceAfter   Credits `json:"balanceAfter"`
+	// BillingSource is the first source that paid: a delegation id, or "personal". A split
+	// charge's other sources are in Parts.
+	BillingSource string  `json:"billingSource"`
+	SourceNote    string  `json:"sourceNote,omitempty"`
+	Parts         []Part  `json:"parts"`
+	Debt          Credits `json:"debt"`
+	BalanceAfter  Credits `json:"balanceAfter"`
 }
 
 func sourceName(delegationID sql.NullInt64) string {
@@ -110,6 +112,11 @@ type preparedCharge struct {
 	bound     bool  // explicit comes from the key's binding, not the report
 	idemScope sql.NullString
 	set       Settings
+	// Gateway requests only.
+	mode  fundingMode
+	only  bool             // bill the explicit allowance and nothing else
+	meter *db.GatewayMeter // metering and prices to store on the event
+	held  Credits          // what the request's hold set aside
 }
 
 func (s *Service) prepareCharge(ctx context.Context, p Principal, rep UsageReport) (preparedCharge, error) {
@@ -213,7 +220,10 @@ func (s *Service) ChargeBatch(ctx context.Context, p Principal, reps []UsageRepo
 	}
 	out := make([]ChargeResult, len(reps))
 	err := s.db.Update(ctx, func(c *db.Conn) error {
-		g := s.newChargeGroup(ctx, c, s.clock.Now())
+		g, err := s.newChargeGroup(ctx, c, s.clock.Now())
+		if err != nil {
+			return err
+		}
 		for i, pc := range pcs {
 			o, err := g.charge(pc)
 			if err != nil {
@@ -231,6 +241,10 @@ type chargeOutcome struct {
 	duplicate bool // the idempotency key was taken: answer with the first result
 	event     db.UsageEvent
 	granterID int64
+	// Gateway steps.
+	hold     GatewayHold
+	refusal  error // a hold that does not fit: the request's answer, not the group's failure
+	released int   // holds a sweep released
 }
 
 func (s *Service) publish(o chargeOutcome) {
@@ -281,21 +295,35 @@ func (s *Service) replayResult(ctx context.Context, c *db.Conn, e db.UsageEvent)
 	if err != nil {
 		return ChargeResult{}, err
 	}
+	sources, err := c.UsageSources(ctx, e.ID)
+	if err != nil {
+		return ChargeResult{}, err
+	}
+	source := map[int64]string{e.PayerID: sourceName(e.DelegationID)} // payer → the source they paid as
+	for _, src := range sources {
+		if _, ok := source[src.PayerID]; !ok {
+			source[src.PayerID] = sourceName(sql.NullInt64{Int64: src.DelegationID, Valid: src.DelegationID != 0})
+		}
+	}
+	source[e.UserID] = "personal"
 	res := ChargeResult{ID: e.ID, BillingSource: sourceName(e.DelegationID), SourceNote: e.SourceNote, Parts: []Part{}, Debt: Credits(e.Debt)}
 	if e.Charged {
 		res.CreditsCharged = Credits(e.Credits)
 	}
+	own := false // a row moved the member's own balance
 	for _, r := range rows {
 		if r.Action == "usage" && r.BucketID.Valid {
-			res.Parts = append(res.Parts, Part{BucketID: r.BucketID.Int64, Kind: r.Kind, Credits: Credits(-r.Amount)})
+			res.Parts = append(res.Parts, Part{BucketID: r.BucketID.Int64, Kind: r.Kind, Credits: Credits(-r.Amount), Source: source[r.UserID]})
 		}
-		if r.Action == "usage" || (r.Action == "debt" && !r.BucketID.Valid && r.Amount < 0) {
-			res.BalanceAfter = Credits(r.BalanceAfter)
+		if r.UserID == e.UserID && (r.Action == "usage" || (r.Action == "debt" && !r.BucketID.Valid && r.Amount < 0)) {
+			res.BalanceAfter, own = Credits(r.BalanceAfter), true
 		}
 	}
-	if e.DelegationID.Valid {
-		// As in the first reply: the member's own balance, never the granter's. An allowance
-		// left it as it was just before the charge's ledger rows.
+	if own {
+		return res, nil
+	}
+	if len(rows) > 0 || e.DelegationID.Valid {
+		// Only allowances paid: the member's own balance as it was just before the charge.
 		at, id := e.RecordedAt, int64(math.MaxInt64)
 		if len(rows) > 0 {
 			at, id = rows[0].At, rows[0].ID
@@ -304,12 +332,10 @@ func (s *Service) replayResult(ctx context.Context, c *db.Conn, e db.UsageEvent)
 		res.BalanceAfter = Credits(b)
 		return res, err
 	}
-	if len(rows) == 0 {
-		u, err := c.UserByID(ctx, e.PayerID)
-		if err != nil {
-			return res, err
-		}
-		res.BalanceAfter = Credits(u.Balance)
+	u, err := c.UserByID(ctx, e.UserID)
+	if err != nil {
+		return res, err
 	}
+	res.BalanceAfter = Credits(u.Balance)
 	return res, nil
 }

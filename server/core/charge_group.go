@@ -2,9 +2,6 @@ package core
 
 import (
 	"context"
-	"database/sql"
-	"errors"
-	"fmt"
 	"time"
 
 	"tokenjar/db"
@@ -22,6 +19,7 @@ const maxGroup = 512
 
 type pendingCharge struct {
 	pc   preparedCharge
+	gw   *gatewayOp // a gateway hold, settle, release or sweep instead of a report
 	done chan chargeReply
 }
 
@@ -67,7 +65,7 @@ func (s *Service) chargeGroup(g *chargeGroup, group []*pendingCharge) {
 			return err
 		}
 		for i, p := range group {
-			o, err := g.charge(p.pc)
+			o, err := g.run(p)
 			if err != nil {
 				return err
 			}
@@ -97,6 +95,7 @@ type chargeGroup struct {
 	wallets  map[int64]*wallet
 	received map[int64][]int64        // grantee → delegation ids, oldest first
 	delegs   map[int64]*db.Delegation // working copies
+	holds    *holdBook                // nil until read
 
 	// This group's.
 	active  []*wallet      // wallets used by this group, to save
@@ -104,6 +103,7 @@ type chargeGroup struct {
 	daily   map[dailyKey]*db.DailyDelta
 	order   []dailyKey
 	ledger  []db.LedgerRow // the wallets' ledger rows, in the order they were made
+	sources []db.UsageSource
 }
 
 type dailyKey struct {
@@ -115,18 +115,21 @@ type dailyKey struct {
 const maxCachedWallets = 20000
 
 // newChargeGroup starts a one-off group (ChargeBatch), which keeps nothing afterwards.
-func (s *Service) newChargeGroup(ctx context.Context, c *db.Conn, now time.Time) *chargeGroup {
+func (s *Service) newChargeGroup(ctx context.Context, c *db.Conn, now time.Time) (*chargeGroup, error) {
 	g := &chargeGroup{s: s}
 	g.reset()
 	g.ctx, g.c, g.now = ctx, c, now
 	g.seq = 1
+	var err error
+	g.holds, err = loadHoldBook(ctx, c)
 	g.touched, g.daily = map[int64]bool{}, map[dailyKey]*db.DailyDelta{}
-	return g
+	return g, err
 }
 
 func (g *chargeGroup) reset() {
 	g.wallets, g.received, g.delegs = map[int64]*wallet{}, map[int64][]int64{}, map[int64]*db.Delegation{}
 	g.gen, g.version = 0, -1
+	g.holds = nil
 }
 
 // begin starts the next group on c. What the last groups loaded is kept only if no other write
@@ -144,9 +147,15 @@ func (g *chargeGroup) begin(ctx context.Context, c *db.Conn, now time.Time) erro
 	}
 	g.ctx, g.c, g.now = ctx, c, now
 	g.seq++
+	if g.holds == nil {
+		if g.holds, err = loadHoldBook(ctx, c); err != nil {
+			return err
+		}
+	}
 	g.active = g.active[:0]
 	g.touched, g.daily, g.order = map[int64]bool{}, map[dailyKey]*db.DailyDelta{}, nil
 	g.ledger = g.ledger[:0]
+	g.sources = g.sources[:0]
 	return nil
 }
 
@@ -206,188 +215,6 @@ func (g *chargeGroup) delegationsOf(userID int64) ([]int64, error) {
 	return ids, nil
 }
 
-// chooseSource picks who pays: the asked-for delegation (explicit, or bound to the key), else
-// the member's active delegations with allowance left, oldest first, else the member's own
-// wallet. A delegation pays only when its allowance and the granter's live credits both cover
-// the whole charge, so a grantee never overspends an allowance or pushes a granter into debt.
-// A key's binding applies only to its delegation's grantee.
-func (g *chargeGroup) chooseSource(req sourceRequest, set Settings) (sourceChoice, error) {
-	var candidates []int64
-	var note string
-	explicit := req.explicit
-	if explicit != 0 {
-		d, err := g.delegation(explicit)
-		if err != nil && !errors.Is(err, db.ErrNotFound) {
-			return sourceChoice{}, err
-		}
-		if err == nil && d.GranteeID == req.userID {
-			candidates = []int64{explicit}
-		} else {
-			explicit = 0 // a key bound to someone else's allowance: resolve as usual
-		}
-	}
-	if explicit == 0 && !req.personal {
-		ids, err := g.delegationsOf(req.userID)
-		if err != nil {
-			return sourceChoice{}, err
-		}
-		candidates = ids
-	}
-	for _, id := range candidates {
-		d, err := g.delegation(id)
-		if err != nil {
-			return sourceChoice{}, err
-		}
-		cur, due := currentTerms(*d, g.now)
-		key, used, why := usable(cur, req.amount, req.appID, req.model, g.now, set)
-		if why == "" {
-			w, err := g.wallet(cur.GranterID)
-			if err != nil {
-				return sourceChoice{}, err
-			}
-			live, err := w.liveBuckets()
-			if err != nil {
-				return sourceChoice{}, err
-			}
-			// A disabled granter's allowances pay nothing (SPEC 5), as if paused. The cached
-			// wallet's user row is current: disabling a member is a write that drops the cache.
-			switch {
-			case w.user.Disabled:
-				why = "the granter is disabled"
-			case sumRemaining(live) < req.amount:
-				why = "the granter's credits do not cover it"
-			default:
-				if due {
-					*d = cur
-				}
-				return sourceChoice{payer: w, live: live, delegation: d, periodKey: key, used: used}, nil
-			}
-		}
-		// A paused allowance is news to the grantee; an ended or revoked one is history, and
-		// would otherwise put the same note on every later request.
-		quiet := why == "ended" || why == "not started yet" || why == "revoked"
-		if explicit != 0 || (note == "" && !quiet) {
-			note = fmt.Sprintf("delegation %d (%s): %s; charged to personal credits", cur.ID, cur.GranterName, why)
-		}
-	}
-	w, err := g.wallet(req.userID)
-	if err != nil {
-		return sourceChoice{}, err
-	}
-	live, err := w.liveBuckets()
-	return sourceChoice{payer: w, live: live, note: note}, err
-}
-
-// charge records one report in the group.
-func (g *chargeGroup) charge(pc preparedCharge) (chargeOutcome, error) {
-	var out chargeOutcome
-	rep := pc.rep
-	at := g.now
-	if rep.Timestamp != nil {
-		at = *rep.Timestamp
-	}
-	e := db.UsageEvent{
-		UserID: pc.user.ID, PayerID: pc.user.ID, At: ms(at), Day: DayOf(at, pc.set.Location), RecordedAt: ms(g.now),
-		Description: rep.Description, ShortDescription: rep.ShortDescription, UsageType: rep.UsageType,
-		Model: rep.Model, Provider: rep.Provider, Modality: rep.Modality,
-		InputTokens: rep.InputTokens, OutputTokens: rep.OutputTokens, TotalTokens: rep.TotalTokens,
-		Project: rep.Project, Credits: int64(pc.credits), Charged: rep.ChargeUser, IdemScope: pc.idemScope,
-		UserName: pc.user.Name, UserEmail: pc.user.Email,
-	}
-	if pc.app.ID != 0 {
-		e.AppID = sql.NullInt64{Int64: pc.app.ID, Valid: true}
-		e.AppSlug = sql.NullString{String: pc.app.Slug, Valid: true}
-		e.AppName = sql.NullString{String: pc.app.Name, Valid: true}
-	}
-	if rep.ProcessingTimeMs != nil {
-		e.ProcessingTimeMs = sql.NullInt64{Int64: *rep.ProcessingTimeMs, Valid: true}
-	}
-	if rep.ModelParameters != "" {
-		e.ModelParameters = sql.NullString{String: rep.ModelParameters, Valid: true}
-	}
-	if rep.InternalUnits != "" {
-		e.InternalUnits = sql.NullString{String: rep.InternalUnits, Valid: true}
-	}
-	if rep.TotalCost != "" {
-		e.CostUSD = sql.NullString{String: rep.TotalCost, Valid: true}
-	}
-	if rep.IdempotencyKey != "" {
-		e.IdemKey = sql.NullString{String: rep.IdempotencyKey, Valid: true}
-	}
-
-	var choice sourceChoice
-	var d deduction
-	if rep.ChargeUser {
-		var err error
-		choice, err = g.chooseSource(sourceRequest{userID: pc.user.ID, explicit: pc.explicit, bound: pc.bound,
-			personal: rep.BillingSource == "personal", appID: pc.app.ID, model: rep.Model, amount: int64(pc.credits)}, pc.set)
-		if err != nil {
-			return out, err
-		}
-		e.SourceNote = choice.note
-		if choice.delegation != nil {
-			e.DelegationID = sql.NullInt64{Int64: choice.delegation.ID, Valid: true}
-			e.PayerID = choice.delegation.GranterID
-			out.granterID = choice.delegation.GranterID
-		}
-		d = planDeduction(choice.live, int64(pc.credits))
-		e.Debt = d.shortfall
-	}
-	// The event goes in first: a taken idempotency key stops the charge before it moves money.
-	id, inserted, err := g.c.InsertUsageOnce(g.ctx, e)
-	if err != nil {
-		return out, err
-	}
-	if !inserted {
-		out.duplicate = true
-		return out, nil
-	}
-	e.ID = id
-	out.res = ChargeResult{ID: id, BillingSource: sourceName(e.DelegationID), SourceNote: e.SourceNote, Parts: []Part{}}
-	split := db.KindSplit{}
-	var charged int64
-	if rep.ChargeUser {
-		var note string
-		if choice.delegation != nil {
-			// The granter's ledger would otherwise show the grantee's request as their own.
-			note = fmt.Sprintf("%s, through allowance %d", pc.user.Name, choice.delegation.ID)
-		}
-		if err := choice.payer.applyDeduction(choice.live, d, id, note); err != nil {
-			return out, err
-		}
-		if choice.delegation != nil {
-			dl := choice.delegation
-			dl.PeriodKey, dl.PeriodUsed = choice.periodKey, choice.used+int64(pc.credits)
-			g.touched[dl.ID] = true
-		}
-		charged = int64(pc.credits)
-		out.res.CreditsCharged = pc.credits
-		out.res.Parts = append(out.res.Parts, d.parts...)
-		out.res.Debt = Credits(d.shortfall)
-		out.res.BalanceAfter = Credits(choice.payer.user.Balance)
-		if choice.delegation != nil {
-			// The granter's balance is theirs: the reply goes to the grantee (or an app
-			// acting for them), so it carries the grantee's own balance, which an allowance
-			// leaves as it was.
-			w, err := g.wallet(pc.user.ID)
-			if err != nil {
-				return out, err
-			}
-			out.res.BalanceAfter = Credits(w.user.Balance)
-		}
-		split = kindSplit(d.parts, d.shortfall)
-	} else {
-		w, err := g.wallet(pc.user.ID)
-		if err != nil {
-			return out, err
-		}
-		out.res.BalanceAfter = Credits(w.user.Balance)
-	}
-	g.addDaily(dailyDelta(e, 1, charged, split))
-	out.event = e
-	return out, nil
-}
-
 func (g *chargeGroup) addDaily(d db.DailyDelta) {
 	k := dailyKey{d.UserID, d.Day, d.AppID, d.DelegationID, d.Model, d.Provider, d.UsageType, d.Project, d.Modality}
 	if cur, ok := g.daily[k]; ok {
@@ -427,6 +254,9 @@ func (g *chargeGroup) flush() error {
 		daily[i] = *g.daily[k]
 	}
 	if err := g.c.AddDailyMany(g.ctx, daily); err != nil {
+		return err
+	}
+	if err := g.c.InsertUsageSources(g.ctx, g.sources); err != nil {
 		return err
 	}
 	return g.c.InsertLedgerMany(g.ctx, g.ledger)

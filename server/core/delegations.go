@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -87,51 +88,54 @@ func nameList(js string) []string {
 	return out
 }
 
-// sourceRequest is what the choice of a billing source depends on.
-type sourceRequest struct {
-	userID   int64
-	explicit int64 // the delegation asked for, or 0
-	bound    bool  // explicit comes from the key's binding, not the report
-	personal bool  // the report asked for "personal": no delegation
-	appID    int64
-	model    string
-	amount   int64
-}
-
-// sourceChoice is who pays for a charge.
-type sourceChoice struct {
-	payer      *wallet
-	live       []db.Bucket
-	delegation *db.Delegation // the group's working copy, terms current
-	periodKey  int64
-	used       int64
-	note       string
-}
-
-// usable tells why a delegation cannot pay amount for this app and model now, or "" when it can.
-func usable(d db.Delegation, amount, appID int64, model string, now time.Time, set Settings) (key, used int64, why string) {
+// usable tells why a delegation cannot pay for this app and model now, or "" when it may: its
+// status, dates and restrictions. How much it has left is the caller's to weigh (allowanceLeft).
+func usable(d db.Delegation, appID int64, model string, now time.Time, set Settings) (key, used int64, why string) {
 	key = periodKey(d.Period, now, set.Location)
 	used = usedInPeriod(d, key)
-	switch {
-	case d.Status == "revoked":
-		return key, used, "revoked"
-	case d.Status == "paused":
-		return key, used, "paused"
-	case ms(now) < d.StartsAt:
-		return key, used, "not started yet"
-	case d.EndsAt.Valid && ms(now) >= d.EndsAt.Int64:
-		return key, used, "ended"
+	if why := inForce(d, now); why != "" {
+		return key, used, why
 	}
 	if apps := idList(d.Apps); len(apps) > 0 && !slices.Contains(apps, appID) {
 		return key, used, "not for this app"
 	}
-	if models := nameList(d.Models); len(models) > 0 && !slices.Contains(models, model) {
+	if models := nameList(d.Models); len(models) > 0 && !modelAllowed(models, model) {
 		return key, used, "not for this model"
 	}
-	if used+amount > d.Credits {
-		return key, used, "allowance for this period is spent"
-	}
 	return key, used, ""
+}
+
+// inForce tells why a delegation pays nothing now whatever the request, or "" when it may pay.
+func inForce(d db.Delegation, now time.Time) string {
+	switch {
+	case d.Status == "revoked":
+		return "revoked"
+	case d.Status == "paused":
+		return "paused"
+	case ms(now) < d.StartsAt:
+		return "not started yet"
+	case d.EndsAt.Valid && ms(now) >= d.EndsAt.Int64:
+		return "ended"
+	}
+	return ""
+}
+
+// modelAllowed tells whether model matches one of patterns: a model id, or a glob with * (any
+// run of characters), compared without regard to case.
+func modelAllowed(patterns []string, model string) bool {
+	m := strings.ToLower(model)
+	for _, p := range patterns {
+		p = strings.ToLower(p)
+		if p == m {
+			return true
+		}
+		if strings.Contains(p, "*") {
+			if ok, err := path.Match(p, m); err == nil && ok {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // DelegationInfo is a delegation as the API shows it.

@@ -51,8 +51,11 @@ func TestDelegationResolutionOrder(t *testing.T) {
 	if res.BillingSource != src(older) || h.balance(mum).Total != 9400 || h.balance(kid).Total != 10_000 {
 		t.Fatalf("first charge: %+v mum %d kid %d", res, h.balance(mum).Total, h.balance(kid).Total)
 	}
-	// The older allowance has 400 left: a 500 charge goes to the next delegation, whole.
-	if res := h.charge(kid, 500); res.BillingSource != src(newer) || h.balance(dad).Total != 9500 {
+	// The older allowance has 400 left: a 500 charge is split (SPEC 5): the older pays its 400,
+	// the next allowance the other 100. (Before split charges the newer paid all 500.)
+	res = h.charge(kid, 500)
+	if res.BillingSource != src(older) || len(res.Parts) != 2 || res.Parts[0].Credits != 400 || res.Parts[0].Source != src(older) ||
+		res.Parts[1].Credits != 100 || res.Parts[1].Source != src(newer) || h.balance(mum).Total != 9000 || h.balance(dad).Total != 9900 {
 		t.Fatalf("second charge: %+v", res)
 	}
 	// Explicit billingSource wins over the order.
@@ -63,10 +66,16 @@ func TestDelegationResolutionOrder(t *testing.T) {
 	if res := h.chargeWith(kid, 100, func(r *UsageReport) { r.BillingSource = "personal" }); res.BillingSource != "personal" || h.balance(kid).Total != 9900 {
 		t.Fatalf("personal: %+v", res)
 	}
-	// Both allowances cannot cover 500 now (400 and 400 left): personal, and the event says why.
-	res = h.charge(kid, 500)
-	if res.BillingSource != "personal" || !strings.Contains(res.SourceNote, "allowance for this period is spent") {
+	// The older allowance is spent and the newer has 800 left: it pays 800 of 1000, the member's
+	// own credits the rest, and the event says why.
+	res = h.charge(kid, 1000)
+	if res.BillingSource != src(newer) || !strings.Contains(res.SourceNote, "allowance for this period is spent") ||
+		h.balance(dad).Total != 9000 || h.balance(kid).Total != 9700 {
 		t.Fatalf("fall-through: %+v", res)
+	}
+	// Both spent: personal, whole.
+	if res := h.charge(kid, 50); res.BillingSource != "personal" || h.balance(kid).Total != 9650 {
+		t.Fatalf("both spent: %+v", res)
 	}
 	// Someone else's delegation is a bad request, not a silent fallback.
 	other := h.member("other")
@@ -82,11 +91,13 @@ func TestDelegationNeverPushesTheGranterIntoDebt(t *testing.T) {
 	mum, kid := h.member("mum"), h.member("kid")
 	h.grant(mum, KindAddon, 300, nil)
 	h.delegate(mum, kid, 5000, "week")
+	// The allowance pays what the granter's live credits cover (300), never more; the rest is the
+	// grantee's (here debt, having no credits). Before split charges the grantee paid all 400.
 	res := h.charge(kid, 400)
-	if res.BillingSource != "personal" || res.Debt != 400 || !strings.Contains(res.SourceNote, "granter's credits") {
+	if res.BillingSource != "1" || res.Debt != 100 || !strings.Contains(res.SourceNote, "granter's credits") {
 		t.Fatalf("charge beyond the granter's credits: %+v", res)
 	}
-	if b := h.balance(mum); b.Total != 300 || b.Debt != 0 {
+	if b := h.balance(mum); b.Total != 0 || b.Debt != 0 {
 		t.Fatalf("granter touched: %+v", b)
 	}
 	h.checkInvariant()
@@ -276,7 +287,9 @@ func TestEditingCreditsAppliesFromTheNextPeriod(t *testing.T) {
 	if info.Credits != 100 || info.Pending == nil || info.Pending.Credits != 500 || info.Pending.From != "2026-11-11T00:00:00Z" {
 		t.Fatalf("pending edit: %+v %+v", info, info.Pending)
 	}
-	if res := h.charge(kid, 50); res.BillingSource != "personal" {
+	// Before the next period the allowance has 20 left of its old 100: it pays 20, the rest is
+	// the grantee's (debt; they have no credits).
+	if res := h.charge(kid, 50); res.BillingSource != src(d) || res.Debt != 30 || len(res.Parts) != 1 || res.Parts[0].Credits != 20 {
 		t.Fatalf("the raise applied before the next period: %+v", res)
 	}
 	h.clock.Set(at("2026-11-11T08:00:00Z"))

@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"database/sql"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -45,9 +46,41 @@ type UsageItem struct {
 	ModelParameters         json.RawMessage `json:"modelParameters"`
 	InternalTokensOrCredits json.RawMessage `json:"internalTokensOrCredits"`
 	IdempotencyKey          string          `json:"idempotencyKey,omitempty"`
+	// DelegationCredits is what the event's delegation paid of a split charge; null when it paid
+	// all of it (or there is none). The rest went to the next sources (SPEC 5).
+	DelegationCredits *Credits `json:"delegationCredits"`
+	// Gateway metering (SPEC 10); zero for reported usage.
+	CachedInputTokens int64        `json:"cachedInputTokens"`
+	CacheWriteTokens  int64        `json:"cacheWriteTokens"`
+	ReasoningTokens   int64        `json:"reasoningTokens"`
+	Estimated         bool         `json:"estimated"`
+	OverHold          bool         `json:"overHold"`
+	Prices            *EventPrices `json:"prices"` // null unless the gateway priced it
 
 	// payerID is who paid, for routing live events; not shown.
 	payerID int64
+}
+
+// EventPrices are the prices a gateway event was charged at: USD per million tokens, per image.
+type EventPrices struct {
+	Input       MicroUSD  `json:"input"`
+	Output      MicroUSD  `json:"output"`
+	CachedInput MicroUSD  `json:"cachedInput"`
+	CacheWrite  MicroUSD  `json:"cacheWrite"`
+	PerImage    *MicroUSD `json:"perImage"`
+}
+
+func eventPrices(g db.GatewayMeter) *EventPrices {
+	if !g.PriceInput.Valid {
+		return nil
+	}
+	p := &EventPrices{Input: MicroUSD(g.PriceInput.Int64), Output: MicroUSD(g.PriceOutput.Int64),
+		CachedInput: MicroUSD(g.PriceCached.Int64), CacheWrite: MicroUSD(g.PriceCacheWrite.Int64)}
+	if g.PricePerImage.Valid {
+		v := MicroUSD(g.PricePerImage.Int64)
+		p.PerImage = &v
+	}
+	return p
 }
 
 var jsonNull = json.RawMessage("null")
@@ -82,6 +115,14 @@ func (s *Service) usageItem(_ context.Context, e db.UsageEvent) UsageItem {
 		v := e.ProcessingTimeMs.Int64
 		it.ProcessingTimeMs = &v
 	}
+	if e.DelegationCredits.Valid {
+		v := Credits(e.DelegationCredits.Int64)
+		it.DelegationCredits = &v
+	}
+	g := e.Gateway
+	it.CachedInputTokens, it.CacheWriteTokens, it.ReasoningTokens = g.CachedInputTokens, g.CacheWriteTokens, g.ReasoningTokens
+	it.Estimated, it.OverHold = g.Estimated, g.OverHold
+	it.Prices = eventPrices(g)
 	if it.AppSlug == "" && e.AppID.Valid {
 		if a, err := s.db.Read().AppByID(context.Background(), e.AppID.Int64); err == nil {
 			it.AppSlug, it.AppName = a.Slug, a.Name
@@ -439,15 +480,35 @@ func (s *Service) GetUsage(ctx context.Context, p Principal, id int64) (UsageDet
 	if err != nil {
 		return UsageDetail{}, err
 	}
-	d := UsageDetail{UsageItem: s.usageItem(ctx, e), Parts: []Part{}, Ledger: ledgerRows(rows)}
-	if e.PayerID != p.UserID {
-		// The rows are the granter's wallet, with its balance after each: not the grantee's
-		// to read. The parts below still say how much each kind of bucket paid.
-		d.Ledger = []LedgerRow{}
+	d := UsageDetail{UsageItem: s.usageItem(ctx, e), Parts: []Part{}}
+	// Each viewer reads only their own wallet's rows, with its balance after each: a split
+	// charge's other rows are another member's. The parts still say what each source paid (as
+	// they did before split charges, when the grantee saw the granter's parts).
+	var own []db.LedgerRow
+	payers := map[int64]string{e.PayerID: sourceName(e.DelegationID), e.UserID: "personal"}
+	for _, row := range rows {
+		if row.UserID == p.UserID {
+			own = append(own, row)
+		}
+		if _, ok := payers[row.UserID]; !ok {
+			payers[row.UserID] = "" // a later allowance of a split: named by the sources below
+		}
 	}
+	if len(payers) > 2 {
+		srcs, err := r.UsageSources(ctx, id)
+		if err != nil {
+			return UsageDetail{}, err
+		}
+		for _, x := range srcs {
+			if payers[x.PayerID] == "" {
+				payers[x.PayerID] = sourceName(sql.NullInt64{Int64: x.DelegationID, Valid: x.DelegationID != 0})
+			}
+		}
+	}
+	d.Ledger = ledgerRows(own)
 	for _, row := range rows {
 		if row.Action == "usage" && row.BucketID.Valid {
-			d.Parts = append(d.Parts, Part{BucketID: row.BucketID.Int64, Kind: row.Kind, Credits: Credits(-row.Amount)})
+			d.Parts = append(d.Parts, Part{BucketID: row.BucketID.Int64, Kind: row.Kind, Credits: Credits(-row.Amount), Source: payers[row.UserID]})
 		}
 	}
 	return d, nil
@@ -559,6 +620,8 @@ type Balance struct {
 	Debt    Credits      `json:"debt"`
 	Buckets []BucketInfo `json:"buckets"`
 	Cycle   CycleInfo    `json:"cycle"`
+	// Spending power (SPEC 5): available, reserved, allowances.
+	SpendingPower
 }
 
 // Balance returns the live buckets of the caller, or of a member an app key names.
@@ -621,6 +684,9 @@ func (s *Service) balanceOf(ctx context.Context, r *db.Conn, u db.User) (Balance
 			GrantedAt: fromMS(bk.GrantedAt).Format(time.RFC3339), ExpiresAt: optTime(bk.ExpiresAt), Note: bk.Note})
 	}
 	b.Total = Credits(total - u.Debt)
+	if b.SpendingPower, err = s.spendingPower(ctx, r, u, total, now); err != nil {
+		return Balance{}, err
+	}
 	loc := s.Settings().Location
 	cy := CycleAt(now, loc)
 	b.Cycle = CycleInfo{Start: cy.Start.UTC().Format(time.RFC3339), End: cy.End.UTC().Format(time.RFC3339)}

@@ -26,6 +26,8 @@ type Service struct {
 	chargerDone chan struct{}
 	closing     sync.RWMutex // held for reading while queueing; Close takes it to stop queueing
 	closed      bool
+	stopSweeper chan struct{}
+	sweeperDone chan struct{}
 }
 
 // New builds the service on an open, migrated database.
@@ -60,12 +62,39 @@ func (s *Service) Hub() *Hub { return s.hub }
 // before closing the database.
 func (s *Service) Close() {
 	s.closing.Lock()
+	stop, done := s.stopSweeper, s.sweeperDone
+	s.stopSweeper = nil
+	s.closing.Unlock()
+	if stop != nil {
+		close(stop)
+		<-done
+	}
+	s.closing.Lock()
 	if !s.closed {
 		s.closed = true
 		close(s.charges)
 	}
 	s.closing.Unlock()
 	<-s.chargerDone
+}
+
+// StartHolds makes this process the keeper of gateway holds: it drops every hold left in the
+// database and starts the sweeper that releases expired ones. Only the server, which holds the
+// data folder's lock, calls it: a hold found then belongs to a process that is gone (a crash), and
+// its request will never be settled, so nothing was charged for it and nothing stays set aside.
+// Command-line tools that open the same database while the server runs must not.
+func (s *Service) StartHolds(ctx context.Context) error {
+	if err := s.db.Update(ctx, func(c *db.Conn) error { return c.DeleteAllHolds(ctx) }); err != nil {
+		return err
+	}
+	s.closing.Lock()
+	defer s.closing.Unlock()
+	if s.closed || s.stopSweeper != nil {
+		return nil
+	}
+	s.stopSweeper, s.sweeperDone = make(chan struct{}), make(chan struct{})
+	go s.runHoldSweeper(s.stopSweeper, s.sweeperDone)
+	return nil
 }
 
 // errClosing answers reports that arrive while the server shuts down.

@@ -19,6 +19,8 @@ type Part struct {
 	BucketID int64   `json:"bucketId"`
 	Kind     string  `json:"kind"`
 	Credits  Credits `json:"credits"`
+	// Source is who paid the part: a delegation id (the granter's bucket), or "personal".
+	Source string `json:"source,omitempty"`
 }
 
 // wallet moves one member's credits inside a write transaction. Every movement writes its
