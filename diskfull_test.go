@@ -183,8 +183,9 @@ func TestAFullDiskLosesNoAcknowledgedReport(t *testing.T) {
 			if status, b, err := call(in.client, "GET", in.base+"/usage?limit=5", in.owner, nil); err != nil || status != 200 {
 				t.Errorf("a read on a full disk: %d %s %v", status, b, err)
 			}
-			// The app key still authenticates: its report is refused for the disk, not the key.
-			if status, b, err := in.report("while-full"); err != nil || status != http.StatusInsufficientStorage {
+			// The app key still authenticates: its report is refused for the disk, not the key
+			// (or it fits, when a checkpoint has just made room by truncating the log).
+			if status, b, err := in.report("while-full"); err != nil || status != http.StatusInsufficientStorage && status != http.StatusCreated {
 				t.Errorf("an app key's report on a full disk: %d %s %v", status, b, err)
 			}
 			if sig == syscall.SIGTERM {

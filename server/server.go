@@ -46,15 +46,15 @@ type Server struct {
 	gothCache providerCache
 	// largeBodies maps "METHOD /api/v1/path" of largeBodyRoutes to the access they need.
 	largeBodies map[string]string
-	// billing holds and settles AI gateway requests; nil until it is set (WithGatewayBilling),
-	// and then the gateway answers 503.
+	// billing holds and settles AI gateway requests: the domain, unless a test sets another
+	// (WithGatewayBilling).
 	billing  gatewayBilling
 	gwModels modelLists // providers' own model lists, briefly cached
 }
 
 // New builds the server. spa is the built frontend (frontend/dist).
 func New(svc *core.Service, spa fs.FS, cfg Config, log *slog.Logger, opts ...Option) *Server {
-	s := &Server{svc: svc, cfg: cfg, log: log, spa: spa, done: make(chan struct{})}
+	s := &Server{svc: svc, cfg: cfg, log: log, spa: spa, done: make(chan struct{}), billing: svc}
 	for _, o := range opts {
 		o(s)
 	}

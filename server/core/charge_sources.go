@@ -65,6 +65,7 @@ type fundingPlan struct {
 type shortNote struct {
 	delegation *db.Delegation // nil: the member's own credits
 	granterOut bool           // the granter's credits ran out, not the allowance
+	left       int64          // what the source could still pay (less than was asked)
 }
 
 func (p fundingPlan) first() *leg {
@@ -193,23 +194,23 @@ func (g *chargeGroup) allowanceLeg(id int64, req sourceRequest, left int64, plan
 // refusal's message.
 func (g *chargeGroup) noteWhy(plan *fundingPlan, id int64, why string, explicit bool) {
 	d := g.delegs[id]
+	paid := int64(0)
+	for _, l := range plan.legs {
+		if l.delegation != nil && l.delegation.ID == id {
+			paid = l.amount
+		}
+	}
 	switch why {
 	case "allowance for this period is spent":
-		plan.shortOf = append(plan.shortOf, shortNote{delegation: d})
+		plan.shortOf = append(plan.shortOf, shortNote{delegation: d, left: paid})
 	case "the granter's credits are used up":
-		plan.shortOf = append(plan.shortOf, shortNote{delegation: d, granterOut: true})
+		plan.shortOf = append(plan.shortOf, shortNote{delegation: d, granterOut: true, left: paid})
 	}
 	// A paused allowance is news to the grantee; an ended or revoked one is history, and would
 	// otherwise put the same note on every later request.
 	quiet := why == "ended" || why == "not started yet" || why == "revoked"
 	if !explicit && (plan.note != "" || quiet) {
 		return
-	}
-	paid := int64(0)
-	for _, l := range plan.legs {
-		if l.delegation != nil && l.delegation.ID == id {
-			paid = l.amount
-		}
 	}
 	if paid > 0 {
 		plan.note = fmt.Sprintf("delegation %d (%s) paid %s: %s; the rest went to the next source", id, d.GranterName, Credits(paid), why)
@@ -235,7 +236,7 @@ func (g *chargeGroup) personalLeg(plan *fundingPlan, req sourceRequest, left int
 	free := max(sumRemaining(live)-g.holds.wallet[w.user.ID], 0)
 	take := min(left, free)
 	if take < left {
-		plan.shortOf = append(plan.shortOf, shortNote{})
+		plan.shortOf = append(plan.shortOf, shortNote{left: take})
 	}
 	l.d = planDeduction(live, take)
 	if req.mode == modeHold {

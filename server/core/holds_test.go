@@ -146,7 +146,7 @@ func TestHoldOnAnAllowance(t *testing.T) {
 	d := h.delegate(mum, kid, 3000, "day", func(nd *NewDelegation) { nd.Note = "Homework" })
 
 	_, err := h.svc.HoldGatewayCall(h.ctx, tokenOf(kid), gwCall(kid, 5000, 100))
-	want := "Your Homework allowance from Mum is used up until tomorrow 00:00, and your own credits are used up."
+	want := "Your Homework allowance from Mum has only 3 credits left until tomorrow 00:00, and your own credits are used up. That is not enough for this request."
 	if ErrorCode(err) != EPAYMENT || msgOf(err) != want {
 		t.Fatalf("refusal: %v", err)
 	}
