@@ -23,7 +23,7 @@ export const KINDS: KindInfo[] = [
   },
   {
     id: 'openai-compatible',
-    label: 'OpenAI-compatible (Ollama, vLLM, llama.cpp, LM Studio, OpenRouter, …)',
+    label: 'OpenAI-compatible (Ollama, vLLM, llama.cpp, …)',
     defaultUrl: '',
     placeholder: 'http://localhost:11434/v1',
     needsKey: false,

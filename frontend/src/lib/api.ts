@@ -176,6 +176,8 @@ export interface ModelPriceRates {
 }
 export interface ModelPrice extends ModelPriceRates {
   model: string;
+  /** USD per image by "quality size" or "size" (image models). */
+  imageVariants?: Record<string, number>;
   maxOutput?: number;
   contextWindow?: number;
   source: string;
