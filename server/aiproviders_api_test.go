@@ -304,3 +304,24 @@ func TestPricesAPI(t *testing.T) {
 	ts.do("GET", "/api/v1/prices", member, nil, 403, nil)
 	ts.do("PUT", "/api/v1/prices/gpt-4o", member, map[string]any{"input": 0, "output": 0}, 403, nil)
 }
+
+// What a provider's error says reaches the admin, never the key, whole, escaped or partly echoed.
+func TestProviderErrorMessages(t *testing.T) {
+	key := "sk-proj-abcdefghijklmnop1234"
+	for _, c := range []struct{ body, want string }{
+		{`{"error":{"message":"Incorrect API key provided: sk-proj-***********1234. You can find your API key at https://platform.openai.com/account/api-keys.","type":"invalid_request_error"}}`,
+			"Incorrect API key provided: sk-proj-***************. You can find your API key at https://platform.openai.com/account/api-keys."},
+		{`{"type":"error","error":{"type":"authentication_error","message":"invalid x-api-key"}}`, "invalid x-api-key"},
+		{`{"error":"unauthorized: ` + key + `"}`, "unauthorized: [key]"},
+		{`{"message":"Forbidden"}`, "Forbidden"},
+		{"<html>Bad gateway " + key + "</html>", "<html>Bad gateway [key]</html>"},
+	} {
+		got := providerErrorText([]byte(redactKey(c.body, key)))
+		if got != c.want {
+			t.Errorf("%s:\n got %q\nwant %q", c.body, got, c.want)
+		}
+	}
+	if got := providerErrorText([]byte(strings.Repeat("x", 1000))); len([]rune(got)) != 301 {
+		t.Errorf("a long body is not clipped: %d runes", len([]rune(got)))
+	}
+}
