@@ -25,7 +25,7 @@ frontend: node_modules/.installed
 test: test-go test-frontend e2e
 
 test-go:
-	scripts/ensure-strace.sh
+	scripts/ensure-package.sh strace strace "the fsync test (fsync_test.go)"
 	$(GO) vet ./...
 	$(GO) test -count=1 ./...
 

@@ -30,9 +30,9 @@ func TestAReportIsFsyncedBeforeIts201(t *testing.T) {
 	strace, err := exec.LookPath("strace")
 	if err != nil {
 		if os.Getenv("CI") != "" {
-			t.Fatal("strace is missing (scripts/ensure-strace.sh installs it)")
+			t.Fatal("strace is missing (make test-go installs it with scripts/ensure-package.sh)")
 		}
-		t.Skip("strace is not installed (scripts/ensure-strace.sh installs it)")
+		t.Skip("strace is not installed (make test-go installs it with scripts/ensure-package.sh)")
 	}
 	bin := buildBinary(t)
 	data, addr := t.TempDir(), freeAddr(t)

@@ -13,6 +13,8 @@ type App struct {
 	Name      string
 	Disabled  bool
 	CreatedAt int64
+	// NamesMembers: the app's keys may name the member a gateway request bills (0017).
+	NamesMembers bool
 }
 
 // Key is an app key or a personal token; only its hash is stored.
@@ -46,7 +48,7 @@ func (c *Conn) InsertApp(ctx context.Context, a App) (int64, error) {
 
 func scanApp(row interface{ Scan(...any) error }) (App, error) {
 	var a App
-	err := row.Scan(&a.ID, &a.Slug, &a.Name, &a.Disabled, &a.CreatedAt)
+	err := row.Scan(&a.ID, &a.Slug, &a.Name, &a.Disabled, &a.CreatedAt, &a.NamesMembers)
 	if errors.Is(err, sql.ErrNoRows) {
 		return a, ErrNotFound
 	}
@@ -59,15 +61,15 @@ func (c *Conn) UpdateApp(ctx context.Context, id int64, name string, disabled bo
 }
 
 func (c *Conn) AppByID(ctx context.Context, id int64) (App, error) {
-	return scanApp(c.queryRow(ctx, `SELECT id, slug, name, disabled, created_at FROM apps WHERE id = ?`, id))
+	return scanApp(c.queryRow(ctx, `SELECT id, slug, name, disabled, created_at, names_members FROM apps WHERE id = ?`, id))
 }
 
 func (c *Conn) AppBySlug(ctx context.Context, slug string) (App, error) {
-	return scanApp(c.queryRow(ctx, `SELECT id, slug, name, disabled, created_at FROM apps WHERE slug = ?`, slug))
+	return scanApp(c.queryRow(ctx, `SELECT id, slug, name, disabled, created_at, names_members FROM apps WHERE slug = ?`, slug))
 }
 
 func (c *Conn) ListApps(ctx context.Context) ([]App, error) {
-	rows, err := c.query(ctx, `SELECT id, slug, name, disabled, created_at FROM apps ORDER BY name, id`)
+	rows, err := c.query(ctx, `SELECT id, slug, name, disabled, created_at, names_members FROM apps ORDER BY name, id`)
 	if err != nil {
 		return nil, err
 	}

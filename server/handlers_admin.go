@@ -7,7 +7,10 @@ import (
 )
 
 func (s *Server) createApp(c *fiber.Ctx) error {
-	var in struct{ Name, Slug string }
+	var in struct {
+		Name, Slug   string
+		NamesMembers bool // its keys may name the member each AI gateway request bills
+	}
 	if err := bind(c, &in); err != nil {
 		return err
 	}
@@ -15,6 +18,12 @@ func (s *Server) createApp(c *fiber.Ctx) error {
 	a, err := s.svc.CreateApp(c.UserContext(), p, in.Name, in.Slug)
 	if err != nil {
 		return err
+	}
+	if in.NamesMembers {
+		if err := s.svc.SetAppNamesMembers(c.UserContext(), p, a.ID, true); err != nil {
+			return err
+		}
+		a.NamesMembers = true
 	}
 	return c.Status(fiber.StatusCreated).JSON(a)
 }
@@ -25,13 +34,19 @@ func (s *Server) updateApp(c *fiber.Ctx) error {
 		return err
 	}
 	var in struct {
-		Name     *string
-		Disabled *bool
+		Name         *string
+		Disabled     *bool
+		NamesMembers *bool
 	}
 	if err := bind(c, &in); err != nil {
 		return err
 	}
 	p, _ := principal(c)
+	if in.NamesMembers != nil {
+		if err := s.svc.SetAppNamesMembers(c.UserContext(), p, id, *in.NamesMembers); err != nil {
+			return err
+		}
+	}
 	a, err := s.svc.UpdateApp(c.UserContext(), p, id, in.Name, in.Disabled)
 	if err != nil {
 		return err
@@ -104,14 +119,32 @@ func (s *Server) updateMember(c *fiber.Ctx) error {
 	var in struct {
 		Name, Role, Group *string
 		Disabled          *bool
+		// The AI gateway: the member's allowed models (`*` globs; []: any) and requests per
+		// minute (0: no limit).
+		AllowedModels     *[]string
+		RequestsPerMinute *int64
 	}
 	if err := bind(c, &in); err != nil {
 		return err
 	}
 	p, _ := principal(c)
+	var gw *core.MemberGatewayAccess
+	if in.AllowedModels != nil || in.RequestsPerMinute != nil {
+		g, err := s.svc.SetMemberGatewayAccess(c.UserContext(), p, id, in.AllowedModels, in.RequestsPerMinute)
+		if err != nil {
+			return err
+		}
+		gw = &g
+	}
 	m, err := s.svc.UpdateMember(c.UserContext(), p, id, core.MemberUpdate{Name: in.Name, Role: in.Role, Disabled: in.Disabled, Group: in.Group})
 	if err != nil {
 		return err
+	}
+	if gw != nil {
+		return c.JSON(struct {
+			core.Member
+			core.MemberGatewayAccess
+		}{m, *gw})
 	}
 	return c.JSON(m)
 }

@@ -29,7 +29,7 @@ type testServer struct {
 
 func newTestServer(t *testing.T) *testServer { t.Helper(); return newTestServerWith(t, Config{}) }
 
-func newTestServerWith(t *testing.T, cfg Config) *testServer {
+func newTestServerWith(t *testing.T, cfg Config, opts ...Option) *testServer {
 	t.Helper()
 	d, err := db.Open(filepath.Join(t.TempDir(), "tokenjar.db"))
 	if err != nil {
@@ -46,7 +46,7 @@ func newTestServerWith(t *testing.T, cfg Config) *testServer {
 		t.Fatal(err)
 	}
 	spa := fstest.MapFS{"index.html": {Data: []byte("<!doctype html><title>spa</title>")}, "assets/app-123.js": {Data: []byte("console.log(1)")}}
-	srv := New(svc, spa, cfg, log)
+	srv := New(svc, spa, cfg, log, opts...)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

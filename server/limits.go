@@ -44,6 +44,14 @@ var largeBodyRoutes = []string{"POST /members/import", "POST /delegations/bulk"}
 // credentials give the access the route needs. Everything else keeps the server's limits.
 func (s *Server) requestConfig(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
 	path, _, _ := bytes.Cut(h.RequestURI(), []byte("?"))
+	if h.IsPost() && isGatewayPath(string(path)) {
+		// The AI gateway: chats carry whole conversations and images. Raised only for a valid
+		// key, so a stranger's slow body still costs at most BodyLimit.
+		if !s.mayUseGateway(h) {
+			return fasthttp.RequestConfig{}
+		}
+		return fasthttp.RequestConfig{MaxRequestBodySize: GatewayBodyLimit, ReadTimeout: LargeReadTimeout}
+	}
 	access, ok := s.largeBodies[string(h.Method())+" "+string(path)]
 	if !ok || !s.mayPostLarge(h, access) {
 		return fasthttp.RequestConfig{}
@@ -82,6 +90,19 @@ func (s *Server) mayPostLarge(h *fasthttp.RequestHeader, access string) bool {
 		return true
 	}
 	return false
+}
+
+// mayUseGateway tells whether a gateway request's key (Authorization: Bearer or x-api-key) is a
+// valid personal token or app key. The handler checks the rest after the body is read.
+func (s *Server) mayUseGateway(h *fasthttp.RequestHeader) bool {
+	key, ok := gatewayKey(func(k string) string { return string(h.Peek(k)) })
+	if !ok {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err := s.svc.AuthenticateBearer(ctx, key)
+	return err == nil
 }
 
 // refuseEncodedBodies answers 415 to a body sent compressed (Content-Encoding). Fiber would

@@ -46,11 +46,18 @@ type Server struct {
 	gothCache providerCache
 	// largeBodies maps "METHOD /api/v1/path" of largeBodyRoutes to the access they need.
 	largeBodies map[string]string
+	// billing holds and settles AI gateway requests; nil until it is set (WithGatewayBilling),
+	// and then the gateway answers 503.
+	billing  gatewayBilling
+	gwModels modelLists // providers' own model lists, briefly cached
 }
 
 // New builds the server. spa is the built frontend (frontend/dist).
-func New(svc *core.Service, spa fs.FS, cfg Config, log *slog.Logger) *Server {
+func New(svc *core.Service, spa fs.FS, cfg Config, log *slog.Logger, opts ...Option) *Server {
 	s := &Server{svc: svc, cfg: cfg, log: log, spa: spa, done: make(chan struct{})}
+	for _, o := range opts {
+		o(s)
+	}
 	s.flows.flows = map[string]oauthFlow{}
 	s.gothCache.m = map[string]goth.Provider{}
 	s.app = fiber.New(fiber.Config{
@@ -81,6 +88,7 @@ func New(svc *core.Service, spa fs.FS, cfg Config, log *slog.Logger) *Server {
 	}
 	s.app.Server().HeaderReceived = s.requestConfig
 	s.app.Use(refuseEncodedBodies)
+	s.gatewayRouteSetup()
 	s.routes()
 	return s
 }
@@ -118,6 +126,9 @@ type errorBody struct {
 
 func (s *Server) handleError(c *fiber.Ctx, err error) error {
 	var fe *fiber.Error
+	if isGatewayPath(c.Path()) {
+		return s.gatewayError(c, err)
+	}
 	body := errorBody{Code: core.EINTERNAL, Message: "internal error"}
 	status := fiber.StatusInternalServerError
 	ce := core.AsError(err)

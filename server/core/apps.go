@@ -13,16 +13,18 @@ import (
 
 // AppInfo is an app as the API shows it.
 type AppInfo struct {
-	ID        int64       `json:"id"`
-	Slug      string      `json:"slug"`
-	Name      string      `json:"name"`
-	Disabled  bool        `json:"disabled"`
-	CreatedAt string      `json:"createdAt"`
-	Keys      []TokenInfo `json:"keys,omitempty"`
+	ID        int64  `json:"id"`
+	Slug      string `json:"slug"`
+	Name      string `json:"name"`
+	Disabled  bool   `json:"disabled"`
+	CreatedAt string `json:"createdAt"`
+	// NamesMembers: the app's keys may name the member each gateway request bills.
+	NamesMembers bool        `json:"namesMembers"`
+	Keys         []TokenInfo `json:"keys,omitempty"`
 }
 
 func appInfo(a db.App, keys []db.Key) AppInfo {
-	info := AppInfo{ID: a.ID, Slug: a.Slug, Name: a.Name, Disabled: a.Disabled, CreatedAt: fromMS(a.CreatedAt).Format(time.RFC3339)}
+	info := AppInfo{ID: a.ID, Slug: a.Slug, Name: a.Name, Disabled: a.Disabled, NamesMembers: a.NamesMembers, CreatedAt: fromMS(a.CreatedAt).Format(time.RFC3339)}
 	if keys != nil {
 		info.Keys = []TokenInfo{}
 		for _, k := range keys {
@@ -39,6 +41,8 @@ type NewApp struct {
 	Name  string `json:"name"`
 	Key   string `json:"key"`
 	KeyID int64  `json:"keyId"`
+	// NamesMembers is set by the handler when the app was created allowed to name members.
+	NamesMembers bool `json:"namesMembers"`
 }
 
 // CreateApp registers an app and makes its first key (admins only).

@@ -20,6 +20,7 @@ type Service struct {
 	throttle *throttle
 	touched  sync.Map // key → time it was last recorded as used
 	lookups  *lookups
+	gwRates  gatewayRates // per-member gateway requests per minute (gateway_access.go)
 	// charges feeds the charger goroutine, which charges queued reports in groups.
 	charges     chan *pendingCharge
 	chargerDone chan struct{}
