@@ -1115,6 +1115,16 @@ test('an admin adds an AI provider, tests the connection and sees its models', a
     await settle(page);
     await shoot(page, 'admin-providers');
     await assertNoPageOverflow(page, 'admin-providers');
+
+    // One shared Open WebUI: an app whose keys may name the member each request bills.
+    await page.goto(`${base}/admin/apps`);
+    await page.getByLabel('App name').fill('Family Open WebUI');
+    await page.getByRole('button', { name: 'Create app and key' }).click();
+    const app = page.getByRole('region', { name: 'Family Open WebUI', exact: true });
+    await app.getByRole('button', { name: 'Allow naming members for Family Open WebUI' }).click();
+    await app.getByText('names members', { exact: true }).waitFor();
+    const apps = await api('/apps', { token: S.token });
+    assertEqual(apps.json.items.find((a) => a.name === 'Family Open WebUI')?.namesMembers, true, 'the app may name members');
   } finally {
     await fake.close();
   }

@@ -297,16 +297,20 @@ export interface App {
   name: string;
   createdAt: Timestamp;
   disabled: boolean;
+  /** Its keys may name the member each AI gateway request bills (a shared Open WebUI). */
+  namesMembers?: boolean;
   /** Only admins get the keys. */
   keys?: AppKey[];
 }
 export interface AppPatch {
   name?: string;
   disabled?: boolean;
+  namesMembers?: boolean;
 }
 export interface AppCreate {
   name: string;
   slug?: string;
+  namesMembers?: boolean;
 }
 export interface AppCreated {
   id: Id;
