@@ -12,6 +12,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { startFakeOidc } from './fake-oidc.mjs';
+import { startFakeOpenAI } from './fake-openai.mjs';
 import {
   assert,
   assertEqual,
@@ -1039,6 +1040,143 @@ test('sign in with School SSO through a fake OpenID Connect provider', async () 
     await sso.stop();
     await idp.close();
   }
+});
+
+// ---------- issue 19: the AI gateway's providers and "Connect an AI app" ----------
+
+test('an admin adds an AI provider, tests the connection and sees its models', async () => {
+  const fakeKey = 'sk-e2e-provider-SECRET-4242';
+  const fake = await startFakeOpenAI({ key: fakeKey });
+  try {
+    const page = S.ownerPage;
+    await page.goto(`${base}/`);
+    await page.getByRole('link', { name: 'AI providers', exact: true }).click();
+    await page.waitForURL((u) => u.pathname === '/admin/providers');
+    await page.getByRole('heading', { name: 'AI providers', level: 1 }).waitFor();
+    await page.getByText('No AI providers yet').waitFor();
+    await page.getByLabel('Kind').selectOption('openai-compatible');
+    // Local servers' usual addresses are shown.
+    await page.getByText('http://localhost:11434/v1').waitFor();
+    await page.getByLabel('Name').fill('Fake local');
+    await page.getByLabel('Base URL').fill(fake.baseUrl);
+    await page.getByLabel('API key').fill(fakeKey);
+    await page.getByRole('button', { name: 'Add provider' }).click();
+    const card = page.getByRole('region', { name: 'Fake local', exact: true });
+    await card.getByText('key stored').waitFor();
+    assert(!(await page.content()).includes(fakeKey), 'the key is not on the page once saved');
+
+    await card.getByRole('button', { name: 'Test connection of Fake local' }).click();
+    await card.getByText('Connected: 3 models listed.').waitFor();
+    const listed = await card.getByRole('list', { name: 'Models of Fake local' }).locator('code').allTextContents();
+    assertEqual(listed, ['e2e-embed', 'e2e-llama-large', 'e2e-llama-small'], 'the models the provider lists');
+    assert(fake.keys.includes(fakeKey), 'the test used the stored key');
+    await card.getByText(/3 offered models have no price/).waitFor();
+
+    // Offer two models only.
+    await card.getByRole('checkbox', { name: 'e2e-embed' }).uncheck();
+    await card.getByRole('button', { name: 'Offer the ticked models' }).click();
+    await page.getByText('Fake local offers 2 models.').waitFor();
+    await card.getByText('offers 2 models').waitFor();
+
+    // Price one of them from the test's "no price" link, and see it in the table as an override.
+    await card.getByRole('listitem').filter({ hasText: 'e2e-llama-small' }).getByRole('button', { name: 'no price: set one' }).click();
+    assertEqual(await page.getByLabel('Model', { exact: true }).inputValue(), 'e2e-llama-small', 'the price form names the model');
+    await page.locator('#pf-input').fill('0.10');
+    await page.locator('#pf-output').fill('0.30');
+    await page.getByRole('button', { name: 'Save price' }).click();
+    await page.getByText('e2e-llama-small now costs $0.10 in and $0.30 out per million tokens.').waitFor();
+    await page.getByLabel('Find a model').fill('e2e-llama-small');
+    const row = page.locator('tr[data-model="e2e-llama-small"]');
+    await row.getByText('your price').waitFor();
+    const prices = await api('/prices', { token: S.token });
+    const p = prices.json.items.find((x) => x.model === 'e2e-llama-small');
+    assertEqual([p?.from, p?.input, p?.output], ['override', 0.1, 0.3], 'the stored override');
+    // The shipped table is there too, with its date.
+    await page.getByLabel('Find a model').fill('gpt-4o-mini');
+    await page.locator('tr[data-model="gpt-4o-mini"]').getByText(/^table, /).waitFor();
+    await page.getByLabel('Find a model').fill('');
+
+    // A wrong key: the test says what the provider answered, without the key.
+    await card.getByRole('button', { name: 'Edit Fake local' }).click();
+    await card.getByLabel('New API key').fill('sk-wrong-e2e-key-9999');
+    await card.getByRole('button', { name: 'Save', exact: true }).click();
+    await page.getByText('Fake local is saved.').waitFor();
+    await card.getByRole('button', { name: 'Test connection of Fake local' }).click();
+    await card.getByText(/answered 401: Incorrect API key provided\. Check the API key\./).waitFor();
+    await card.getByRole('button', { name: 'Edit Fake local' }).click();
+    await card.getByLabel('New API key').fill(fakeKey);
+    await card.getByRole('button', { name: 'Save', exact: true }).click();
+    await card.getByRole('button', { name: 'Test connection of Fake local' }).click();
+    await card.getByText('Connected: 3 models listed.').waitFor();
+
+    const listedApi = await api('/providers', { token: S.token });
+    assertEqual(listedApi.json.items.map((x) => [x.name, x.hasKey, x.models]), [['Fake local', true, ['e2e-llama-large', 'e2e-llama-small']]], 'GET /providers');
+    assert(!listedApi.text.includes('SECRET'), 'no key in GET /providers');
+    await settle(page);
+    await shoot(page, 'admin-providers');
+    await assertNoPageOverflow(page, 'admin-providers');
+
+    // One shared Open WebUI: an app whose keys may name the member each request bills.
+    await page.goto(`${base}/admin/apps`);
+    await page.getByLabel('App name').fill('Family Open WebUI');
+    await page.getByRole('button', { name: 'Create app and key' }).click();
+    const app = page.getByRole('region', { name: 'Family Open WebUI', exact: true });
+    await app.getByRole('button', { name: 'Allow naming members for Family Open WebUI' }).click();
+    await app.getByText('names members', { exact: true }).waitFor();
+    const apps = await api('/apps', { token: S.token });
+    assertEqual(apps.json.items.find((a) => a.name === 'Family Open WebUI')?.namesMembers, true, 'the app may name members');
+  } finally {
+    await fake.close();
+  }
+});
+
+test('a member opens Connect an AI app and makes a key for this device', async () => {
+  const member = { email: 'connect@example.org', name: 'Casey Connect', password: 'connect-password-1' };
+  const made = await api('/members', { token: S.token, method: 'POST', body: { ...member, role: 'member' } });
+  assertEqual(made.status, 201, `POST /members (${made.text.slice(0, 200)})`);
+  const page = (S.current = await newPage('connect'));
+  await page.goto(`${base}/login`);
+  await page.getByLabel('Email').fill(member.email);
+  await page.getByLabel('Password').fill(member.password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('heading', { name: 'Overview', level: 1 }).waitFor();
+  await page.getByRole('link', { name: 'Connect AI', exact: true }).click();
+  await page.getByRole('heading', { name: 'Connect an AI app', level: 1 }).waitFor();
+  assertEqual(await page.getByLabel('Base URL (OpenAI API)').inputValue(), `${base}/v1`, 'the base URL');
+  assertEqual(await page.getByRole('link', { name: 'AI providers' }).count(), 0, 'no admin links for a member');
+  const snippet = page.getByTestId('connect-snippet');
+  assert((await snippet.textContent()).includes('tj_pat_YOUR_TOKEN'), 'a placeholder before a key is made');
+
+  await page.getByRole('button', { name: 'Make a key' }).click();
+  const key = await waitFor(async () => (await page.getByLabel(/Token/).inputValue()) || null, 'the new key');
+  assert(key.startsWith('tj_pat_'), 'the key is a personal token');
+  assertEqual((await api('/me', { token: key })).json?.email, member.email, 'the key is the member’s');
+  const tokens = await api('/tokens', { token: key });
+  assert(tokens.json.items.some((t) => /^AI app on /.test(t.name)), 'the token is named after the device');
+
+  // Each client's setup names this server and the key.
+  for (const [tab, want] of [
+    ['OpenAI Python', `base_url="${base}/v1"`],
+    ['OpenAI JavaScript', `baseURL: '${base}/v1'`],
+    ['Anthropic SDK', `base_url="${base}",`],
+    ['curl', `'${base}/v1/chat/completions'`],
+    ['Open WebUI', `URL:  ${base}/v1`],
+    ['LibreChat', `baseURL: "${base}/v1"`],
+    ['Continue', `apiBase: ${base}/v1`],
+  ]) {
+    await page.getByRole('tab', { name: tab }).click();
+    await waitFor(async () => {
+      const text = await snippet.textContent();
+      return text.includes(want) && text.includes(key);
+    }, `the ${tab} setup to name this server and the key`);
+  }
+  await page.getByText('ENABLE_FORWARD_USER_INFO_HEADERS=true', { exact: false }).first().waitFor();
+  await page.getByRole('tab', { name: 'OpenAI Python' }).click();
+  await settle(page);
+  await shoot(page, 'connect');
+  await assertNoPageOverflow(page, 'connect');
+  await page.context().close();
+  S.current = null;
 });
 
 test('no uncaught errors in the browser', async () => {

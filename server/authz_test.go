@@ -19,6 +19,7 @@ func TestAuthorizationTable(t *testing.T) {
 	_, other := ts.member("other@example.org")
 	ts.grant(memberID, "addon", "100")
 
+	providers := 0
 	// Fresh resources of the member for each call, so destructive calls never affect the next.
 	fill := func(path string) string {
 		if strings.Contains(path, ":keyId") {
@@ -57,6 +58,14 @@ func TestAuthorizationTable(t *testing.T) {
 			return strings.Replace(path, ":provider", "github", 1)
 		case path == "/me/identities/:id":
 			return "/me/identities/999"
+		case strings.HasPrefix(path, "/providers/:id"):
+			providers++
+			var pr struct{ ID int64 }
+			ts.do("POST", "/api/v1/providers", ts.owner, map[string]any{"name": fmt.Sprint("local ", providers),
+				"kind": "openai-compatible", "baseUrl": "http://127.0.0.1:1/v1"}, 201, &pr)
+			return strings.Replace(path, ":id", itoa(pr.ID), 1)
+		case strings.HasPrefix(path, "/prices/"):
+			return strings.Replace(path, "*", "gpt-4o", 1)
 		}
 		return path
 	}
@@ -122,6 +131,16 @@ func TestAuthorizationTable(t *testing.T) {
 		"GET /granted/usage/export":         {401, 200, 200, 200, 403},
 		"GET /audit":                        {401, 403, 403, 200, 403},
 		"GET /jobs":                         {401, 403, 403, 200, 403},
+		// The AI gateway's providers and prices.
+		"GET /providers":           {401, 403, 403, 200, 403},
+		"POST /providers":          {401, 403, 403, 400, 403},
+		"GET /providers/:id":       {401, 403, 403, 200, 403},
+		"PATCH /providers/:id":     {401, 403, 403, 200, 403},
+		"DELETE /providers/:id":    {401, 403, 403, 200, 403},
+		"POST /providers/:id/test": {401, 403, 403, 502, 403}, // nothing listens on its port
+		"GET /prices":              {401, 403, 403, 200, 403},
+		"PUT /prices/*":            {401, 403, 403, 400, 403},
+		"DELETE /prices/*":         {401, 403, 403, 404, 403}, // no override to remove
 	}
 	callers := []struct {
 		name  string

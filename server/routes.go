@@ -72,6 +72,16 @@ func (s *Server) Routes() []Route {
 		{"GET", "/granted/usage/export", "member", s.exportGrantedUsage},
 		{"GET", "/audit", "admin", s.auditLog},
 		{"GET", "/jobs", "admin", s.jobs},
+		// The AI gateway's providers and prices (admin; handlers_aiproviders.go).
+		{"GET", "/providers", "admin", s.listAIProviders},
+		{"POST", "/providers", "admin", s.createAIProvider},
+		{"GET", "/providers/:id", "admin", s.getAIProvider},
+		{"PATCH", "/providers/:id", "admin", s.updateAIProvider},
+		{"DELETE", "/providers/:id", "admin", s.deleteAIProvider},
+		{"POST", "/providers/:id/test", "admin", s.testAIProvider},
+		{"GET", "/prices", "admin", s.listPrices},
+		{"PUT", "/prices/*", "admin", s.putPrice},
+		{"DELETE", "/prices/*", "admin", s.deletePrice},
 	}
 }
 

@@ -127,6 +127,81 @@ export interface ProviderSettingUpdate {
   name?: string;
 }
 
+// ---- AI gateway: providers and prices (admin) ----
+
+export type AIProviderKind = 'openai' | 'anthropic' | 'openai-compatible';
+export interface AIProvider {
+  id: Id;
+  name: string;
+  kind: AIProviderKind;
+  baseUrl: string;
+  /** The model ids offered; empty: the provider's own list. */
+  models: string[];
+  /** Metered in tokens, charged 0 credits (a local server). */
+  free: boolean;
+  includeUsage: boolean;
+  timeoutMs: number;
+  /** Whether a key is stored. The key itself is never sent back. */
+  hasKey: boolean;
+  createdAt: Timestamp;
+  updatedAt: Timestamp;
+}
+export interface AIProviderCreate {
+  name: string;
+  kind: AIProviderKind;
+  baseUrl?: string;
+  apiKey?: string;
+  models?: string[];
+  free?: boolean;
+  includeUsage?: boolean;
+  timeoutMs?: number;
+}
+/** Fields left out stay as they are; apiKey "" removes the key. */
+export type AIProviderPatch = Partial<AIProviderCreate>;
+export interface AIProviderTest {
+  ok: boolean;
+  /** The provider's own model list. */
+  models: string[];
+  /** Offered models with no price (never for a free provider). */
+  unpriced: string[];
+}
+/** USD per million tokens (perImage: per image); null when the model has no such rate. */
+export interface ModelPriceRates {
+  input: number;
+  output: number;
+  cachedInput: number | null;
+  cacheWrite: number | null;
+  cacheWrite1h: number | null;
+  perImage: number | null;
+}
+export interface ModelPrice extends ModelPriceRates {
+  model: string;
+  /** USD per image by "quality size" or "size" (image models). */
+  imageVariants?: Record<string, number>;
+  maxOutput?: number;
+  contextWindow?: number;
+  source: string;
+  asOf: string;
+  note?: string;
+  /** table: the shipped, dated table; override: an admin's price. */
+  from: 'table' | 'override';
+  /** The table's row under an override. */
+  default?: ModelPriceRates & { source: string; asOf: string };
+}
+export interface PriceList {
+  items: ModelPrice[];
+  table: { asOf: string; note: string };
+}
+/** Decimal strings ("2.50") or numbers, read exactly by the server. */
+export interface PriceSet {
+  input: string | number;
+  output: string | number;
+  cachedInput?: string | number;
+  cacheWrite?: string | number;
+  cacheWrite1h?: string | number;
+  perImage?: string | number;
+}
+
 // ---- members ----
 
 export interface Member {
@@ -222,16 +297,20 @@ export interface App {
   name: string;
   createdAt: Timestamp;
   disabled: boolean;
+  /** Its keys may name the member each AI gateway request bills (a shared Open WebUI). */
+  namesMembers?: boolean;
   /** Only admins get the keys. */
   keys?: AppKey[];
 }
 export interface AppPatch {
   name?: string;
   disabled?: boolean;
+  namesMembers?: boolean;
 }
 export interface AppCreate {
   name: string;
   slug?: string;
+  namesMembers?: boolean;
 }
 export interface AppCreated {
   id: Id;
@@ -967,6 +1046,36 @@ export class ApiClient {
   // audit
   audit(paging: { limit?: number; cursor?: string | null } = {}) {
     return this.get<Page<AuditEntry>>('/audit', { limit: paging.limit, cursor: paging.cursor });
+  }
+
+  // AI gateway: providers and prices (admin)
+  aiProviders() {
+    return this.get<Items<AIProvider>>('/providers');
+  }
+  aiProvider(id: Id) {
+    return this.get<AIProvider>(`/providers/${id}`);
+  }
+  createAIProvider(body: AIProviderCreate) {
+    return this.post<AIProvider>('/providers', body);
+  }
+  patchAIProvider(id: Id, body: AIProviderPatch) {
+    return this.patch<AIProvider>(`/providers/${id}`, body);
+  }
+  deleteAIProvider(id: Id) {
+    return this.del<Record<string, never>>(`/providers/${id}`);
+  }
+  /** Asks the provider for its models; a failing provider is an ApiError with status 502. */
+  testAIProvider(id: Id) {
+    return this.post<AIProviderTest>(`/providers/${id}/test`);
+  }
+  prices() {
+    return this.get<PriceList>('/prices');
+  }
+  setPrice(model: string, body: PriceSet) {
+    return this.put<ModelPrice>(`/prices/${encodeURIComponent(model)}`, body);
+  }
+  resetPrice(model: string) {
+    return this.del<Record<string, never>>(`/prices/${encodeURIComponent(model)}`);
   }
 
   // jobs
