@@ -683,17 +683,24 @@ test('25 students report usage with their own keys', async () => {
     assertEqual(p.json.billingSource, 'personal', 'a personal report');
     s.personal.push(p.json.id);
   }
-  // More than the day's allowance falls through to personal credits, never to nothing, and says why.
+  // More than what is left of the day's allowance is split (SPEC section 5): the allowance pays
+  // what it has left, the rest goes on to personal credits (or debt), and the reply says why.
   const s5 = S.students.find((s) => s.i === 5);
+  const allowanceLeft = 500_000 - s5.delegated.reduce((a, e) => a + e.milli, 0);
   const big = await api('/usage', {
     token: s5.token,
     method: 'POST',
     body: { description: 'a very long essay', credits: 600, model: 'gpt-4o', project: 'Essay' },
   });
   assertEqual(big.status, 201, 'a report bigger than the allowance');
-  assertEqual(big.json.billingSource, 'personal', 'it falls through to personal');
+  assertEqual(String(big.json.billingSource), String(s5.delegationId), 'the allowance pays first');
+  const paidByAllowance = big.json.parts
+    .filter((p) => String(p.source) === String(s5.delegationId))
+    .reduce((a, p) => a + toMilli(p.credits), 0);
+  assertEqual(paidByAllowance, allowanceLeft, 'the allowance pays what it has left, no more');
   assert(typeof big.json.sourceNote === 'string' && big.json.sourceNote.length > 10, `the reply says why: ${big.json.sourceNote}`);
-  s5.personal.push(big.json.id);
+  // The granted view counts what the allowance paid; the granted CSV still lists the whole event.
+  s5.delegated.push({ id: big.json.id, milli: allowanceLeft, eventMilli: toMilli(big.json.creditsCharged) });
   S.fellThrough = big.json;
 });
 
@@ -744,10 +751,11 @@ test('the teacher sees per-student totals equal to the reported credits, and exp
   assertEqual(csv.rows.map((r) => Number(r.id)).sort((a, b) => a - b), expectedIds, 'the CSV rows are the reported events');
   const personal = new Set(S.students.flatMap((s) => s.personal));
   assert(csv.rows.every((r) => !personal.has(Number(r.id))), 'no personal event in the CSV');
-  assertEqual(csv.rows.reduce((a, r) => a + toMilli(r.credits), 0), expectedTotal, 'the CSV credits sum to the total');
+  const csvTotal = expectedTotal + S.students.flatMap((s) => s.delegated).reduce((a, e) => a + (e.eventMilli ?? e.milli) - e.milli, 0);
+  assertEqual(csv.rows.reduce((a, r) => a + toMilli(r.credits), 0), csvTotal, 'the CSV credits sum to the events');
   for (const s of S.students) {
     const mine = csv.rows.filter((r) => r.member === s.name);
-    assertEqual(mine.length, 2, `CSV rows of ${s.name}`);
+    assertEqual(mine.length, s.delegated.length, `CSV rows of ${s.name}`);
   }
 
   // One student's requests, with the same filter in the export.
