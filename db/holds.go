@@ -87,20 +87,7 @@ func (c *Conn) HoldParts(ctx context.Context) ([]HoldPart, error) {
 
 // ExpiredHolds lists the holds whose expiry has passed.
 func (c *Conn) ExpiredHolds(ctx context.Context, now int64) ([]int64, error) {
-	rows, err := c.query(ctx, `SELECT id FROM holds WHERE expires_at <= ?`, now)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		out = append(out, id)
-	}
-	return out, rows.Err()
+	return c.ids(ctx, `SELECT id FROM holds WHERE expires_at <= ?`, now)
 }
 
 // UsageSource is one source's share of a split charge.
