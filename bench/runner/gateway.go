@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -102,11 +103,22 @@ func cmdGateway(args []string) error {
 		return err
 	}
 	fmt.Printf("  direct:   %s\n", ld)
+	var c0, c1 int64
+	if *pid > 0 {
+		c0, _ = cpuTicks(*pid)
+	}
+	w0 := time.Now()
 	lt, err := load(through, plainBody, *conns, *duration)
 	if err != nil {
 		return err
 	}
-	fmt.Printf("  tokenjar: %s\n", lt)
+	cpu := ""
+	if *pid > 0 {
+		c1, _ = cpuTicks(*pid)
+		cpu = fmt.Sprintf("; tokenjar used %.0f%% of one core (%d cores, shared with the load and the fake)",
+			float64(c1-c0)/time.Since(w0).Seconds(), runtime.NumCPU())
+	}
+	fmt.Printf("  tokenjar: %s%s\n", lt, cpu)
 	add50, add99 := pct(lt.lat, 50)-pct(ld.lat, 50), pct(lt.lat, 99)-pct(ld.lat, 99)
 	note := fmt.Sprintf("%d concurrent plain requests for %s each way; direct %s / %s, tokenjar %s / %s; %s",
 		*conns, *duration, ms2(pct(ld.lat, 50)), ms2(pct(ld.lat, 99)), ms2(pct(lt.lat, 50)), ms2(pct(lt.lat, 99)), label)
@@ -117,7 +129,7 @@ func cmdGateway(args []string) error {
 	ratio := lt.rps() / ld.rps()
 	emit(*results, Row{Metric: "gateway: throughput through tokenjar vs direct", Target: ">= 0.5x",
 		Measured: fmt.Sprintf("%.2fx (%.0f vs %.0f req/s)", ratio, lt.rps(), ld.rps()), Result: passFail(ratio >= 0.5),
-		Note: fmt.Sprintf("%d concurrent plain requests, %s each; %d and %d errors", *conns, *duration, ld.errs, lt.errs)})
+		Note: fmt.Sprintf("%d concurrent plain requests, %s each; %d and %d errors%s", *conns, *duration, ld.errs, lt.errs, cpu)})
 	if ld.errs+lt.errs > 0 {
 		emit(*results, Row{Metric: "gateway: failed plain requests", Target: "0", Measured: fmt.Sprintf("direct %d, tokenjar %d (first: %s)", ld.errs, lt.errs, firstNonEmpty(lt.firstErr, ld.firstErr)), Result: "FAIL"})
 	}
