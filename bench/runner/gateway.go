@@ -93,7 +93,7 @@ func cmdGateway(args []string) error {
 		return err
 	}
 	emit(*results, Row{Metric: "gateway: added latency, 1 request at a time (p50 / p99)", Target: "(info)", Result: "INFO",
-		Measured: fmt.Sprintf("+%s / +%s (direct %s / %s, tokenjar %s / %s)", ms2(pct(st, 50)-pct(sd, 50)), ms2(pct(st, 99)-pct(sd, 99)),
+		Measured: fmt.Sprintf("%s / %s (direct %s / %s, tokenjar %s / %s)", signed(pct(st, 50)-pct(sd, 50)), signed(pct(st, 99)-pct(sd, 99)),
 			ms2(pct(sd, 50)), ms2(pct(sd, 99)), ms2(pct(st, 50)), ms2(pct(st, 99))),
 		Note: fmt.Sprintf("%d sequential plain requests each way; %s", *seq, label)})
 
@@ -115,17 +115,17 @@ func cmdGateway(args []string) error {
 	cpu := ""
 	if *pid > 0 {
 		c1, _ = cpuTicks(*pid)
-		cpu = fmt.Sprintf("; tokenjar used %.0f%% of one core (%d cores, shared with the load and the fake)",
-			float64(c1-c0)/time.Since(w0).Seconds(), runtime.NumCPU())
+		cpu = fmt.Sprintf("; tokenjar used %.0f%% of one core, %.0f µs of CPU a request (%d cores, shared with the load and the fake)",
+			float64(c1-c0)/time.Since(w0).Seconds(), float64(c1-c0)*1e4/float64(max(lt.total, 1)), runtime.NumCPU())
 	}
 	fmt.Printf("  tokenjar: %s%s\n", lt, cpu)
 	add50, add99 := pct(lt.lat, 50)-pct(ld.lat, 50), pct(lt.lat, 99)-pct(ld.lat, 99)
 	note := fmt.Sprintf("%d concurrent plain requests for %s each way; direct %s / %s, tokenjar %s / %s; %s",
 		*conns, *duration, ms2(pct(ld.lat, 50)), ms2(pct(ld.lat, 99)), ms2(pct(lt.lat, 50)), ms2(pct(lt.lat, 99)), label)
 	emit(*results, Row{Metric: fmt.Sprintf("gateway: added latency p50, %d concurrent", *conns), Target: "<= 1 ms",
-		Measured: "+" + ms2(add50), Result: passFail(add50 <= time.Millisecond), Note: note})
+		Measured: signed(add50), Result: passFail(add50 <= time.Millisecond), Note: note})
 	emit(*results, Row{Metric: fmt.Sprintf("gateway: added latency p99, %d concurrent", *conns), Target: "<= 10 ms",
-		Measured: "+" + ms2(add99), Result: passFail(add99 <= 10*time.Millisecond), Note: note})
+		Measured: signed(add99), Result: passFail(add99 <= 10*time.Millisecond), Note: note})
 	ratio := lt.rps() / ld.rps()
 	emit(*results, Row{Metric: "gateway: throughput through tokenjar vs direct", Target: ">= 0.5x",
 		Measured: fmt.Sprintf("%.2fx (%.0f vs %.0f req/s)", ratio, lt.rps(), ld.rps()), Result: passFail(ratio >= 0.5),
@@ -152,10 +152,10 @@ func cmdGateway(args []string) error {
 	sortDur(td)
 	sortDur(tt)
 	addT := pct(tt, 50) - pct(td, 50)
-	emit(*results, Row{Metric: "gateway: added time to first streamed byte (p50)", Target: "<= 5 ms", Measured: "+" + ms2(addT),
+	emit(*results, Row{Metric: "gateway: added time to first streamed byte (p50)", Target: "<= 5 ms", Measured: signed(addT),
 		Result: passFail(addT <= 5*time.Millisecond),
-		Note: fmt.Sprintf("%d sequential streams each way; direct %s (p99 %s), tokenjar %s (p99 %s, +%s)", *ttfb,
-			ms2(pct(td, 50)), ms2(pct(td, 99)), ms2(pct(tt, 50)), ms2(pct(tt, 99)), ms2(pct(tt, 99)-pct(td, 99)))})
+		Note: fmt.Sprintf("%d sequential streams each way; direct %s (p99 %s), tokenjar %s (p99 %s, %s)", *ttfb,
+			ms2(pct(td, 50)), ms2(pct(td, 99)), ms2(pct(tt, 50)), ms2(pct(tt, 99)), signed(pct(tt, 99)-pct(td, 99)))})
 
 	// 4. slow streams
 	if *slow > 0 {
@@ -278,6 +278,7 @@ func sequential(t *target, body []byte, n int) ([]time.Duration, error) {
 
 type loadResult struct {
 	lat      []time.Duration // sorted
+	total    int64           // every successful request, the warm-up's included
 	elapsed  time.Duration
 	errs     int64
 	firstErr string
@@ -299,7 +300,7 @@ func load(t *target, body []byte, conns int, d time.Duration) (*loadResult, erro
 	from, to := begin.Add(warm), begin.Add(warm+d)
 	var wg sync.WaitGroup
 	lats := make([][]time.Duration, conns)
-	var errs atomic.Int64
+	var errs, total atomic.Int64
 	var firstErr atomic.Value
 	for w := 0; w < conns; w++ {
 		wg.Add(1)
@@ -320,6 +321,7 @@ func load(t *target, body []byte, conns int, d time.Duration) (*loadResult, erro
 					}
 					continue
 				}
+				total.Add(1)
 				if s.After(from) && s.Add(el).Before(to) {
 					lats[w] = append(lats[w], el)
 				}
@@ -327,7 +329,7 @@ func load(t *target, body []byte, conns int, d time.Duration) (*loadResult, erro
 		}(w)
 	}
 	wg.Wait()
-	r := &loadResult{elapsed: d, errs: errs.Load()}
+	r := &loadResult{elapsed: d, errs: errs.Load(), total: total.Load()}
 	if v, ok := firstErr.Load().(string); ok {
 		r.firstErr = v
 	}
@@ -352,22 +354,28 @@ func slowStreams(results string, t *target, n, chunks, pid int, label string) er
 	if pid > 0 {
 		rss0, _, _ = procStatus(pid)
 	}
-	var opened, completed, failed atomic.Int64
+	var opened, completed, failed, settled atomic.Int64 // settled: open, or failed before it opened
 	var firstErr atomic.Value
 	allOpen := make(chan struct{})
 	var once sync.Once
+	settle := func() {
+		if settled.Add(1) == int64(n) {
+			once.Do(func() { close(allOpen) })
+		}
+	}
 	var wg sync.WaitGroup
 	start := time.Now()
 	for i := 0; i < n; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			isOpen := false
 			fail := func(err error) {
 				if failed.Add(1) == 1 {
 					firstErr.Store(err.Error())
 				}
-				if opened.Load()+failed.Load() == int64(n) {
-					once.Do(func() { close(allOpen) })
+				if !isOpen {
+					settle()
 				}
 			}
 			req, _ := http.NewRequest("POST", t.url, bytes.NewReader(body))
@@ -389,9 +397,9 @@ func slowStreams(results string, t *target, n, chunks, pid int, label string) er
 				fail(err)
 				return
 			}
-			if opened.Add(1)+failed.Load() == int64(n) {
-				once.Do(func() { close(allOpen) })
-			}
+			opened.Add(1)
+			isOpen = true
+			settle()
 			raw, err := io.ReadAll(resp.Body)
 			if err != nil {
 				fail(err)
@@ -485,4 +493,12 @@ func pct(d []time.Duration, p float64) time.Duration {
 
 func ms2(d time.Duration) string {
 	return strconv.FormatFloat(float64(d.Microseconds())/1000, 'f', 2, 64) + " ms"
+}
+
+// signed is a difference of times with its sign: "+1.25 ms", "-0.13 ms".
+func signed(d time.Duration) string {
+	if d < 0 {
+		return "-" + ms2(-d)
+	}
+	return "+" + ms2(d)
 }
