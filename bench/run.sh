@@ -34,7 +34,7 @@
 # Knobs (environment):
 #   BENCH_EVENTS     events to seed (default 10000000)
 #   BENCH_DATA       data folder (default bench/out/data-$BENCH_EVENTS), reused when it has demo.json
-#   BENCH_DURATION   seconds of each wrk run (default 20)
+#   BENCH_DURATION   seconds of each wrk run and of each side of the gateway's plain load (default 20)
 #   BENCH_CONNS      wrk connections (default 64)
 #   BENCH_THREADS    wrk threads (default 2, the machine's cores)
 #   BENCH_REPS       timed runs of each dashboard query after one warm-up (default 5)
