@@ -20,18 +20,32 @@
 #      allowance), then wrk against the bare Fiber baseline and against POST /api/v1/usage with
 #      bench/ingest.lua, then a check that every 201 is a stored event;
 #   8b. with BENCH_BASELINE_BIN: the export and the ingest again with that build, on a fresh copy;
+#   8c. the AI gateway (issue 19): a fake OpenAI-compatible provider (`runner fakeai`) and a fresh
+#      tokenjar on its own small data folder, set up through the API (`runner gateway`): added
+#      latency and throughput at BENCH_GW_CONNS concurrent plain requests, direct vs through
+#      tokenjar; added time to first streamed byte; BENCH_GW_SLOW concurrent slow streams with the
+#      server's RSS; `tokenjar check` on that folder; then the same plain and TTFB runs with a free
+#      provider (no hold, no charge), for information;
 #   9. `tokenjar check` (the ledger invariant) on the copy, and the table.
+#
+# BENCH_ONLY=gateway runs steps 1, 2 and 8c only (no dataset is made or needed):
+#   BENCH_ONLY=gateway BENCH_DURATION=10 bench/run.sh
 #
 # Knobs (environment):
 #   BENCH_EVENTS     events to seed (default 10000000)
 #   BENCH_DATA       data folder (default bench/out/data-$BENCH_EVENTS), reused when it has demo.json
-#   BENCH_DURATION   seconds of each wrk run (default 20)
+#   BENCH_DURATION   seconds of each wrk run and of each side of the gateway's plain load (default 20)
 #   BENCH_CONNS      wrk connections (default 64)
 #   BENCH_THREADS    wrk threads (default 2, the machine's cores)
 #   BENCH_REPS       timed runs of each dashboard query after one warm-up (default 5)
 #   BENCH_INGEST_COPY  1 (default): exactness and ingest write into a copy of the database
 #   BENCH_KEEP_COPY  0 (default): the copy is removed after the run; 1 keeps it
 #   BENCH_CHECK      1 (default): run `tokenjar check` on the copy afterwards
+#   BENCH_GATEWAY    1 (default): run the gateway phase (8c); 0 skips it
+#   BENCH_ONLY       "gateway": only the gateway phase (and the build), for development
+#   BENCH_GW_CONNS   concurrent plain gateway requests (default 64)
+#   BENCH_GW_SLOW    concurrent slow streams (default 500); BENCH_GW_SLOW_SECONDS long each (default 10)
+#   BENCH_GW_FREE    1 (default): also the free-provider pass (INFO rows); 0 skips it
 #   TOKENJAR_BIN     the binary (default ./tokenjar; built with `make build` if missing)
 #   BENCH_BASELINE_BIN  another build (say, the last release) whose export and ingest are measured
 #                    in the same run, on fresh copies of the same dataset, right after this one's;
@@ -55,6 +69,12 @@ REPS=${BENCH_REPS:-5}
 INGEST_COPY=${BENCH_INGEST_COPY:-1}
 CHECK=${BENCH_CHECK:-1}
 BIN=${TOKENJAR_BIN:-./tokenjar}
+GATEWAY=${BENCH_GATEWAY:-1}
+ONLY=${BENCH_ONLY:-}
+GW_CONNS=${BENCH_GW_CONNS:-64}
+GW_SLOW=${BENCH_GW_SLOW:-500}
+GW_SLOW_SECONDS=${BENCH_GW_SLOW_SECONDS:-10}
+GW_FREE=${BENCH_GW_FREE:-1}
 OUT=bench/out
 RUN=$OUT/run-$(date +%Y%m%d-%H%M%S)
 RESULTS=$RUN/results.jsonl
@@ -96,7 +116,7 @@ start_tokenjar() {
 
 # ---------------------------------------------------------------- 1. tools
 log "tools"
-if ! command -v wrk >/dev/null; then
+if [ "${BENCH_ONLY:-}" != gateway ] && ! command -v wrk >/dev/null; then
   echo "wrk is missing: installing Debian's package"
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
   $SUDO apt-get update -qq
@@ -118,6 +138,60 @@ go build -o "$OUT/bin/runner" ./bench/runner
 go build -o "$OUT/bin/barefiber" ./bench/barefiber
 go version
 row -metric "tokenjar build" -target "(info)" -measured "$("$BIN" version 2>&1 | head -1); $(go version | awk '{print $3}'); $(nproc) cores" -result INFO
+
+# ---------------------------------------------------------------- 8c. the AI gateway (a function: BENCH_ONLY=gateway runs it alone)
+gateway_phase() {
+  log "gateway: fake provider direct vs through tokenjar (${GW_CONNS} concurrent, ${DURATION}s each; ${GW_SLOW} slow streams)"
+  load gateway
+  local gdir=$OUT/gateway-data fport fpid gpid
+  rm -rf "$gdir"
+  mkdir -p "$gdir"
+  fport=$("$OUT/bin/runner" freeport)
+  "$OUT/bin/runner" fakeai -addr "127.0.0.1:$fport" -slow-chunks "$GW_SLOW_SECONDS" >"$RUN/fakeai.log" 2>&1 &
+  fpid=$!
+  PIDS+=("$fpid")
+  "$OUT/bin/runner" waitready -url "http://127.0.0.1:$fport/v1/models" >/dev/null
+  start_tokenjar "$gdir/priced" "$RUN/server-gateway.log"
+  gpid=$TJ_PID
+  "$OUT/bin/runner" waitidle -pid "$gpid" >/dev/null
+  # A failure here is a FAIL row, not the end of the run: the rest of the table still comes.
+  if ! "$OUT/bin/runner" gateway -base "$TJ_BASE" -fake "http://127.0.0.1:$fport" -pid "$gpid" -results "$RESULTS" \
+    -duration "${DURATION}s" -conns "$GW_CONNS" -slow "$GW_SLOW" -slow-chunks "$GW_SLOW_SECONDS" 2>&1 | tee "$RUN/gateway.txt"; then
+    row -metric "gateway: the phase ran to its end" -target "yes" -measured "$(tail -n 1 "$RUN/gateway.txt" | cut -c1-120)" -result FAIL
+  fi
+  stop "$gpid"
+  if "$BIN" check --data "$gdir/priced" >"$RUN/check-gateway.txt" 2>&1; then res=PASS; else res=FAIL; fi
+  row -metric "gateway: ledger invariant after the gateway run" -target "consistent" -measured "$(tail -n 1 "$RUN/check-gateway.txt" | cut -c1-60)" -result "$res"
+  if [ "$GW_FREE" = 1 ]; then
+    start_tokenjar "$gdir/free" "$RUN/server-gateway-free.log"
+    gpid=$TJ_PID
+    "$OUT/bin/runner" waitidle -pid "$gpid" >/dev/null
+    "$OUT/bin/runner" gateway -free -base "$TJ_BASE" -fake "http://127.0.0.1:$fport" -pid "$gpid" -results "$RESULTS" \
+      -duration "${DURATION}s" -conns "$GW_CONNS" -slow 0 2>&1 | tee "$RUN/gateway-free.txt" || true
+    stop "$gpid"
+  fi
+  stop "$fpid"
+  if [ "${BENCH_KEEP_COPY:-0}" != 1 ]; then rm -rf "$gdir"; fi
+}
+
+print_table() {
+  row -metric "machine load (1-min loadavg before each phase)" -target "(info)" -measured "${LOADS[*]}" -result INFO \
+    -note "the machine has $(nproc) cores; a load near or above that means other work shared them"
+  log "results ($RUN)"
+  "$OUT/bin/runner" table -results "$RESULTS" | tee "$RUN/table.txt"
+  "$OUT/bin/runner" table -results "$RESULTS" -md >"$RUN/table.md"
+  echo
+  echo "Markdown table: $RUN/table.md"
+}
+
+if [ "$ONLY" = gateway ]; then
+  gateway_phase
+  print_table
+  exit 0
+elif [ -n "$ONLY" ]; then
+  echo "BENCH_ONLY=$ONLY: only \"gateway\" is known" >&2
+  exit 2
+fi
 
 # ---------------------------------------------------------------- 3. seed
 DEMO=$DATA/demo.json
@@ -267,6 +341,9 @@ if [ -n "${BENCH_BASELINE_BIN:-}" ]; then
   rm -rf "$BDATA"
 fi
 
+# ---------------------------------------------------------------- 8c. the AI gateway
+if [ "$GATEWAY" = 1 ]; then gateway_phase; fi
+
 # ---------------------------------------------------------------- 9. ledger check, table
 if [ "$CHECK" = 1 ]; then
   log "tokenjar check on $WDATA"
@@ -279,11 +356,4 @@ if [ "$CHECK" = 1 ]; then
 fi
 if [ "$INGEST_COPY" = 1 ] && [ "${BENCH_KEEP_COPY:-0}" != 1 ]; then rm -rf "$WDATA"; fi
 
-row -metric "machine load (1-min loadavg before each phase)" -target "(info)" -measured "${LOADS[*]}" -result INFO \
-  -note "the machine has $(nproc) cores; a load near or above that means other work shared them"
-
-log "results ($RUN)"
-"$OUT/bin/runner" table -results "$RESULTS" | tee "$RUN/table.txt"
-"$OUT/bin/runner" table -results "$RESULTS" -md >"$RUN/table.md"
-echo
-echo "Markdown table: $RUN/table.md"
+print_table

@@ -18,6 +18,8 @@
 //	runner waitidle -pid PID                        wait until the process has used no CPU for 2 s
 //	runner rss -pid PID                             print VmRSS and VmHWM (KiB)
 //	runner cputicks -pid PID                        print user+system CPU ticks (1/100 s)
+//	runner fakeai -addr 127.0.0.1:PORT              a fake OpenAI-compatible provider that answers at once
+//	runner gateway -base URL -fake URL -pid PID     the AI gateway against the fake, direct vs through tokenjar
 package main
 
 import (
@@ -51,6 +53,8 @@ func main() {
 		"waitidle":    cmdWaitIdle,
 		"rss":         cmdRSS,
 		"cputicks":    cmdCPUTicks,
+		"fakeai":      cmdFakeAI,
+		"gateway":     cmdGateway,
 	}
 	f, ok := cmds[os.Args[1]]
 	if !ok {
