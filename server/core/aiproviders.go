@@ -201,6 +201,7 @@ func isAIProviderUniqueErr(err error) bool {
 
 // CreateAIProvider adds a provider (admins only). The key is sealed with box and never shown again.
 func (s *Service) CreateAIProvider(ctx context.Context, p Principal, in AIProviderInput, box *KeyBox) (AIProviderInfo, error) {
+	defer s.gwConf.clear() // after the change has committed
 	if err := p.requireAdmin(); err != nil {
 		return AIProviderInfo{}, err
 	}
@@ -228,6 +229,7 @@ func (s *Service) CreateAIProvider(ctx context.Context, p Principal, in AIProvid
 
 // UpdateAIProvider changes a provider (admins only); fields left nil stay as they are.
 func (s *Service) UpdateAIProvider(ctx context.Context, p Principal, id int64, in AIProviderInput, box *KeyBox) (AIProviderInfo, error) {
+	defer s.gwConf.clear() // after the change has committed
 	if err := p.requireAdmin(); err != nil {
 		return AIProviderInfo{}, err
 	}
@@ -265,6 +267,7 @@ func aiProviderErr(err error) error {
 
 // DeleteAIProvider removes a provider and its sealed key (admins only).
 func (s *Service) DeleteAIProvider(ctx context.Context, p Principal, id int64) error {
+	defer s.gwConf.clear() // after the change has committed
 	if err := p.requireAdmin(); err != nil {
 		return err
 	}
@@ -290,10 +293,8 @@ func (s *Service) ListAIProviders(ctx context.Context, p Principal) ([]AIProvide
 	return out, err
 }
 
-// AIProviderConfigs are every provider with its key opened, for the gateway's routing and upstream
-// requests. It is not an API: nothing it returns may reach a reply or a log line but through
-// AIProviderConfig's redacting String.
-func (s *Service) AIProviderConfigs(ctx context.Context, box *KeyBox) ([]AIProviderConfig, error) {
+// loadAIProviderConfigs reads every provider and opens its key (see AIProviderConfigs).
+func (s *Service) loadAIProviderConfigs(ctx context.Context, box *KeyBox) ([]AIProviderConfig, error) {
 	rows, err := s.db.Read().ListProviders(ctx)
 	if err != nil {
 		return nil, err

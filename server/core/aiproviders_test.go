@@ -183,3 +183,55 @@ func TestPriceOverridesPriceTheGateway(t *testing.T) {
 }
 
 func gwPtr[T any](v T) *T { return &v }
+
+// The gateway's cached providers and prices follow every admin change at once (the cache is
+// cleared after each change commits), not after the cache's TTL. Not covered: changes made by
+// another process, which the TTL bounds.
+func TestGatewayConfigFollowsAdminChanges(t *testing.T) {
+	h := newHarness(t, time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+	box := testKeyBox(t, 7)
+	names := func() []string {
+		cfgs, err := h.svc.AIProviderConfigs(h.ctx, box)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, c := range cfgs {
+			out = append(out, c.Name+"@"+c.BaseURL)
+		}
+		return out
+	}
+	if got := names(); len(got) != 0 {
+		t.Fatalf("providers before any: %v", got)
+	}
+	info, err := h.svc.CreateAIProvider(h.ctx, h.owner, AIProviderInput{Name: gwPtr("Local"), Kind: gwPtr("openai-compatible"), BaseURL: gwPtr("http://127.0.0.1:11434/v1")}, box)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := names(); len(got) != 1 || got[0] != "Local@http://127.0.0.1:11434/v1" {
+		t.Fatalf("after create: %v", got)
+	}
+	if _, err := h.svc.UpdateAIProvider(h.ctx, h.owner, info.ID, AIProviderInput{BaseURL: gwPtr("http://127.0.0.1:8000/v1")}, box); err != nil {
+		t.Fatal(err)
+	}
+	if got := names(); len(got) != 1 || got[0] != "Local@http://127.0.0.1:8000/v1" {
+		t.Fatalf("after update: %v", got)
+	}
+	if err := h.svc.DeleteAIProvider(h.ctx, h.owner, info.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got := names(); len(got) != 0 {
+		t.Fatalf("after delete: %v", got)
+	}
+	book, _ := h.svc.PriceBook(h.ctx)
+	if _, src, _ := book.Lookup("gpt-4o"); src != PriceFromTable {
+		t.Fatalf("before the override: %s", src)
+	}
+	if _, err := h.svc.SetPrice(h.ctx, h.owner, "gpt-4o", PriceInput{Input: "1", Output: "2"}); err != nil {
+		t.Fatal(err)
+	}
+	book, _ = h.svc.PriceBook(h.ctx)
+	if _, src, _ := book.Lookup("gpt-4o"); src != PriceFromOverride {
+		t.Fatalf("after the override: %s", src)
+	}
+}

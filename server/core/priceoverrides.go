@@ -91,6 +91,7 @@ func overridePrice(o db.PriceOverride) Price {
 // SetPrice sets an admin's price for model (admins only). It overrides the shipped table for that id
 // (and its dated variants) and survives updates of the table.
 func (s *Service) SetPrice(ctx context.Context, p Principal, model string, in PriceInput) (PriceView, error) {
+	defer s.gwConf.clear() // after the change has committed
 	if err := p.requireAdmin(); err != nil {
 		return PriceView{}, err
 	}
@@ -114,6 +115,7 @@ func (s *Service) SetPrice(ctx context.Context, p Principal, model string, in Pr
 
 // DeletePrice returns model to the shipped table's price (admins only).
 func (s *Service) DeletePrice(ctx context.Context, p Principal, model string) error {
+	defer s.gwConf.clear() // after the change has committed
 	if err := p.requireAdmin(); err != nil {
 		return err
 	}
@@ -130,8 +132,8 @@ func (s *Service) DeletePrice(ctx context.Context, p Principal, model string) er
 	return err
 }
 
-// PriceBook is the shipped table with the admins' overrides, for pricing gateway requests.
-func (s *Service) PriceBook(ctx context.Context) (*PriceBook, error) {
+// loadPriceBook reads the admins' overrides over the shipped table (see PriceBook).
+func (s *Service) loadPriceBook(ctx context.Context) (*PriceBook, error) {
 	rows, err := s.db.Read().ListPriceOverrides(ctx)
 	if err != nil {
 		return nil, err

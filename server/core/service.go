@@ -20,7 +20,8 @@ type Service struct {
 	throttle *throttle
 	touched  sync.Map // key → time it was last recorded as used
 	lookups  *lookups
-	gwRates  gatewayRates // per-member gateway requests per minute (gateway_access.go)
+	gwRates  gatewayRates  // per-member gateway requests per minute (gateway_access.go)
+	gwConf   gatewayConfig // providers and prices, cached for the gateway (gateway_config.go)
 	// charges feeds the charger goroutine, which charges queued reports in groups.
 	charges     chan *pendingCharge
 	chargerDone chan struct{}
