@@ -1,4 +1,5 @@
-// Live usage events over Server-Sent Events (GET /api/v1/usage/stream, event name "usage").
+// Live usage events over Server-Sent Events (GET /api/v1/usage/stream, event name "usage"), and
+// "balance" notices (no content) when a gateway hold changed the caller's spending power.
 
 import type { UsageEvent } from './api';
 
@@ -8,6 +9,7 @@ export function subscribeUsage(
   url: string,
   onEvent: (ev: UsageEvent) => void,
   onState: (s: LiveState) => void = () => {},
+  onBalance: () => void = () => {},
 ): () => void {
   if (typeof EventSource === 'undefined') {
     onState('offline');
@@ -24,5 +26,44 @@ export function subscribeUsage(
       /* ignore a malformed message */
     }
   });
+  es.addEventListener('balance', () => onBalance());
   return () => es.close();
+}
+
+/**
+ * Keeps a figure that the server only signals (GET /balance on a "balance" notice) fresh:
+ * `soon()` reads it once after `ms` of quiet, however many notices came; `now()` reads it at
+ * once. Only the latest read is applied, so a slow older reply never overwrites a newer one.
+ */
+export function liveReader<T>(
+  read: () => Promise<T>,
+  apply: (v: T) => void,
+  fail: (e: unknown) => void = () => {},
+  ms = 150,
+): { now: () => Promise<void>; soon: () => void; stop: () => void } {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let seq = 0;
+  let stopped = false;
+  async function now() {
+    clearTimeout(timer);
+    const mine = ++seq;
+    try {
+      const v = await read();
+      if (mine === seq && !stopped) apply(v);
+    } catch (e) {
+      if (mine === seq && !stopped) fail(e);
+    }
+  }
+  return {
+    now,
+    soon() {
+      if (stopped) return;
+      clearTimeout(timer);
+      timer = setTimeout(now, ms);
+    },
+    stop() {
+      stopped = true;
+      clearTimeout(timer);
+    },
+  };
 }
