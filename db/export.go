@@ -374,7 +374,8 @@ func (cells csvCells) finish(b []byte, n *[csvInts]string, t *[csvTexts]string) 
 	b = strconv.AppendBool(b, n[16] != "0") // estimated
 	b = append(b, ',')
 	b = strconv.AppendBool(b, n[17] != "0") // over the hold
-	for i := 18; i < 23; i++ {              // prices, empty when the gateway did not price the event
+	// The prices, empty when the gateway did not price the event.
+	for i := 18; i < 23; i++ {
 		b = append(b, ',')
 		if n[i] != "" {
 			b = appendMicroUSD(b, atoi(n[i]))
