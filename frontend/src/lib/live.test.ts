@@ -5,7 +5,7 @@ describe('liveReader', () => {
   beforeEach(() => vi.useFakeTimers());
   afterEach(() => vi.useRealTimers());
 
-  it('reads once for a burst of notices, after the quiet time', async () => {
+  it('reads once for a burst of notices, soon after the first', async () => {
     const read = vi.fn(async () => 1);
     const apply = vi.fn();
     const r = liveReader(read, apply, undefined, 150);
@@ -14,9 +14,20 @@ describe('liveReader', () => {
     vi.advanceTimersByTime(100);
     r.soon();
     expect(read).not.toHaveBeenCalled();
-    await vi.advanceTimersByTimeAsync(150);
+    await vi.advanceTimersByTimeAsync(60);
     expect(read).toHaveBeenCalledTimes(1);
     expect(apply).toHaveBeenCalledWith(1);
+  });
+
+  it('keeps reading under a steady flow of notices', async () => {
+    const read = vi.fn(async () => 1);
+    const r = liveReader(read, () => {}, undefined, 150);
+    for (let i = 0; i < 20; i++) {
+      r.soon();
+      await vi.advanceTimersByTimeAsync(50);
+    }
+    expect(read.mock.calls.length).toBeGreaterThanOrEqual(6);
+    r.stop();
   });
 
   it('applies only the latest read when an older one answers last', async () => {

@@ -32,8 +32,8 @@ export function subscribeUsage(
 
 /**
  * Keeps a figure that the server only signals (GET /balance on a "balance" notice) fresh:
- * `soon()` reads it once after `ms` of quiet, however many notices came; `now()` reads it at
- * once. Only the latest read is applied, so a slow older reply never overwrites a newer one.
+ * `soon()` reads it once `ms` after the first notice of a burst, however many came; `now()`
+ * reads it at once. Only the latest read is applied, so a slow older reply never overwrites a newer one.
  */
 export function liveReader<T>(
   read: () => Promise<T>,
@@ -46,6 +46,7 @@ export function liveReader<T>(
   let stopped = false;
   async function now() {
     clearTimeout(timer);
+    timer = undefined;
     const mine = ++seq;
     try {
       const v = await read();
@@ -57,9 +58,13 @@ export function liveReader<T>(
   return {
     now,
     soon() {
-      if (stopped) return;
-      clearTimeout(timer);
-      timer = setTimeout(now, ms);
+      // The first notice of a burst sets the time; later ones ride along, so a steady flow of
+      // notices (many requests at once) still reads every `ms`, never starves.
+      if (stopped || timer !== undefined) return;
+      timer = setTimeout(() => {
+        timer = undefined;
+        void now();
+      }, ms);
     },
     stop() {
       stopped = true;
