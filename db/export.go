@@ -28,7 +28,11 @@ import (
 // CSVColumns are the export's columns, in order.
 var CSVColumns = []string{"id", "at", "member", "memberEmail", "app", "model", "provider", "modality", "usageType",
 	"description", "shortDescription", "inputTokens", "outputTokens", "totalTokens", "processingTimeMs", "project",
-	"billingSource", "costUsd", "credits", "charged", "debt", "refunded"}
+	"billingSource", "costUsd", "credits", "charged", "debt", "refunded",
+	// Gateway metering (SPEC 10), added at the end so readers of the older columns keep working:
+	// 0, false or empty for reported usage. Prices in USD per million tokens (per image).
+	"cachedInputTokens", "cacheWriteTokens", "reasoningTokens", "estimated", "overHold",
+	"priceInput", "priceOutput", "priceCachedInput", "priceCacheWrite", "pricePerImage"}
 
 // csvRaw is a row as SQLite hands it over: its cells joined by a unit separator (0x1f), NULL
 // as nothing. A text holding that byte itself makes the row one cell too long; its texts are
@@ -36,12 +40,14 @@ var CSVColumns = []string{"id", "at", "member", "memberEmail", "app", "model", "
 // forbids it either.
 const csvRaw = `concat_ws(x'1f', e.id, e.at, e.user_id, ifnull(e.app_id, ''), e.input_tokens, e.output_tokens, ` +
 	`e.total_tokens, ifnull(e.processing_time_ms, ''), ifnull(e.delegation_id, ''), e.credits, e.charged, e.debt, ` +
-	`ifnull(e.refunded_at, ''), e.model, e.provider, e.modality, e.usage_type, e.description, e.short_description, ` +
+	`ifnull(e.refunded_at, ''), e.cached_input_tokens, e.cache_write_tokens, e.reasoning_tokens, e.estimated, ` +
+	`e.over_hold, ifnull(e.price_input_micro, ''), ifnull(e.price_output_micro, ''), ifnull(e.price_cached_micro, ''), ` +
+	`ifnull(e.price_cache_write_micro, ''), ifnull(e.price_per_image_micro, ''), e.model, e.provider, e.modality, e.usage_type, e.description, e.short_description, ` +
 	`e.project, ifnull(e.cost_usd, ''))`
 
 // csvInts and csvTexts count csvRaw's integer cells and the text cells after them.
 const (
-	csvInts  = 13
+	csvInts  = 23
 	csvTexts = 8
 )
 
@@ -359,7 +365,47 @@ func (cells csvCells) finish(b []byte, n *[csvInts]string, t *[csvTexts]string) 
 	b = append(b, ',')
 	b = appendCredits(b, atoi(n[11]))
 	b = append(b, ',')
-	return strconv.AppendBool(b, n[12] != "")
+	b = strconv.AppendBool(b, n[12] != "")
+	for i := 13; i < 16; i++ { // cached input, cache write and reasoning tokens
+		b = append(b, ',')
+		b = append(b, n[i]...)
+	}
+	b = append(b, ',')
+	b = strconv.AppendBool(b, n[16] != "0") // estimated
+	b = append(b, ',')
+	b = strconv.AppendBool(b, n[17] != "0") // over the hold
+	// The prices, empty when the gateway did not price the event.
+	for i := 18; i < 23; i++ {
+		b = append(b, ',')
+		if n[i] != "" {
+			b = appendMicroUSD(b, atoi(n[i]))
+		}
+	}
+	return b
+}
+
+// appendMicroUSD writes micro-USD as a USD decimal, as the API does: 2.5, 0.075, 3.
+func appendMicroUSD(b []byte, m int64) []byte {
+	if m < 0 {
+		b = append(b, '-')
+		m = -m
+	}
+	b = strconv.AppendInt(b, m/1_000_000, 10)
+	frac := m % 1_000_000
+	if frac == 0 {
+		return b
+	}
+	var digits [6]byte
+	for i := 5; i >= 0; i-- {
+		digits[i] = byte('0' + frac%10)
+		frac /= 10
+	}
+	n := 6
+	for digits[n-1] == '0' {
+		n--
+	}
+	b = append(b, '.')
+	return append(b, digits[:n]...)
 }
 
 // appendCredits writes millicredits as the API does: 12.3, 0.001, 5.

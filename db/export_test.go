@@ -9,7 +9,7 @@ import (
 // makes it, finished into the export's line.
 func BenchmarkCSVLineFinish(b *testing.B) {
 	w := csvWalk{cells: csvCells{member: map[int64][]byte{2: []byte(`"Ada Lovelace","member002@example.org"`)}, app: map[int64][]byte{6: []byte(`"photo-studio"`)}}}
-	raw := "9876543\x1f1763884800123\x1f2\x1f6\x1f1200\x1f340\x1f1540\x1f2100\x1f\x1f384\x1f1\x1f0\x1f\x1fgpt-4o-mini\x1fOpenAI\x1ftext\x1ftoken_usage\x1fScale test request\x1f\x1fCourse 4\x1f0.000384"
+	raw := "9876543\x1f1763884800123\x1f2\x1f6\x1f1200\x1f340\x1f1540\x1f2100\x1f\x1f384\x1f1\x1f0\x1f\x1f0\x1f0\x1f0\x1f0\x1f0\x1f\x1f\x1f\x1f\x1f\x1fgpt-4o-mini\x1fOpenAI\x1ftext\x1ftoken_usage\x1fScale test request\x1f\x1fCourse 4\x1f0.000384"
 	var line []byte
 	b.ReportAllocs()
 	for b.Loop() {
@@ -30,6 +30,17 @@ func TestAppendStampMatchesRFC3339Nano(t *testing.T) {
 		want := time.UnixMilli(m).UTC().Format(time.RFC3339Nano)
 		if got := string(appendStamp(nil, m)); got != want {
 			t.Fatalf("appendStamp(%d) = %s, want %s", m, got, want)
+		}
+	}
+}
+
+// appendMicroUSD writes what MicroUSD.String writes (core/prices.go): the fraction's trailing
+// zeros dropped.
+func TestAppendMicroUSD(t *testing.T) {
+	for m, want := range map[int64]string{0: "0", 1: "0.000001", 2_500_000: "2.5", 75_000: "0.075", 3_000_000: "3",
+		15_000_010: "15.00001", 123_456_789: "123.456789"} {
+		if got := string(appendMicroUSD(nil, m)); got != want {
+			t.Errorf("appendMicroUSD(%d) = %s, want %s", m, got, want)
 		}
 	}
 }

@@ -10,6 +10,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import OpenAI from 'openai';
 import { chromium } from 'playwright-core';
 import { startFakeOidc } from './fake-oidc.mjs';
 import { startFakeOpenAI } from './fake-openai.mjs';
@@ -683,24 +684,21 @@ test('25 students report usage with their own keys', async () => {
     assertEqual(p.json.billingSource, 'personal', 'a personal report');
     s.personal.push(p.json.id);
   }
-  // More than what is left of the day's allowance is split (SPEC section 5): the allowance pays
-  // what it has left, the rest goes on to personal credits (or debt), and the reply says why.
+  // More than the day's allowance is split (SPEC 5): the allowance pays what it has left, the rest
+  // falls through to personal credits, never to nothing, and the reply says why.
   const s5 = S.students.find((s) => s.i === 5);
-  const allowanceLeft = 500_000 - s5.delegated.reduce((a, e) => a + e.milli, 0);
   const big = await api('/usage', {
     token: s5.token,
     method: 'POST',
     body: { description: 'a very long essay', credits: 600, model: 'gpt-4o', project: 'Essay' },
   });
   assertEqual(big.status, 201, 'a report bigger than the allowance');
-  assertEqual(String(big.json.billingSource), String(s5.delegationId), 'the allowance pays first');
-  const paidByAllowance = big.json.parts
-    .filter((p) => String(p.source) === String(s5.delegationId))
-    .reduce((a, p) => a + toMilli(p.credits), 0);
-  assertEqual(paidByAllowance, allowanceLeft, 'the allowance pays what it has left, no more');
-  assert(typeof big.json.sourceNote === 'string' && big.json.sourceNote.length > 10, `the reply says why: ${big.json.sourceNote}`);
-  // The granted view counts what the allowance paid; the granted CSV still lists the whole event.
-  s5.delegated.push({ id: big.json.id, milli: allowanceLeft, eventMilli: toMilli(big.json.creditsCharged) });
+  assertEqual(String(big.json.billingSource), String(s5.delegationId), 'the allowance pays its part');
+  assert(typeof big.json.sourceNote === 'string' && /the rest went to the next source/.test(big.json.sourceNote), `the reply says why: ${big.json.sourceNote}`);
+  const allowanceLeft = 500_000 - s5.delegated.reduce((a, e) => a + e.milli, 0);
+  assertEqual(toMilli(big.json.creditsCharged), 600_000, 'the whole report is charged');
+  // The allowance's share is what the teacher sees; the event's credits are the whole report.
+  s5.delegated.push({ id: big.json.id, milli: allowanceLeft, total: 600_000 });
   S.fellThrough = big.json;
 });
 
@@ -751,8 +749,9 @@ test('the teacher sees per-student totals equal to the reported credits, and exp
   assertEqual(csv.rows.map((r) => Number(r.id)).sort((a, b) => a - b), expectedIds, 'the CSV rows are the reported events');
   const personal = new Set(S.students.flatMap((s) => s.personal));
   assert(csv.rows.every((r) => !personal.has(Number(r.id))), 'no personal event in the CSV');
-  const csvTotal = expectedTotal + S.students.flatMap((s) => s.delegated).reduce((a, e) => a + (e.eventMilli ?? e.milli) - e.milli, 0);
-  assertEqual(csv.rows.reduce((a, r) => a + toMilli(r.credits), 0), csvTotal, 'the CSV credits sum to the events');
+  // A split event's credits are the whole report; the allowance paid only its share of it.
+  const splitRest = S.students.flatMap((s) => s.delegated).reduce((a, e) => a + (e.total ? e.total - e.milli : 0), 0);
+  assertEqual(csv.rows.reduce((a, r) => a + toMilli(r.credits), 0), expectedTotal + splitRest, 'the CSV credits sum to the total and the split rest');
   for (const s of S.students) {
     const mine = csv.rows.filter((r) => r.member === s.name);
     assertEqual(mine.length, s.delegated.length, `CSV rows of ${s.name}`);
@@ -1185,6 +1184,167 @@ test('a member opens Connect an AI app and makes a key for this device', async (
   await assertNoPageOverflow(page, 'connect');
   await page.context().close();
   S.current = null;
+});
+
+test('the openai package streams a chat through the gateway while the usage page shows it live', async () => {
+  const fakeKey = 'sk-e2e-stream-SECRET-7777';
+  const model = 'e2e-stream-chat';
+  const fake = await startFakeOpenAI({ key: fakeKey, models: [model], streamChunks: 10, streamDelayMs: 200 });
+  try {
+    // The provider and its price, through the admin API: $10 in and $30 out per million tokens.
+    const prov = await api('/providers', {
+      token: S.token,
+      method: 'POST',
+      body: { name: 'Streaming fake', kind: 'openai-compatible', baseUrl: fake.baseUrl, apiKey: fakeKey, models: [model] },
+    });
+    assertEqual(prov.status, 201, `POST /providers (${prov.text.slice(0, 200)})`);
+    const price = await api(`/prices/${model}`, { token: S.token, method: 'PUT', body: { input: '10', output: '30' } });
+    assertEqual(price.status, 200, `PUT /prices/${model} (${price.text.slice(0, 200)})`);
+
+    // A member with 100 credits of their own and a personal token.
+    const member = { email: 'streamer@example.org', name: 'Sam Streamer', password: 'stream-password-1' };
+    const made = await api('/members', { token: S.token, method: 'POST', body: { ...member, role: 'member' } });
+    assertEqual(made.status, 201, `POST /members (${made.text.slice(0, 200)})`);
+    const grant = await api(`/members/${made.json.id}/grants`, { token: S.token, method: 'POST', body: { kind: 'addon', credits: 100 } });
+    assertEqual(grant.status, 201, 'grant to the member');
+    const client = cookieClient(base);
+    assertEqual((await client.call('/auth/login', { method: 'POST', body: { email: member.email, password: member.password } })).status, 200, 'the member signs in (API)');
+    const tok = await client.call('/tokens', { method: 'POST', body: { name: 'e2e node script' } });
+    assertEqual(tok.status, 201, 'a personal token');
+    const token = tok.json.token;
+
+    // The member's usage log in the browser, live, with what they can spend.
+    const page = (S.current = await newPage('streamer'));
+    await page.goto(`${base}/login`);
+    await page.getByLabel('Email').fill(member.email);
+    await page.getByLabel('Password').fill(member.password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Overview', level: 1 }).waitFor();
+    // The Overview shows the spending power too.
+    await waitFor(async () => (await page.getByTestId('spend-available').textContent()) === '100', 'Overview: can spend 100');
+    await page.goto(`${base}/usage`);
+    await page.locator('[data-live="live"]').waitFor();
+    const held = page.getByTestId('spend-held');
+    const available = page.getByTestId('spend-available');
+    await waitFor(async () => (await available.textContent()) === '100' && (await held.textContent()) === '0', 'before: 100 available, 0 held');
+    assertEqual(await page.locator('table.usage tbody tr').count(), 0, 'no requests yet');
+    await page.evaluate(() => (window.__notReloaded = true));
+
+    // While the stream runs, watch the page's figures.
+    let streaming = true;
+    const seen = { held: new Set(), available: new Set() };
+    const watcher = (async () => {
+      while (streaming) {
+        seen.held.add(await held.textContent());
+        seen.available.add(await available.textContent());
+        await sleep(50);
+      }
+    })();
+
+    const openai = new OpenAI({ baseURL: `${base}/v1`, apiKey: token, maxRetries: 0 });
+    const t0 = Date.now();
+    const arrivals = [];
+    let text = '';
+    let usageChunks = 0;
+    try {
+      const stream = await openai.chat.completions.create({
+        model,
+        messages: [{ role: 'user', content: 'Count to ten, slowly.' }],
+        max_tokens: 1000,
+        stream: true,
+      });
+      for await (const chunk of stream) {
+        arrivals.push(Date.now() - t0);
+        text += chunk.choices[0]?.delta?.content ?? '';
+        if (chunk.usage) usageChunks++;
+      }
+    } finally {
+      streaming = false;
+      await watcher;
+    }
+    assertEqual(text, 'w0 w1 w2 w3 w4 w5 w6 w7 w8 w9 ', 'the streamed text');
+    // A real pass-through: the first chunk long before the last (10 chunks, 200 ms apart).
+    assert(arrivals.length >= 10, `chunks: ${arrivals.length}`);
+    const spread = arrivals.at(-1) - arrivals[0];
+    assert(arrivals[0] < 1000 && spread >= 1500, `chunks arrive as sent, not buffered: first at ${arrivals[0]} ms, last at ${arrivals.at(-1)} ms`);
+    // tokenjar asked the provider for the usage chunk and kept it from this client, which did not ask.
+    assertEqual(fake.streams.map((x) => x.includeUsage), [true], 'include_usage injected upstream');
+    assertEqual(usageChunks, 0, 'no usage chunk for a client that did not ask');
+    assert(!fake.keys.some((k) => k.startsWith('tj_')), 'the member token never reaches the provider');
+
+    // The hold showed while the stream ran: 1000 output tokens at $30/M and the input, about 30 credits.
+    const heldDuring = [...seen.held].map(Number).filter((n) => n > 0);
+    assert(heldDuring.length > 0 && heldDuring.every((n) => n >= 30 && n < 32), `"held now" while streaming: ${[...seen.held].join(', ')}`);
+    const availDuring = [...seen.available].map(Number);
+    assert(availDuring.some((n) => n <= 70 && n > 68), `"can spend now" while streaming: ${availDuring.join(', ')}`);
+
+    // The row arrives live, with the model and the provider; the hold settles to the actual cost:
+    // 20 tokens in at $10/M and 10 out at $30/M = $0.0005 = 0.5 credits.
+    const row = page.locator('table.usage tbody tr').first();
+    await row.waitFor();
+    await waitFor(async () => (await row.textContent()).includes(model) && (await row.textContent()).includes('Streaming fake'), 'the live row names the model and the provider');
+    assertEqual((await row.locator('td.credits').textContent()).trim(), '0.5', 'the row’s credits');
+    await waitFor(async () => (await held.textContent()) === '0' && (await available.textContent()) === '99.5', 'after: 0 held, 99.5 available');
+    assert(await page.evaluate(() => window.__notReloaded === true), 'the page was not reloaded');
+    const bal = (await client.call('/balance')).json;
+    assertEqual([bal.total, bal.available, bal.reserved], [99.5, 99.5, 0], 'GET /balance after the stream');
+    const ev = (await client.call('/usage')).json.items[0];
+    assertEqual([ev.model, ev.provider, ev.inputTokens, ev.outputTokens, ev.estimated, ev.prices?.input, ev.prices?.output], [model, 'Streaming fake', 20, 10, false, 10, 30], 'the event');
+    await row.getByRole('button').first().click();
+    await page.getByRole('dialog').getByText('Streaming fake').waitFor();
+    await page.getByTestId('detail-prices').getByText('10 in · 30 out', { exact: false }).waitFor();
+    await page.keyboard.press('Escape');
+    await settle(page);
+    await shoot(page, 'usage-gateway');
+    await page.context().close();
+    S.current = null;
+
+    // The CSV export carries the gateway columns at the end.
+    const csv = parseCsv((await client.call('/usage/export?format=csv')).text);
+    const r = csv.rows[0];
+    assertEqual([r.model, r.provider, r.estimated, r.overHold, r.priceInput, r.priceOutput], [model, 'Streaming fake', 'false', 'false', '10', '30'], 'the CSV row');
+
+    // A member whose allowance cannot cover the hold gets 402 from the openai package, in words a child reads.
+    const tiny = { email: 'tiny@example.org', name: 'Tia Tiny', password: 'tiny-password-1' };
+    const madeTiny = await api('/members', { token: S.token, method: 'POST', body: { ...tiny, role: 'member' } });
+    assertEqual(madeTiny.status, 201, 'POST /members (tiny)');
+    const del = await api('/delegations', {
+      token: S.token,
+      method: 'POST',
+      body: { granteeEmail: tiny.email, credits: 0.01, period: 'day', note: 'Homework' },
+    });
+    assertEqual(del.status, 201, `POST /delegations (${del.text.slice(0, 200)})`);
+    const tinyClient = cookieClient(base);
+    assertEqual((await tinyClient.call('/auth/login', { method: 'POST', body: { email: tiny.email, password: tiny.password } })).status, 200, 'tiny signs in');
+    const tinyTok = await tinyClient.call('/tokens', { method: 'POST', body: { name: 'homework laptop', delegationId: del.json.id } });
+    assertEqual(tinyTok.status, 201, 'a token bound to the allowance');
+    const streamsBefore = fake.streams.length;
+    let refused;
+    try {
+      const s2 = await new OpenAI({ baseURL: `${base}/v1`, apiKey: tinyTok.json.token, maxRetries: 0 }).chat.completions.create({
+        model,
+        messages: [{ role: 'user', content: 'Write my essay.' }],
+        max_tokens: 1000,
+        stream: true,
+      });
+      for await (const _ of s2) {
+        /* never reached */
+      }
+    } catch (e) {
+      refused = e;
+    }
+    assert(refused instanceof OpenAI.APIError, `an APIError from the openai package, got ${refused}`);
+    assertEqual(refused.status, 402, 'the status');
+    assert(
+      /Your Homework allowance from Olivia Owner (is used up|has only [\d.]+ credits left) until /.test(refused.message),
+      `a readable message: ${refused.message}`,
+    );
+    assertEqual(fake.streams.length, streamsBefore, 'nothing reached the provider');
+    const tinyBal = (await tinyClient.call('/balance')).json;
+    assertEqual([tinyBal.total, tinyBal.debt, tinyBal.reserved], [0, 0, 0], 'no charge, no debt, nothing held');
+  } finally {
+    await fake.close();
+  }
 });
 
 test('no uncaught errors in the browser', async () => {

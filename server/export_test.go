@@ -33,6 +33,16 @@ func csvRecord(it core.UsageItem) []string {
 	if it.ProcessingTimeMs != nil {
 		pt = strconv.FormatInt(*it.ProcessingTimeMs, 10)
 	}
+	price := func(i int) string {
+		if it.Prices == nil {
+			return ""
+		}
+		p := []*core.MicroUSD{&it.Prices.Input, &it.Prices.Output, &it.Prices.CachedInput, &it.Prices.CacheWrite, it.Prices.PerImage}[i]
+		if p == nil {
+			return ""
+		}
+		return p.String()
+	}
 	cost := ""
 	if string(it.CostUSD) != "null" {
 		cost = string(it.CostUSD)
@@ -41,7 +51,9 @@ func csvRecord(it core.UsageItem) []string {
 		cell(it.Provider), cell(it.Modality), cell(it.UsageType), cell(it.Description), cell(it.ShortDescription),
 		strconv.FormatInt(it.InputTokens, 10), strconv.FormatInt(it.OutputTokens, 10), strconv.FormatInt(it.TotalTokens, 10),
 		pt, cell(it.Project), it.BillingSource, cost, it.Credits.String(), strconv.FormatBool(it.Charged), it.Debt.String(),
-		strconv.FormatBool(it.Refunded)}
+		strconv.FormatBool(it.Refunded),
+		strconv.FormatInt(it.CachedInputTokens, 10), strconv.FormatInt(it.CacheWriteTokens, 10), strconv.FormatInt(it.ReasoningTokens, 10),
+		strconv.FormatBool(it.Estimated), strconv.FormatBool(it.OverHold), price(0), price(1), price(2), price(3), price(4)}
 }
 
 func TestCSVExportMatchesTheItems(t *testing.T) {
@@ -74,10 +86,53 @@ func TestCSVExportMatchesTheItems(t *testing.T) {
 	}
 	ts.do("POST", "/api/v1/usage/"+itoa(ids[0])+"/refund", ts.owner, map[string]any{}, 200, nil)
 
+	// Gateway events carry the metering columns at the end: cache and reasoning tokens, an
+	// estimated charge, one over its hold, the prices (with and without a per-image price).
+	ts.grant(jane, "addon", "100000")
+	ctx := context.Background()
+	janeP := core.Principal{Via: core.ViaToken, UserID: jane, Role: core.RoleMember}
+	gw := []struct {
+		price core.Price
+		use   core.GatewayUsage
+	}{
+		{core.Price{Model: "gpt-x", Input: 2_500_000, Output: 10_000_000, CachedInput: 1_250_000, HasCached: true},
+			core.GatewayUsage{Usage: core.ModelUsage{InputTokens: 1000, CachedInputTokens: 400, CacheWriteTokens: 100, OutputTokens: 500, ReasoningTokens: 120}}},
+		{core.Price{Model: "gpt-x", Input: 75_000, Output: 300_000},
+			core.GatewayUsage{Usage: core.ModelUsage{InputTokens: 50, OutputTokens: 5000}, Estimated: true}},
+	}
+	for _, g := range gw {
+		call := core.GatewayCall{MemberID: jane, Model: "gpt-x", Provider: "Fake AI", Price: g.price, MinOutputTokens: 1,
+			Hold: core.HoldRequest{InputTokens: 1000, OutputTokens: 1000, CacheMarks: core.CacheMarksNone}, UsageType: "token_usage", Modality: "text"}
+		h, err := ts.svc.HoldGatewayCall(ctx, janeP, call)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ts.svc.SettleGatewayCall(ctx, h, call, g.use); err != nil {
+			t.Fatal(err)
+		}
+	}
+
 	for _, tok := range []string{ts.owner, janeToken} {
 		items := exportedItems(t, ts.do("GET", "/api/v1/usage/export?format=json", tok, nil, 200, nil))
-		if len(items) != len(reports) {
-			t.Fatalf("JSON export has %d items, want %d", len(items), len(reports))
+		want := len(reports)
+		if tok == janeToken {
+			want += len(gw)
+			var est, metered int
+			for _, it := range items {
+				if it.Estimated && it.OverHold && it.Prices != nil && it.Prices.Input == 75_000 {
+					est++
+				}
+				if it.CachedInputTokens == 400 && it.CacheWriteTokens == 100 && it.ReasoningTokens == 120 && it.Prices != nil &&
+					it.Prices.CachedInput == 1_250_000 && !it.Estimated {
+					metered++
+				}
+			}
+			if est != 1 || metered != 1 {
+				t.Fatalf("gateway events: %d estimated, %d metered, want 1 each", est, metered)
+			}
+		}
+		if len(items) != want {
+			t.Fatalf("JSON export has %d items, want %d", len(items), want)
 		}
 		records, err := csv.NewReader(bytes.NewReader(ts.do("GET", "/api/v1/usage/export?format=csv", tok, nil, 200, nil))).ReadAll()
 		if err != nil {
@@ -116,9 +171,32 @@ func exportedItems(t *testing.T, body []byte) []core.UsageItem {
 			*dst = c
 			delete(m, k)
 		}
+		// Prices are USD decimals (MicroUSD writes them, nothing reads them back).
+		var prices map[string]json.Number
+		if p := m["prices"]; len(p) > 0 && string(p) != "null" {
+			if err := json.Unmarshal(p, &prices); err != nil {
+				t.Fatal(err)
+			}
+		}
+		delete(m, "prices")
 		b, _ := json.Marshal(m)
 		if err := json.Unmarshal(b, &items[i]); err != nil {
 			t.Fatal(err)
+		}
+		if prices != nil {
+			usd := func(k string) core.MicroUSD {
+				v, ok := core.ParseMicroUSD(string(prices[k]))
+				if !ok {
+					t.Fatalf("item %d: price %s = %q", i, k, prices[k])
+				}
+				return v
+			}
+			ep := &core.EventPrices{Input: usd("input"), Output: usd("output"), CachedInput: usd("cachedInput"), CacheWrite: usd("cacheWrite")}
+			if prices["perImage"] != "" {
+				v := usd("perImage")
+				ep.PerImage = &v
+			}
+			items[i].Prices = ep
 		}
 	}
 	return items

@@ -73,7 +73,9 @@ var (
 	streamRecheckBeforeSend = time.Second
 )
 
-// stream sends new usage events the caller may see as server-sent events, for as long as the
+// stream sends new usage events the caller may see as server-sent events ("usage"), and
+// "balance" notices when a gateway hold made, settled or released changed the caller's
+// spending power, for as long as the
 // credential it was opened with holds: a revoked token, an ended session or a disabled member
 // ends it, and nothing more is sent.
 func (s *Server) stream(c *fiber.Ctx) error {
@@ -121,6 +123,18 @@ func (s *Server) stream(c *fiber.Ctx) error {
 				}
 				b, _ := json.Marshal(it)
 				fmt.Fprintf(w, "event: usage\ndata: %s\n\n", b)
+			case <-sub.Balance:
+				// A notice without figures: the viewer reads GET /balance, which shows each
+				// member only their own (a granter never learns the grantee's usage from it).
+				select {
+				case <-sub.Done:
+					return
+				default:
+				}
+				if time.Since(checked) >= streamRecheckBeforeSend && !valid() {
+					return
+				}
+				w.WriteString("event: balance\ndata: {}\n\n")
 			case <-recheck.C:
 				if !valid() {
 					return

@@ -12,15 +12,18 @@ import (
 	"time"
 
 	"tokenjar/db"
+	"tokenjar/server/core"
 )
 
 // liveStream is an open GET /usage/stream as a viewer sees it.
 type liveStream struct {
-	t     *testing.T
-	mu    sync.Mutex
-	got   []int64
-	ended chan struct{} // closed when the server ends the response
-	stop  func()
+	t   *testing.T
+	mu  sync.Mutex
+	got []int64
+	// balances counts "balance" notices, whose data must be {} (anything else is counted in bad).
+	balances, bad int
+	ended         chan struct{} // closed when the server ends the response
+	stop          func()
 }
 
 // openStream connects with the given client (a cookie jar) and bearer token ("" for none).
@@ -42,13 +45,26 @@ func openStream(t *testing.T, ts *testServer, client *http.Client, token string)
 		defer close(ls.ended)
 		sc := bufio.NewScanner(resp.Body)
 		first := true
+		event := ""
 		for sc.Scan() {
 			line := sc.Text()
 			if first && strings.HasPrefix(line, ": connected") {
 				first = false
 				close(ready)
 			}
-			if data, ok := strings.CutPrefix(line, "data: "); ok {
+			if name, ok := strings.CutPrefix(line, "event: "); ok {
+				event = name
+				continue
+			}
+			if data, ok := strings.CutPrefix(line, "data: "); ok && event == "balance" {
+				ls.mu.Lock()
+				if data == "{}" {
+					ls.balances++
+				} else {
+					ls.bad++
+				}
+				ls.mu.Unlock()
+			} else if ok {
 				var it struct{ ID int64 }
 				json.Unmarshal([]byte(data), &it)
 				ls.mu.Lock()
@@ -225,5 +241,66 @@ func TestStreamRechecksCredentialsEndedElsewhere(t *testing.T) {
 	s.waitEnded("after its token was revoked in the database")
 	if slices.Contains(s.ids(), after) {
 		t.Fatalf("the stream delivered event %d after its token was revoked", after)
+	}
+}
+
+func (ls *liveStream) notices() (balances, bad int) {
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	return ls.balances, ls.bad
+}
+
+// Proves: over the wire, a gateway hold and its settle send "balance" notices (data {}) to the
+// member and to the granter whose allowance the hold took, and none to another member; the
+// settle's usage event still goes to both. Not: what the dashboard does with them (e2e).
+func TestStreamSendsBalanceNotices(t *testing.T) {
+	ts := newTestServer(t)
+	kid, kidToken := ts.member("kid@example.org")
+	_, otherToken := ts.member("other@example.org")
+	var me struct{ ID int64 }
+	ts.do("GET", "/api/v1/me", ts.owner, nil, 200, &me)
+	ts.grant(me.ID, "addon", "1000")
+	ts.do("POST", "/api/v1/delegations", ts.owner, map[string]any{"granteeId": kid, "credits": 50, "period": "day"}, 201, nil)
+	kidLive := openStream(t, ts, http.DefaultClient, kidToken)
+	ownerLive := openStream(t, ts, http.DefaultClient, ts.owner)
+	otherLive := openStream(t, ts, http.DefaultClient, otherToken)
+
+	ctx := context.Background()
+	call := core.GatewayCall{MemberID: kid, Model: "m", Provider: "fake", Price: core.Price{Model: "m", Input: 1_000_000, Output: 1_000_000},
+		MinOutputTokens: 1, Hold: core.HoldRequest{InputTokens: 100, OutputTokens: 100, CacheMarks: core.CacheMarksNone}, UsageType: "token_usage", Modality: "text"}
+	h, err := ts.svc.HoldGatewayCall(ctx, core.Principal{Via: core.ViaToken, UserID: kid, Role: core.RoleMember}, call)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitNotices := func(ls *liveStream, want int, who string) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			n, bad := ls.notices()
+			if bad != 0 {
+				t.Fatalf("%s: a notice with content", who)
+			}
+			if n >= want {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %d balance notices, want %d", who, n, want)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	waitNotices(kidLive, 1, "the member, on hold")
+	waitNotices(ownerLive, 1, "the granter, on hold")
+	res, err := ts.svc.SettleGatewayCall(ctx, h, call, core.GatewayUsage{Usage: core.ModelUsage{InputTokens: 50, OutputTokens: 50}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kidLive.waitFor(res.ID)
+	ownerLive.waitFor(res.ID)
+	waitNotices(kidLive, 2, "the member, on settle")
+	waitNotices(ownerLive, 2, "the granter, on settle")
+	time.Sleep(100 * time.Millisecond)
+	if n, _ := otherLive.notices(); n != 0 || len(otherLive.ids()) != 0 {
+		t.Fatalf("another member heard %d notices and %v", n, otherLive.ids())
 	}
 }

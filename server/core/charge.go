@@ -245,13 +245,39 @@ type chargeOutcome struct {
 	hold     GatewayHold
 	refusal  error // a hold that does not fit: the request's answer, not the group's failure
 	released int   // holds a sweep released
+	// Members whose spending power a hold, settle, release or sweep changed: the member and
+	// the payers of the hold's parts (granters, for allowance legs).
+	notify []int64
 }
 
 func (s *Service) publish(o chargeOutcome) {
 	if s.hub.empty() {
 		return
 	}
-	s.hub.publish(s.usageItem(context.Background(), o.event), o.granterID)
+	if o.event.ID != 0 {
+		s.hub.publish(s.usageItem(context.Background(), o.event), o.granterID)
+	}
+	s.hub.notifyBalance(o.notify)
+}
+
+// addNotify adds the members a hold's parts touch to those told their balance changed.
+func addNotify(ids []int64, parts []db.HoldPart) []int64 {
+	for _, p := range parts {
+		ids = appendOnce(appendOnce(ids, p.UserID), p.PayerID)
+	}
+	return ids
+}
+
+func appendOnce(ids []int64, id int64) []int64 {
+	if id == 0 {
+		return ids
+	}
+	for _, x := range ids {
+		if x == id {
+			return ids
+		}
+	}
+	return append(ids, id)
 }
 
 func kindSplit(parts []Part, debt int64) db.KindSplit {

@@ -67,6 +67,7 @@ func (s *Service) HoldGatewayCall(ctx context.Context, p Principal, call Gateway
 	if reply.refusal != nil {
 		return GatewayHold{}, reply.refusal
 	}
+	s.publish(reply)
 	return reply.hold, nil
 }
 
@@ -95,13 +96,19 @@ func (s *Service) ReleaseGatewayCall(ctx context.Context, h GatewayHold) error {
 	if h.ID == 0 {
 		return nil
 	}
-	_, err := s.turn(context.WithoutCancel(ctx), &gatewayOp{kind: opRelease, holdID: h.ID}, preparedCharge{})
+	reply, err := s.turn(context.WithoutCancel(ctx), &gatewayOp{kind: opRelease, holdID: h.ID}, preparedCharge{})
+	if err == nil {
+		s.publish(reply)
+	}
 	return err
 }
 
 // ReleaseExpiredHolds drops the holds whose expiry has passed (the sweeper calls it); how many.
 func (s *Service) ReleaseExpiredHolds(ctx context.Context) (int, error) {
 	reply, err := s.turn(ctx, &gatewayOp{kind: opSweep}, preparedCharge{})
+	if err == nil {
+		s.publish(reply)
+	}
 	return reply.released, err
 }
 

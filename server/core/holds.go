@@ -41,34 +41,43 @@ func (g *chargeGroup) run(p *pendingCharge) (chargeOutcome, error) {
 	case opHold:
 		return g.hold(p.gw)
 	case opSettle:
-		if err := g.dropHold(p.gw.holdID); err != nil {
+		parts, err := g.dropHold(p.gw.holdID)
+		if err != nil {
 			return chargeOutcome{}, err
 		}
-		return g.charge(p.pc)
+		out, err := g.charge(p.pc)
+		out.notify = addNotify(appendOnce(out.notify, p.pc.user.ID), parts)
+		return out, err
 	case opRelease:
-		return chargeOutcome{}, g.dropHold(p.gw.holdID)
+		parts, err := g.dropHold(p.gw.holdID)
+		return chargeOutcome{notify: addNotify(nil, parts)}, err
 	case opSweep:
 		ids, err := g.c.ExpiredHolds(g.ctx, ms(g.now))
 		if err != nil {
 			return chargeOutcome{}, err
 		}
+		var out chargeOutcome
 		for _, id := range ids {
-			if err := g.dropHold(id); err != nil {
+			parts, err := g.dropHold(id)
+			if err != nil {
 				return chargeOutcome{}, err
 			}
+			out.notify = addNotify(out.notify, parts)
 		}
-		return chargeOutcome{released: len(ids)}, nil
+		out.released = len(ids)
+		return out, nil
 	}
 	return chargeOutcome{}, nil
 }
 
-func (g *chargeGroup) dropHold(id int64) error {
+// dropHold deletes a hold; its parts, for the members to tell.
+func (g *chargeGroup) dropHold(id int64) ([]db.HoldPart, error) {
 	if id == 0 {
-		return nil
+		return nil, nil
 	}
-	g.holds.drop(id)
+	parts := g.holds.drop(id)
 	_, err := g.c.DeleteHold(g.ctx, id)
-	return err
+	return parts, err
 }
 
 // hold sets a request's worst-case cost aside on the member's sources, lowering its output
@@ -131,5 +140,6 @@ func (g *chargeGroup) hold(op *gatewayOp) (chargeOutcome, error) {
 	}
 	h.ID, h.Credits = id, want
 	out.hold = h
+	out.notify = addNotify([]int64{op.user.ID}, parts)
 	return out, nil
 }

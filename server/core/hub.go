@@ -13,6 +13,12 @@ type Hub struct {
 type Subscription struct {
 	UserID int64
 	C      chan UsageItem
+	// Balance receives a notice (no content) when the member's spending power may have
+	// changed without a usage event: a gateway hold made, settled, released or swept, on the
+	// member's own sources or on an allowance they granted. Notices coalesce: one waiting
+	// notice stands for any number. The viewer reads GET /balance for the figures, so a
+	// granter learns nothing of the grantee from it.
+	Balance chan struct{}
 	// Done is closed when the credential the viewer subscribed with ends: its token revoked,
 	// its session ended, its member disabled. The stream must then stop at once and send
 	// nothing more, not even what is already waiting in C.
@@ -29,7 +35,7 @@ func newHub() *Hub { return &Hub{subs: map[*Subscription]struct{}{}} }
 // Subscribe starts a subscription for the caller; call Unsubscribe when the viewer leaves.
 func (h *Hub) Subscribe(p Principal) *Subscription {
 	done := make(chan struct{})
-	sub := &Subscription{UserID: p.UserID, C: make(chan UsageItem, 64), Done: done, done: done,
+	sub := &Subscription{UserID: p.UserID, C: make(chan UsageItem, 64), Balance: make(chan struct{}, 1), Done: done, done: done,
 		via: p.Via, keyID: p.KeyID, session: p.SessionHash}
 	h.mu.Lock()
 	h.subs[sub] = struct{}{}
@@ -59,6 +65,27 @@ func (h *Hub) publish(item UsageItem, granterID int64) {
 			select {
 			case sub.C <- item:
 			default:
+			}
+		}
+	}
+}
+
+// notifyBalance tells the live views of these members that their spending power changed.
+// It never blocks: a notice already waiting covers this one.
+func (h *Hub) notifyBalance(userIDs []int64) {
+	if len(userIDs) == 0 {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for sub := range h.subs {
+		for _, id := range userIDs {
+			if sub.UserID == id {
+				select {
+				case sub.Balance <- struct{}{}:
+				default:
+				}
+				break
 			}
 		}
 	}

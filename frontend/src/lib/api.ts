@@ -365,6 +365,26 @@ export interface UsageEvent {
   modelParameters: Record<string, unknown> | null;
   internalTokensOrCredits: number | string | null;
   idempotencyKey: string | null;
+  // Gateway metering (zero, false or null for reported usage).
+  /** Input tokens read from the provider's cache (part of inputTokens). */
+  cachedInputTokens?: number;
+  /** Input tokens written to the provider's cache (part of inputTokens). */
+  cacheWriteTokens?: number;
+  /** Output tokens spent on reasoning (part of outputTokens). */
+  reasoningTokens?: number;
+  /** The provider never reported the usage (the client left, the stream was cut): the charge is an estimate. */
+  estimated?: boolean;
+  /** The provider reported more than was held; the excess was charged as ordinary usage. */
+  overHold?: boolean;
+  /** The prices the gateway charged, USD per million tokens (per image); null unless the gateway priced it. */
+  prices?: EventPrices | null;
+}
+export interface EventPrices {
+  input: number;
+  output: number;
+  cachedInput: number;
+  cacheWrite: number;
+  perImage: number | null;
 }
 export interface UsageDetail extends UsageEvent {
   parts: BucketPart[];
@@ -485,11 +505,27 @@ export interface BalanceCycle {
   allowance: Credits;
   used: Credits;
 }
+/** An active allowance the member may spend from now (GET /balance `allowances`). */
+export interface AllowanceLeft {
+  id: Id;
+  granterName: string;
+  note: string;
+  /** Left this period, bounded by the granter's live credits, less holds. */
+  left: Credits;
+  period: Period;
+  resetsAt: Timestamp | null;
+  models: string[];
+}
 export interface Balance {
   total: Credits;
   debt: Credits;
   buckets: Bucket[];
   cycle?: BalanceCycle;
+  /** Spending power: own live credits (never below 0) plus what active allowances have left, less holds. */
+  available: Credits;
+  /** Held right now by the member's in-flight gateway requests. */
+  reserved: Credits;
+  allowances: AllowanceLeft[];
 }
 export interface LedgerPage {
   month: string;

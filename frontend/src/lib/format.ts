@@ -283,3 +283,13 @@ export function formatDateTimeShort(v: string | number | Date | null | undefined
     timeZone: o.timeZone,
   }).format(d);
 }
+
+/** What an `estimated` gateway charge means, for its badge. */
+export const ESTIMATED_HELP =
+  'The provider never said what this request used (the app left early or the reply was cut off), so it was charged an estimate from the text sent and received.';
+
+/** A gateway price in USD per million tokens (or per image). */
+export function formatPrice(usd: number | null | undefined, unit = 'per 1M tokens'): string {
+  if (usd === null || usd === undefined || !Number.isFinite(usd)) return '—';
+  return `$${usd} ${unit}`;
+}
