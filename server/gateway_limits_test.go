@@ -23,35 +23,23 @@ import (
 // allowance of allowance credits a day from the owner and own credits of own.
 func newLimitsEnv(t *testing.T, allowance, own string) (g *gatewayEnv, delegationID int64) {
 	t.Helper()
-	box, err := core.NewKeyBox(make([]byte, core.KeyBoxKeySize))
+	g = newGatewayEnvWith(t, nil, 5000)
+	owner, err := g.svc.AuthenticateBearer(context.Background(), g.owner)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := newTestServerWith(t, Config{ProviderKeys: box})
-	up := newFakeUpstream(t)
-	ctx := context.Background()
-	owner, err := ts.svc.AuthenticateBearer(ctx, ts.owner)
-	if err != nil {
-		t.Fatal(err)
-	}
-	str := func(s string) *string { return &s }
-	timeout := int64(5000)
-	if _, err := ts.svc.CreateAIProvider(ctx, owner, core.AIProviderInput{Name: str("openai"), Kind: str("openai"),
-		BaseURL: str(up.srv.URL + "/v1"), APIKey: str("sk-provider"), TimeoutMS: &timeout}, box); err != nil {
-		t.Fatal(err)
-	}
+	cached := "12.5"
 	// USD per million tokens; 1,000 credits per USD: 8×25 + 4×12.5 + 2×100 = 450 millicredits.
-	if _, err := ts.svc.SetPrice(ctx, owner, "gpt-4o", core.PriceInput{Input: "25", Output: "100", CachedInput: str("12.5")}); err != nil {
+	if _, err := g.svc.SetPrice(context.Background(), owner, "gpt-4o", core.PriceInput{Input: "25", Output: "100", CachedInput: &cached}); err != nil {
 		t.Fatal(err)
 	}
-	ts.grant(1, "addon", "1000")
-	kid, tok := ts.member("kid@example.org")
+	g.grant(1, "addon", "1000")
 	if own != "0" {
-		ts.grant(kid, "addon", own)
+		g.grant(g.memberID, "addon", own)
 	}
 	var d struct{ ID int64 }
-	ts.do("POST", "/api/v1/delegations", ts.owner, map[string]any{"granteeId": kid, "credits": json.Number(allowance), "period": "day", "note": "Homework"}, 201, &d)
-	return &gatewayEnv{testServer: ts, box: box, up: up, memberID: kid, token: tok}, d.ID
+	g.do("POST", "/api/v1/delegations", g.owner, map[string]any{"granteeId": g.memberID, "credits": json.Number(allowance), "period": "day", "note": "Homework"}, 201, &d)
+	return g, d.ID
 }
 
 // kidMoney reads the kid's allowance use, own balance and debt, in millicredits.

@@ -242,12 +242,22 @@ type gatewayEnv struct {
 
 func newGatewayEnv(t *testing.T) *gatewayEnv {
 	t.Helper()
+	return newGatewayEnvWith(t, newFakeBilling(), 1000)
+}
+
+// newGatewayEnvWith builds the server with bill as its billing (nil: the domain's own), the two
+// fake providers with a timeout of timeoutMS, and a member with a personal token.
+func newGatewayEnvWith(t *testing.T, bill *fakeBilling, timeoutMS int64) *gatewayEnv {
+	t.Helper()
 	box, err := core.NewKeyBox(make([]byte, core.KeyBoxKeySize))
 	if err != nil {
 		t.Fatal(err)
 	}
-	bill := newFakeBilling()
-	ts := newTestServerWith(t, Config{ProviderKeys: box}, WithGatewayBilling(bill))
+	var opts []Option
+	if bill != nil {
+		opts = append(opts, WithGatewayBilling(bill))
+	}
+	ts := newTestServerWith(t, Config{ProviderKeys: box}, opts...)
 	up := newFakeUpstream(t)
 	ctx := context.Background()
 	owner, err := ts.svc.AuthenticateBearer(ctx, ts.owner)
@@ -255,15 +265,14 @@ func newGatewayEnv(t *testing.T) *gatewayEnv {
 		t.Fatal(err)
 	}
 	str := func(s string) *string { return &s }
-	timeout := int64(1000)
 	// OpenAI: the provider's own model list (gpt-4o, gpt-4o-mini, mystery-model: no price).
 	if _, err := ts.svc.CreateAIProvider(ctx, owner, core.AIProviderInput{Name: str("openai"), Kind: str("openai"),
-		BaseURL: str(up.srv.URL + "/v1"), APIKey: str("sk-provider"), TimeoutMS: &timeout}, box); err != nil {
+		BaseURL: str(up.srv.URL + "/v1"), APIKey: str("sk-provider"), TimeoutMS: &timeoutMS}, box); err != nil {
 		t.Fatal(err)
 	}
 	models := []string{"claude-sonnet-4-5"}
 	if _, err := ts.svc.CreateAIProvider(ctx, owner, core.AIProviderInput{Name: str("anthropic"), Kind: str("anthropic"),
-		BaseURL: str(up.srv.URL + "/v1"), APIKey: str("ak-provider"), Models: &models, TimeoutMS: &timeout}, box); err != nil {
+		BaseURL: str(up.srv.URL + "/v1"), APIKey: str("ak-provider"), Models: &models, TimeoutMS: &timeoutMS}, box); err != nil {
 		t.Fatal(err)
 	}
 	id, tok := ts.member("kid@example.org")
