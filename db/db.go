@@ -50,10 +50,10 @@ type DB struct {
 func dsn(path string, readOnly bool) string {
 	q := url.Values{}
 	q.Add("_pragma", "journal_mode(WAL)")
-	// FULL: in WAL mode SQLite fsyncs the log at every commit, before COMMIT returns, and the
-	// writer answers its callers only after that. So an acknowledged write is on disk, by
-	// SQLite's own contract, with no I/O code of ours in between.
-	q.Add("_pragma", "synchronous(FULL)")
+	// NORMAL: in WAL mode SQLite fsyncs the log before each checkpoint and the database file
+	// after it, but not at COMMIT. The writer's log syncer fsyncs the log after each commit and
+	// answers the callers only then (see logsync.go for why that is enough).
+	q.Add("_pragma", "synchronous(NORMAL)")
 	q.Add("_pragma", "busy_timeout(5000)")
 	q.Add("_pragma", "foreign_keys(1)")
 	// A write that shares its batch runs in a SAVEPOINT, and a statement that may have to undo
@@ -98,9 +98,9 @@ func Open(path string) (*DB, error) {
 		write.Close()
 		return nil, fmt.Errorf("read synchronous: %w", err)
 	}
-	if strings.ToLower(mode) != "wal" || syncMode != syncFull {
+	if strings.ToLower(mode) != "wal" || syncMode != syncNormal {
 		write.Close()
-		return nil, fmt.Errorf("%s: want journal_mode=wal synchronous=FULL(2), got %s/%d", path, mode, syncMode)
+		return nil, fmt.Errorf("%s: want journal_mode=wal synchronous=NORMAL(1), got %s/%d", path, mode, syncMode)
 	}
 
 	read, err := sql.Open("sqlite", dsn(path, true))
@@ -113,7 +113,7 @@ func Open(path string) (*DB, error) {
 	read.SetMaxIdleConns(n)
 
 	d := &DB{Path: path, write: write, read: read, readStmts: newStmtCache(read)}
-	d.writer, err = newWriter(write)
+	d.writer, err = newWriter(write, path)
 	if err != nil {
 		read.Close()
 		write.Close()
@@ -126,7 +126,7 @@ func Open(path string) (*DB, error) {
 	return d, nil
 }
 
-const syncFull = 2
+const syncNormal = 1
 
 func (d *DB) Close() error {
 	d.writer.close()
