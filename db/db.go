@@ -164,6 +164,20 @@ func (d *DB) UpdateKeepingCaches(ctx context.Context, fn func(*Conn) error) erro
 	return <-o.done
 }
 
+// UpdateInStages runs fn like UpdateKeepingCaches, for a caller that makes one write after
+// another and must not wait for each fsync: it returns as soon as fn's transaction has committed
+// (or failed), visible to readers but maybe not yet on disk, and durable then gets the final
+// outcome once the log holding it is fsynced. Nobody may be told the write is done before
+// durable says so; a nil committed can still end in a durable error.
+func (d *DB) UpdateInStages(ctx context.Context, fn func(*Conn) error) (committed error, durable <-chan error) {
+	o := &op{ctx: ctx, fn: fn, done: make(chan error, 1), committed: make(chan error, 1), keepCaches: true}
+	if err := d.writer.queue(ctx, o); err != nil {
+		o.done <- err
+		return err, o.done
+	}
+	return <-o.committed, o.done
+}
+
 // Migrate applies every embedded migration that has not run yet, in file name order.
 func (d *DB) Migrate(ctx context.Context) error {
 	err := d.Update(ctx, func(c *Conn) error {

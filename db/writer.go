@@ -16,9 +16,12 @@ import (
 const maxBatch = 512
 
 type op struct {
-	ctx        context.Context
-	fn         func(*Conn) error
-	done       chan error // the outcome, once the commit holding it is on disk
+	ctx  context.Context
+	fn   func(*Conn) error
+	done chan error // the outcome, once the commit holding it is on disk
+	// committed, if set, gets the outcome as soon as the transaction has committed (or failed),
+	// before its fsync: for a caller that may go on with its next write meanwhile.
+	committed  chan error
 	keepCaches bool
 }
 
@@ -36,8 +39,8 @@ type Writer struct {
 	// plain BEGIN/COMMIT statements on it rather than sql.Tx, which starts a goroutine per
 	// transaction and per query to watch for cancellation: wake-ups that cost the writer its
 	// turn on a processor under load.
-	conn   *sql.Conn
-	stmts  *stmtCache
+	conn  *sql.Conn
+	stmts *stmtCache
 	// log answers each committed batch's callers once the log holding it is fsynced.
 	log    *logSyncer
 	ops    chan *op
@@ -154,6 +157,9 @@ func (w *Writer) finishCheckpoint() {
 // fail answers every op of a batch that did not commit.
 func fail(batch []*op, err error) {
 	for _, o := range batch {
+		if o.committed != nil {
+			o.committed <- err
+		}
 		o.done <- err
 	}
 }
@@ -217,6 +223,11 @@ func (w *Writer) run(batch []*op) {
 		return
 	}
 	w.commits.Add(1)
+	for i, o := range batch {
+		if o.committed != nil {
+			o.committed <- results[i]
+		}
+	}
 	w.log.add(committedBatch{ops: batch, results: results})
 }
 

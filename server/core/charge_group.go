@@ -29,8 +29,9 @@ type chargeReply struct {
 }
 
 // runCharger takes queued reports and charges whatever is waiting as one group. While a group
-// is charged and committed (the commit returns once it is on disk), the next one gathers, so
-// groups grow with the load (group commit). Each group's callers are answered after its commit.
+// is charged and committed, the next one gathers, so groups grow with the load (group commit).
+// Each group's callers are answered once its commit is on disk; the charger does not wait for
+// that before the next group, whose fsync the log syncer may then share.
 //
 // One chargeGroup lives as long as the charger: the wallets and delegations it loaded stay in
 // memory from one group to the next, since every change to them goes through this goroutine,
@@ -60,7 +61,9 @@ func (s *Service) runCharger() {
 func (s *Service) chargeGroup(g *chargeGroup, group []*pendingCharge) {
 	ctx := context.Background() // the group is shared: no one caller's cancel may stop it
 	outs := make([]chargeOutcome, len(group))
-	err := s.db.UpdateKeepingCaches(ctx, func(c *db.Conn) error {
+	// The next group may start once this one has committed; its callers are answered only once
+	// the commit is on disk (durable), on their own goroutine.
+	err, durable := s.db.UpdateInStages(ctx, func(c *db.Conn) error {
 		if err := g.begin(ctx, c, s.clock.Now()); err != nil {
 			return err
 		}
@@ -77,9 +80,12 @@ func (s *Service) chargeGroup(g *chargeGroup, group []*pendingCharge) {
 		g.reset() // what the group changed in memory was rolled back on disk
 		s.log.Error("charge group failed", "reports", len(group), "err", err)
 	}
-	for i, p := range group {
-		p.done <- chargeReply{out: outs[i], err: err}
-	}
+	go func() {
+		err := <-durable
+		for i, p := range group {
+			p.done <- chargeReply{out: outs[i], err: err}
+		}
+	}()
 }
 
 type chargeGroup struct {
