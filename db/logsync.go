@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
+	"runtime"
 	"sync"
 )
 
@@ -35,10 +37,12 @@ import (
 
 // logSyncer fsyncs the write-ahead log for committed batches and answers their callers.
 type logSyncer struct {
-	path    string
-	file    *os.File
-	batches chan committedBatch
-	done    chan struct{}
+	path string
+	file *os.File
+	// dirSynced is set once the directory entry of file is known to be on disk.
+	dirSynced bool
+	batches   chan committedBatch
+	done      chan struct{}
 
 	mu     sync.Mutex
 	broken error // set once an fsync failed; every later batch is failed with it
@@ -131,7 +135,34 @@ func (s *logSyncer) syncFile() error {
 	if err := s.open(); err != nil || s.file == nil {
 		return err
 	}
-	return s.file.Sync()
+	if err := datasync(s.file); err != nil {
+		return err
+	}
+	// The log's directory entry must be on disk too, once per log file: SQLite syncs the
+	// directory at its own first sync of a new log, which with synchronous=NORMAL comes only
+	// at the first checkpoint.
+	if !s.dirSynced {
+		if err := syncDir(filepath.Dir(s.path)); err != nil {
+			return err
+		}
+		s.dirSynced = true
+	}
+	return nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	if runtime.GOOS == "windows" {
+		return nil // a directory cannot be flushed there; NTFS journals the entry itself
+	}
+	return err
 }
 
 // open keeps one descriptor of the log file, opened again if the path names another file
@@ -144,7 +175,7 @@ func (s *logSyncer) open() error {
 			return nil
 		}
 		s.file.Close()
-		s.file = nil
+		s.file, s.dirSynced = nil, false
 	}
 	f, err := os.OpenFile(s.path, os.O_RDWR, 0)
 	if errors.Is(err, os.ErrNotExist) {
