@@ -246,7 +246,7 @@ func cmdExport(args []string) error {
 	peak, peakOwn := max(first.peakRSS, r.peakRSS), max(first.peakOwn, r.peakOwn)
 	emit(cf.results, Row{Metric: "export server memory (peak VmRSS less mapped files, both runs, 5 ms samples)", Target: "< 100 MB",
 		Measured: fmt.Sprintf("%s (VmRSS peak %s with the mapped file; before %s; VmHWM since start %s)", mib(peakOwn), mib(peak), mib(first.rssBefore), mib(r.hwmAfter)),
-		Result: passFail(peakOwn < 100*1024)})
+		Result:   passFail(peakOwn < 100*1024)})
 
 	// A filtered export: the member's most used model.
 	models, err := topKeys(a, tok, "model", "")
