@@ -104,7 +104,7 @@ class Session {
     if (r) return `From ${r.granterName}${r.note ? ` (${r.note})` : ''}`;
     const g = this.given.find((d) => d.id === id);
     if (g) return `To ${g.granteeName}${g.note ? ` (${g.note})` : ''}`;
-    return `Delegation #${id}`;
+    return `Another allowance (number ${id})`;
   }
 }
 
