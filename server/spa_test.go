@@ -3,43 +3,21 @@ package server
 import (
 	"bytes"
 	"compress/gzip"
-	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"testing/fstest"
 
-	"tokenjar/db"
-	"tokenjar/server/core"
+	"github.com/gofiber/fiber/v2"
 )
 
-// spaServer is a server whose built frontend is spa, on a real temp database.
-func spaServer(t *testing.T, spa fstest.MapFS) *Server {
-	t.Helper()
-	d, err := db.Open(filepath.Join(t.TempDir(), "tokenjar.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	if err := d.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	svc, err := core.New(ctx, d, nil, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := New(svc, spa, Config{}, log)
-	t.Cleanup(func() {
-		srv.Shutdown()
-		svc.Close()
-		d.Close()
-	})
-	return srv
+// spaApp serves spa the way the server does, with nothing else in front.
+func spaApp(spa fstest.MapFS) *fiber.App {
+	app := fiber.New(fiber.Config{DisableStartupMessage: true})
+	app.Use(newSPA(spa).serve)
+	return app
 }
 
 // mainScript stands in for the dashboard's bundle: large and repetitive, like minified JS.
@@ -53,7 +31,7 @@ func mainScript() []byte {
 
 func TestSPAServesTheMainScriptGzippedToClientsThatAcceptIt(t *testing.T) {
 	script := mainScript()
-	srv := spaServer(t, fstest.MapFS{
+	app := spaApp(fstest.MapFS{
 		"index.html":             {Data: []byte(`<!doctype html><script src="/assets/index-abc123.js"></script>`)},
 		"assets/index-abc123.js": {Data: script},
 		"assets/logo-abc123.png": {Data: []byte("\x89PNG not really")},
@@ -64,7 +42,7 @@ func TestSPAServesTheMainScriptGzippedToClientsThatAcceptIt(t *testing.T) {
 		if acceptEncoding != "" {
 			req.Header.Set("Accept-Encoding", acceptEncoding)
 		}
-		resp, err := srv.App().Test(req, -1)
+		resp, err := app.Test(req, -1)
 		if err != nil {
 			t.Fatal(err)
 		}
