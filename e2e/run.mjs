@@ -1388,6 +1388,19 @@ test('a table that scrolls sideways on a phone is a named region reachable by ke
   }
 });
 
+test('an error about a field marks the input instead of saying "(field: x)"', async () => {
+  const page = S.ownerPage;
+  await page.goto(`${base}/admin/settings`);
+  const tz = page.locator('#st-tz');
+  await tz.waitFor();
+  await tz.fill('Mars/Olympus_Mons');
+  await page.getByRole('button', { name: 'Save settings' }).click();
+  const box = page.getByRole('alert').filter({ hasText: 'Could not save' });
+  await box.getByText('unknown time zone').waitFor();
+  assert(!(await box.textContent()).includes('field'), `no field name in the message: ${await box.textContent()}`);
+  assertEqual(await tz.getAttribute('aria-invalid'), 'true', 'the time zone input is marked');
+});
+
 test('when tokenjar cannot be reached one banner says so, and it goes once tokenjar answers again', async () => {
   const page = S.ownerPage;
   await page.goto(`${base}/usage`);
