@@ -1,7 +1,7 @@
 // Live usage events over Server-Sent Events (GET /api/v1/usage/stream, event name "usage"), and
 // "balance" notices (no content) when a gateway hold changed the caller's spending power.
 
-import type { UsageEvent } from './api';
+import { API_BASE, type UsageEvent } from './api';
 
 /**
  * What a live badge shows: `connecting` before the stream first opened, `live` while it is open,
@@ -109,7 +109,7 @@ export class Connection {
 /** The dashboard's connection: probes the health check, which answers anyone. */
 export const connection = new Connection({
   probe: async () => {
-    const res = await fetch('/api/v1/healthz', { method: 'HEAD', cache: 'no-store', credentials: 'same-origin' });
+    const res = await fetch(`${API_BASE}/healthz`, { method: 'HEAD', cache: 'no-store', credentials: 'same-origin' });
     // A proxy in front of a stopped tokenjar answers 502-504 itself.
     return res.status < 502 || res.status > 504;
   },
