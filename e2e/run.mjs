@@ -1347,6 +1347,88 @@ test('the openai package streams a chat through the gateway while the usage page
   }
 });
 
+// ---- i20-shell ----
+
+test('Esc closes the phone menu and returns focus to its button', async () => {
+  const page = S.ownerPage;
+  await page.goto(`${base}/`);
+  await page.setViewportSize({ width: 375, height: 812 });
+  try {
+    const menu = page.getByRole('button', { name: 'Menu' });
+    await menu.click();
+    const usageLink = page.getByRole('link', { name: 'Usage', exact: true });
+    await usageLink.waitFor();
+    await page.keyboard.press('Escape');
+    await usageLink.waitFor({ state: 'hidden' });
+    assertEqual(await menu.getAttribute('aria-expanded'), 'false', 'the menu says it is closed');
+    assertEqual(await page.evaluate(() => document.activeElement?.getAttribute('aria-controls')), 'main-nav', 'focus is back on the menu button');
+  } finally {
+    await page.setViewportSize({ width: 1280, height: 900 });
+  }
+});
+
+test('a table that scrolls sideways on a phone is a named region reachable by keyboard', async () => {
+  const page = S.ownerPage;
+  await page.goto(`${base}/admin/audit`);
+  await page.locator('[data-action="signin"]').first().waitFor();
+  // The audit log names members instead of "member 4".
+  assertEqual(await page.getByRole('cell', { name: /^member \d+$/ }).count(), 0, 'audit targets shown as "member N"');
+  await page.getByRole('cell', { name: owner.name, exact: true }).first().waitFor();
+  await page.setViewportSize({ width: 375, height: 812 });
+  try {
+    const region = page.getByRole('region', { name: 'Audit log' });
+    await region.waitFor();
+    assertEqual(await region.getAttribute('tabindex'), '0', 'the scrolling table takes focus');
+    await region.focus();
+    await page.keyboard.press('ArrowRight');
+    await page.keyboard.press('ArrowRight');
+    await waitFor(async () => (await region.evaluate((el) => el.scrollLeft)) > 0, 'arrow keys to scroll the focused table');
+  } finally {
+    await page.setViewportSize({ width: 1280, height: 900 });
+  }
+});
+
+test('an error about a field marks the input instead of saying "(field: x)"', async () => {
+  const page = S.ownerPage;
+  await page.goto(`${base}/admin/settings`);
+  const tz = page.locator('#st-tz');
+  await tz.waitFor();
+  await tz.fill('Mars/Olympus_Mons');
+  await page.getByRole('button', { name: 'Save settings' }).click();
+  const box = page.getByRole('alert').filter({ hasText: 'Could not save' });
+  await box.getByText('unknown time zone').waitFor();
+  assert(!(await box.textContent()).includes('field'), `no field name in the message: ${await box.textContent()}`);
+  assertEqual(await tz.getAttribute('aria-invalid'), 'true', 'the time zone input is marked');
+});
+
+test('when tokenjar cannot be reached one banner says so, and it goes once tokenjar answers again', async () => {
+  const page = S.ownerPage;
+  await page.goto(`${base}/usage`);
+  await page.locator('[data-live="live"]').waitFor();
+  const banner = page.getByTestId('offline-banner');
+  assertEqual(await banner.count(), 0, 'no banner while tokenjar answers');
+  // Every API request (the live stream and the health probe too) now fails like a stopped server.
+  const down = (r) => r.abort('connectionrefused');
+  await page.route('**/api/**', down);
+  try {
+    await page.getByRole('link', { name: 'Ledger', exact: true }).click();
+    await banner.waitFor();
+    await page.getByRole('link', { name: 'Usage', exact: true }).click();
+    await page.getByRole('heading', { name: 'Usage', level: 1 }).waitFor();
+    await page.locator('[data-live="offline"]').waitFor();
+    await sleep(500);
+    assertEqual(await banner.count(), 1, 'one banner');
+    assertEqual(await page.getByText(/can.t reach tokenjar/i).count(), 1, 'the page says it once, not once per part');
+    await shoot(page, 'offline-usage');
+  } finally {
+    await page.unroute('**/api/**', down);
+  }
+  await banner.waitFor({ state: 'hidden', timeout: 20_000 });
+  // The page loads what failed meanwhile, and the live stream reconnects by itself.
+  await page.locator('table.usage tbody tr').first().waitFor({ timeout: 20_000 });
+  await page.locator('[data-live="live"]').waitFor({ timeout: 20_000 });
+});
+
 test('no uncaught errors in the browser', async () => {
   assertEqual(pageErrors, [], 'page errors');
 });

@@ -725,9 +725,15 @@ export class ApiError extends Error {
   }
 }
 
-/** A message for people from any thrown value. */
+/**
+ * A message for people from any thrown value: the server's own words, never an internal name
+ * such as the field it is about (a form marks that field instead) or the browser's fetch text.
+ */
 export function errorMessage(e: unknown): string {
-  if (e instanceof ApiError) return e.message;
+  if (e instanceof ApiError) {
+    if (e.code === 'network') return "Can't reach tokenjar. Check that it is running, then try again.";
+    return e.message;
+  }
   if (e instanceof Error) return e.message;
   return String(e);
 }
