@@ -1429,6 +1429,83 @@ test('when tokenjar cannot be reached one banner says so, and it goes once token
   await page.locator('[data-live="live"]').waitFor({ timeout: 20_000 });
 });
 
+// ---- i20-ledger ----
+test('the ledger pages with Load more, explains a grant that repaid debt, links charges and updates live', async () => {
+  const lena = { email: 'lena@example.org', name: 'Lena Ledger', password: 'lena-password-1' };
+  const made = await api('/members', { token: S.token, method: 'POST', body: { ...lena, role: 'member' } });
+  assertEqual(made.status, 201, `POST /members (${made.text.slice(0, 200)})`);
+  const lenaId = made.json.id;
+  const client = cookieClient(base);
+  assertEqual((await client.call('/auth/login', { method: 'POST', body: { email: lena.email, password: lena.password } })).status, 200, 'Lena signs in');
+  const tok = await client.call('/tokens', { method: 'POST', body: { name: 'ledger test' } });
+  assertEqual(tok.status, 201, 'a personal token');
+  const report = async (credits, description) => {
+    const r = await api('/usage', { token: tok.json.token, method: 'POST', body: { description, credits } });
+    assertEqual(r.status, 201, `POST /usage (${r.text.slice(0, 200)})`);
+    return r.json.id;
+  };
+  // 10 credits, 110 one-credit charges (100 of them into debt) and a 140 one: 240 of debt.
+  const grant = (credits, note) => api(`/members/${lenaId}/grants`, { token: S.token, method: 'POST', body: { kind: 'addon', credits, note } });
+  assertEqual((await grant(10, 'start')).status, 201, 'the first grant');
+  for (let i = 0; i < 110; i++) await report(1, `small ${i}`);
+  await report(140, 'a big picture');
+  assertEqual((await client.call('/balance')).json.debt, 240, 'Lena owes 240');
+  const reward = await grant(300, 'reward');
+  assertEqual(reward.status, 201, 'the reward');
+  // 1 + 10 + 100 + 1 rows before the reward, and its 3 (the grant and the repayment pair): 115.
+
+  const page = (S.current = await newPage('ledger'));
+  await page.goto(`${base}/login?next=%2Fledger`);
+  await page.getByLabel('Email').fill(lena.email);
+  await page.getByLabel('Password').fill(lena.password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.waitForURL((u) => u.pathname === '/ledger');
+  const rows = page.getByTestId('ledger-row');
+  await page.getByRole('button', { name: 'Load more' }).waitFor();
+  assertEqual(await rows.count(), 100, 'the first page has 100 rows');
+  assertEqual((await page.getByTestId('ledger-count').textContent()).replace(/\s+/g, ' ').trim(), '100 movements shown so far', 'the count before Load more');
+  // The month's totals come from the server whatever is loaded; the repayment counts once.
+  assertEqual(await page.getByTestId('ledger-in').textContent(), '+310', 'In: the grants');
+  assertEqual(await page.getByTestId('ledger-out').textContent(), '-250', 'Out: the charges');
+  assertEqual(await page.getByText('240 repaid debt, 60 left').count(), 0, 'the reward is on the next page');
+
+  await page.getByRole('button', { name: 'Load more' }).click();
+  await waitFor(async () => (await rows.count()) === 115, 'the second page');
+  assertEqual(await page.getByRole('button', { name: 'Load more' }).count(), 0, 'no more pages');
+  const ids = await rows.evaluateAll((rs) => rs.map((r) => Number(r.dataset.id)));
+  assertEqual(new Set(ids).size, 115, 'no row twice');
+  const rewardRow = rows.filter({ hasText: 'reward: 240 repaid debt, 60 left' });
+  await rewardRow.first().waitFor();
+  assert((await rewardRow.first().textContent()).includes('+300'), 'the reward row shows +300');
+  await shoot(page, 'ledger-debt');
+  await assertNoPageOverflow(page, 'ledger-debt');
+  // On a phone the amount is in view and whole.
+  await page.setViewportSize({ width: 375, height: 812 });
+  const cut = await page.evaluate(() => {
+    const cells = [...document.querySelectorAll('td.amount')];
+    return cells.filter((td) => td.getBoundingClientRect().right > window.innerWidth || td.scrollWidth > td.clientWidth).length;
+  });
+  assertEqual(cut, 0, 'amount cells cut or out of view at 375 px');
+  await page.setViewportSize({ width: 1280, height: 900 });
+
+  // Live: a new charge and a new grant appear without a reload.
+  const liveId = await report(2.5, 'live one');
+  await page.locator(`tr[data-testid="ledger-row"]:has(a[href*="event=${liveId}"])`).first().waitFor();
+  assertEqual((await grant(5, 'pocket money')).status, 201, 'a grant while the page is open');
+  await rows.filter({ hasText: 'pocket money' }).first().waitFor();
+  assertEqual(await page.getByTestId('ledger-in').textContent(), '+315', 'In after the live grant');
+
+  // A charge's row opens that request's details.
+  await page.locator(`a[href*="event=${liveId}"]`).first().click();
+  await page.waitForURL((u) => u.searchParams.get('event') === String(liveId));
+  await page.getByRole('heading', { name: 'Request details' }).waitFor();
+  await page.getByRole('dialog').getByText('live one').first().waitFor();
+  await page.getByRole('button', { name: 'Close details' }).click();
+  await page.waitForURL((u) => !u.searchParams.has('event'));
+  await page.context().close();
+  S.current = null;
+});
+
 test('no uncaught errors in the browser', async () => {
   assertEqual(pageErrors, [], 'page errors');
 });

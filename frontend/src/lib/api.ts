@@ -1152,3 +1152,29 @@ function pagingQuery(p: Paging): Record<string, QueryValue> {
 
 /** The shared client of the SPA. */
 export const api = new ApiClient();
+
+// ---- i20-ledger ----
+
+/** A ledger row of GET /ledger: a row that brought credits in and paid debt with them says how much. */
+export interface LedgerEntry extends LedgerRow {
+  /** What the new credits repaid of the debt at once (only when they did). */
+  repaidDebt?: Credits;
+  /** What the member kept of them (only with repaidDebt). */
+  keptCredits?: Credits;
+}
+/** One page of a month of the ledger, with the whole month's totals. */
+export interface LedgerMonthPage {
+  month: string;
+  items: LedgerEntry[];
+  /** The whole month's: credits that came in, went out, and the change (a debt repayment is neither). */
+  totals: { in: Credits; out: Credits; net: Credits };
+  /** Continues the month; null on its last page. */
+  nextCursor: string | null;
+  /** The position after this page's last row: asked for later, gives the rows written since. */
+  endCursor: string;
+}
+
+/** A page of the caller's ledger for a month (YYYY-MM), after `cursor` when given. */
+export function ledgerPage(month: string, opts: { limit?: number; cursor?: string } = {}): Promise<LedgerMonthPage> {
+  return api.get<LedgerMonthPage>('/ledger', { month, limit: opts.limit ?? 100, cursor: opts.cursor });
+}
