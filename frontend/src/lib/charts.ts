@@ -22,6 +22,9 @@ export interface Series {
   datasets: { key: string; label: string; color: string; data: number[] }[];
 }
 
+/** The member's own credits, whatever bucket paid, where they stand beside what allowances paid. */
+export const OWN_COLOR = '#475569';
+
 /** Colours of the "paid by an allowance" series, apart from the bucket kinds' colours. */
 export const PAID_BY_COLORS = ['#8b5cf6', '#db2777', '#0891b2', '#65a30d', '#64748b'];
 
