@@ -16,9 +16,9 @@ describe('charts', () => {
     expect(dailyByKind([item('2026-11-05', 1), item('2026-11-03', 1)]).labels).toEqual(['2026-11-03', '2026-11-04', '2026-11-05']);
     expect(dailyByKind([]).labels).toEqual([]);
   });
-  it('puts the current allowance on the last month', () => {
+  it('puts the current monthly credits on the last month', () => {
     const m = monthly([item('2026-10', 5, { allowance: 100 })], ['2026-10', '2026-11'], 200);
-    expect(m).toEqual({ credits: [5, 0], allowance: [100, 200], paidBy: [] });
+    expect(m).toEqual({ credits: [5, 0], monthlyCredits: [100, 200], paidBy: [] });
   });
   it("shows what an allowance paid as its own series, never as the member's buckets", () => {
     const paid = { paidBy: [{ source: '7', label: "Mum's allowance", credits: 0.2 }] };

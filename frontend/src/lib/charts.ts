@@ -67,23 +67,24 @@ export function dailyByKind(items: AggregateItem[], from?: string, to?: string):
 }
 
 /**
- * Monthly credits and the monthly credits plan of each month, for the given months (oldest first).
+ * Credits used per month and the monthly credits of each month, for the given months (oldest first).
  * `credits` is what the member's own credits paid; `paidBy` what each allowance paid for them.
  */
 export function monthly(
   items: AggregateItem[],
   months: string[],
-  currentAllowance?: number | null,
-): { credits: number[]; allowance: (number | null)[]; paidBy: Series['datasets'] } {
+  currentMonthlyCredits?: number | null,
+): { credits: number[]; monthlyCredits: (number | null)[]; paidBy: Series['datasets'] } {
   const byKey = new Map(items.map((i) => [i.key, i]));
   const last = months[months.length - 1];
   const paid = (i: AggregateItem | undefined) => sumMilli((i?.paidBy ?? []).map((p) => p.credits));
   return {
     credits: months.map((m) => fromMilli(toMilli(byKey.get(m)?.credits ?? 0) - paid(byKey.get(m)))),
-    allowance: months.map((m) => {
+    // The API calls a cycle's monthly credits `allowance`.
+    monthlyCredits: months.map((m) => {
       const a = byKey.get(m)?.allowance;
       if (a !== undefined && a !== null) return fromMilli(toMilli(a));
-      if (m === last && currentAllowance !== undefined && currentAllowance !== null) return fromMilli(toMilli(currentAllowance));
+      if (m === last && currentMonthlyCredits !== undefined && currentMonthlyCredits !== null) return fromMilli(toMilli(currentMonthlyCredits));
       return null;
     }),
     paidBy: paidBySeries(items, months),
