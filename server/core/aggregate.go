@@ -134,6 +134,10 @@ func (s *Service) Aggregate(ctx context.Context, p Principal, q UsageQuery) (Agg
 // splitPaidBy moves what allowances paid out of each item's own bucket kinds into PaidBy, one
 // entry per allowance, so a grantee's chart never shows a granter's buckets as their own.
 func (s *Service) splitPaidBy(ctx context.Context, r *db.Conn, f db.AggFilter, months bool, items []AggItem) error {
+	// Most members never receive an allowance: spare them a second pass over their rollups.
+	if n, err := r.CountDelegationsReceived(ctx, f.UserID); err != nil || n == 0 {
+		return err
+	}
 	paid, err := r.PaidByAllowances(ctx, f)
 	if err != nil {
 		return err
