@@ -1506,6 +1506,147 @@ test('the ledger pages with Load more, explains a grant that repaid debt, links 
   S.current = null;
 });
 
+
+// ---- i20-usage ----
+
+const sam = { email: 'sam@example.org', name: 'Sam Split', password: 'sam-password-1' };
+
+/** Signs a member in on a fresh page and returns it. */
+async function signInAs(who, label) {
+  const page = (S.current = await newPage(label));
+  await page.goto(`${base}/login`);
+  await page.getByLabel('Email').fill(who.email);
+  await page.getByLabel('Password').fill(who.password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.waitForURL((u) => u.pathname === '/');
+  return page;
+}
+
+/** The credits a test id shows, as the page formats them. */
+async function shown(page, testId, nth = 0) {
+  return (await page.getByTestId(testId).nth(nth).textContent()).replace(/\s*credits$/, '').trim();
+}
+
+test("a kid's spending power before and after a split charge, and whose allowance paid in the charts", async () => {
+  const made = await api('/members', { token: S.token, method: 'POST', body: { ...sam, role: 'member' } });
+  assertEqual(made.status, 201, `POST /members (${made.text.slice(0, 200)})`);
+  // Sam's own credits are Limited-time ones: the owner's Recharge must never show as Sam's.
+  const expiresAt = new Date(Date.now() + 30 * 86_400_000).toISOString();
+  const grant = await api(`/members/${made.json.id}/grants`, { token: S.token, method: 'POST', body: { kind: 'event', credits: 100, expiresAt } });
+  assertEqual(grant.status, 201, `grant to Sam (${grant.text.slice(0, 200)})`);
+  const del = await api('/delegations', {
+    token: S.token,
+    method: 'POST',
+    body: { granteeEmail: sam.email, credits: 20, period: 'day', note: 'Pocket money' },
+  });
+  assertEqual(del.status, 201, `an allowance of 20 a day (${del.text.slice(0, 200)})`);
+
+  const page = await signInAs(sam, 'sam');
+  const balance = async () => (await page.request.get(`${base}/api/v1/balance`)).json();
+  await page.getByTestId('spend-available').waitFor();
+  let b = await balance();
+  assertEqual(toMilli(b.available), 120_000, 'before: 100 own + 20 of the allowance');
+  await waitFor(async () => (await shown(page, 'spend-available')) === formatMilli(toMilli(b.available)), 'can spend now = /balance.available');
+  assertEqual(await shown(page, 'spend-own'), '100', 'the own part');
+  assertEqual(await shown(page, 'spend-allowance'), '20', "the allowance's part");
+
+  // A report of 80: the allowance pays its 20, Sam's own credits the other 60.
+  const rep = await api('/usage', {
+    token: S.appKey,
+    method: 'POST',
+    body: { aiAgentId: S.appSlug, userEmail: sam.email, description: 'a picture for the history project', model: 'img-1', modality: 'image', credits: 80 },
+  });
+  assertEqual(rep.status, 201, `the split report (${rep.text.slice(0, 200)})`);
+  assertEqual(
+    rep.json.parts.map((p) => [p.source, toMilli(p.credits)]).sort(),
+    [[String(del.json.id), 20_000], ['personal', 60_000]].sort(),
+    'two parts',
+  );
+  b = await balance();
+  assertEqual(toMilli(b.available), 40_000, 'after: 40 own, the allowance used up');
+  // The page follows live, without a reload.
+  await waitFor(async () => (await shown(page, 'spend-available')) === formatMilli(toMilli(b.available)), 'can spend now after the split');
+  assertEqual(await shown(page, 'spend-own'), '40', 'the own part after');
+  assertEqual(await shown(page, 'spend-allowance'), '0', "the allowance's part after");
+
+  // Sam's daily chart: Sam's own Limited-time credits and "Paid by Olivia Owner's allowance", no Recharge.
+  await page.goto(`${base}/?range=7d`);
+  const daily = page.locator('[aria-labelledby="c-daily"] [data-series]');
+  await daily.waitFor();
+  assertEqual(
+    (await daily.getAttribute('data-series')).split(' | '),
+    ['Limited-time', "Paid by Olivia Owner's allowance (Pocket money)"],
+    "the daily chart's series",
+  );
+  const label = await daily.getAttribute('aria-label');
+  assert(label.includes("Limited-time 60 credits") && label.includes("Paid by Olivia Owner's allowance (Pocket money) 20 credits"), `daily chart label: ${label}`);
+  const monthlySeries = (await page.locator('[aria-labelledby="c-monthly"] [data-series]').getAttribute('data-series')).split(' | ');
+  assert(monthlySeries.includes("Paid by Olivia Owner's allowance (Pocket money)"), `monthly series: ${monthlySeries}`);
+  await settle(page);
+  await shoot(page, 'overview-grantee');
+  await page.context().close();
+  S.current = null;
+});
+
+test("the granter's cycle adds up: what their allowances paid for others is shown by name", async () => {
+  const page = S.ownerPage;
+  const me = (await api('/me', { token: S.token })).json;
+  const plan = await api(`/members/${me.id}/plan?now=true`, { token: S.token, method: 'PUT', body: { monthlyCredits: 3000 } });
+  assertEqual(plan.status, 200, `monthly credits for the owner (${plan.text.slice(0, 200)})`);
+  await page.goto(`${base}/?range=cycle`);
+  const b = (await api('/balance', { token: S.token })).json;
+  assert(b.cycle.paidFor.length >= 2, `the owner paid for Kim and Sam: ${JSON.stringify(b.cycle.paidFor)}`);
+  await page.getByTestId('cycle-sum').waitFor();
+  // The three paid for most by name (Sam's 20 first), the class summed in one line.
+  const top = [...b.cycle.paidFor].sort((x, y) => toMilli(y.credits) - toMilli(x.credits) || x.name.localeCompare(y.name));
+  const rows = await page.getByTestId('cycle-paid-for').allTextContents();
+  assertEqual(
+    rows.map((t) => t.replace(/\s+/g, ' ').trim()),
+    top.slice(0, 3).map((p) => `Paid for ${p.name}'s allowance ${formatMilli(toMilli(p.credits))}`),
+    'paid for, by name',
+  );
+  const rest = top.slice(3);
+  assertEqual(
+    (await page.getByTestId('cycle-paid-for-rest').textContent()).replace(/\s+/g, ' ').trim(),
+    `Paid for ${rest.length} other members' allowances ${formatMilli(rest.reduce((s, p) => s + toMilli(p.credits), 0))}`,
+    'the rest in one line',
+  );
+  assertEqual(toMilli(b.cycle.paidForOthers), b.cycle.paidFor.reduce((s, p) => s + toMilli(p.credits), 0), 'paidFor adds up to paidForOthers');
+  assertEqual(await shown(page, 'cycle-used'), formatMilli(toMilli(b.cycle.used)), 'used by the owner');
+  const left = toMilli(b.cycle.allowance) - toMilli(b.cycle.used) - toMilli(b.cycle.paidForOthers);
+  const leftText = (await page.getByTestId('cycle-left').textContent()).replace(/\s+/g, ' ');
+  assert(leftText.includes(`${formatMilli(left)} of your monthly credits left`), `left: ${leftText} (want ${formatMilli(left)})`);
+  await settle(page);
+  await shoot(page, 'overview-granter');
+});
+
+test("the usage log's footer is the range total from the server, without requests not charged", async () => {
+  const page = S.ownerPage;
+  const rec = await api('/usage', {
+    token: S.appKey,
+    method: 'POST',
+    body: { aiAgentId: S.appSlug, userEmail: owner.email, description: 'recorded, not charged', model: 'gpt-4o', credits: 7, chargeUser: false },
+  });
+  assertEqual(rec.status, 201, 'a report that is not charged');
+  await page.goto(`${base}/usage?range=all`);
+  await page.getByTestId('range-total').waitFor();
+  const agg = (await api('/usage/aggregate?by=day', { token: S.token })).json;
+  await waitFor(async () => (await shown(page, 'range-total-credits')) === formatMilli(toMilli(agg.totals.credits)), 'footer = the API total');
+  const rows = await page.locator('table.usage tbody tr').count();
+  assertEqual(agg.totals.requests, rows, 'every request of the range is on this page');
+  const listed = (await api('/usage?limit=500', { token: S.token })).json.items;
+  const charged = listed.filter((e) => e.charged && !e.refunded).reduce((s, e) => s + toMilli(e.credits), 0);
+  assertEqual(toMilli(agg.totals.credits), charged, 'the API total is the charged rows');
+  assert(listed.some((e) => !e.charged), 'a row not charged is listed');
+  // What the request was, its modality and tokens in/out, at 1280px.
+  for (const name of ['Request', 'Modality', 'Tokens in', 'Tokens out']) {
+    assert(await page.getByRole('columnheader', { name, exact: true }).isVisible(), `the ${name} column at 1280px`);
+  }
+  assert(await page.getByText('recorded, not charged').isVisible(), 'the description at 1280px');
+  await settle(page);
+  await shoot(page, 'usage-footer');
+});
+
 test('no uncaught errors in the browser', async () => {
   assertEqual(pageErrors, [], 'page errors');
 });

@@ -535,6 +535,8 @@ type CycleInfo struct {
 	// PaidForOthers is what the member's allowances paid for their grantees this cycle: it
 	// came out of the same credits as Used, so "left" must count it too.
 	PaidForOthers Credits `json:"paidForOthers"`
+	// PaidFor splits PaidForOthers by grantee, so a page can say whose allowance it paid.
+	PaidFor []PaidForMember `json:"paidFor"`
 }
 
 // Balance is a member's credits by bucket.
@@ -626,12 +628,29 @@ func (s *Service) balanceOf(ctx context.Context, r *db.Conn, u db.User) (Balance
 		b.Cycle.Used = Credits(rows[0].Credits)
 		b.Cycle.Requests = rows[0].Requests
 	}
-	given, err := r.Aggregate(ctx, "all", db.AggFilter{GranterID: u.ID, HasFrom: true, FromDay: DayOf(cy.Start, loc), HasTo: true, ToDay: DayOf(cy.End, loc) - 1})
+	given, err := r.Aggregate(ctx, "member", db.AggFilter{GranterID: u.ID, HasFrom: true, FromDay: DayOf(cy.Start, loc), HasTo: true, ToDay: DayOf(cy.End, loc) - 1})
 	if err != nil {
 		return Balance{}, err
 	}
-	if len(given) > 0 {
-		b.Cycle.PaidForOthers = Credits(given[0].Credits)
+	b.Cycle.PaidFor = []PaidForMember{}
+	for _, row := range given {
+		b.Cycle.PaidForOthers += Credits(row.Credits)
+		if row.Credits == 0 {
+			continue
+		}
+		id, _ := strconv.ParseInt(row.Key, 10, 64)
+		name := "a member"
+		if g, err := r.UserByID(ctx, id); err == nil {
+			name = g.Name
+		}
+		b.Cycle.PaidFor = append(b.Cycle.PaidFor, PaidForMember{MemberID: id, Name: name, Credits: Credits(row.Credits)})
 	}
 	return b, nil
+}
+
+// PaidForMember is what a member's allowances paid for one grantee this cycle.
+type PaidForMember struct {
+	MemberID int64   `json:"memberId"`
+	Name     string  `json:"name"`
+	Credits  Credits `json:"credits"`
 }

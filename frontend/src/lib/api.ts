@@ -1178,3 +1178,30 @@ export interface LedgerMonthPage {
 export function ledgerPage(month: string, opts: { limit?: number; cursor?: string } = {}): Promise<LedgerMonthPage> {
   return api.get<LedgerMonthPage>('/ledger', { month, limit: opts.limit ?? 100, cursor: opts.cursor });
 }
+
+// ---- i20-usage ----
+
+/** What one allowance a member receives paid in one group of an own aggregate by day or month. */
+export interface AggregatePaidBy {
+  /** The delegation id, as billingSource names it. */
+  source: string;
+  /** "Mum's allowance", with its note if it has one. */
+  label: string;
+  credits: Credits;
+}
+export interface AggregateItem {
+  /** Own usage by day or month: what allowances paid; `kinds` then counts only the member's own buckets. */
+  paidBy?: AggregatePaidBy[];
+}
+/** What a member's allowances paid for one grantee this cycle. */
+export interface PaidForMember {
+  memberId: Id;
+  name: string;
+  credits: Credits;
+}
+export interface BalanceCycle {
+  /** What the member's allowances paid for others this cycle, from the same credits as `used`. */
+  paidForOthers?: Credits;
+  /** paidForOthers by grantee. */
+  paidFor?: PaidForMember[];
+}
