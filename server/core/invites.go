@@ -173,7 +173,13 @@ func (s *Service) joinByInvite(ctx context.Context, c *db.Conn, token, email, na
 		return db.User{}, err
 	}
 	if inv.MonthlyCredits.Valid {
-		if err := c.SetPlan(ctx, u.ID, 0, inv.MonthlyCredits); err != nil { // the plan starts with the next cycle
+		// Monthly credits start at once and whole: this cycle's full amount now, whatever the day,
+		// then again at each cycle start. insertMember marked this cycle granted, so the refresh
+		// job does not grant it a second time.
+		if err := c.SetPlan(ctx, u.ID, inv.MonthlyCredits.Int64, sql.NullInt64{}); err != nil {
+			return db.User{}, err
+		}
+		if err := s.applyPlanNow(ctx, c, u.ID, inv.MonthlyCredits.Int64); err != nil {
 			return db.User{}, err
 		}
 	}
