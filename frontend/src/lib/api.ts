@@ -1178,3 +1178,26 @@ export interface LedgerMonthPage {
 export function ledgerPage(month: string, opts: { limit?: number; cursor?: string } = {}): Promise<LedgerMonthPage> {
   return api.get<LedgerMonthPage>('/ledger', { month, limit: opts.limit ?? 100, cursor: opts.cursor });
 }
+
+// ---- i20-firstrun ----
+
+/** The owner's starting credits at setup (POST /setup). Monthly credits are granted whole at once, then again
+ * at each cycle start; the top-up is a one-off Recharge that never expires. */
+export interface SetupStartingCredits {
+  monthlyCredits?: Credits;
+  topUpCredits?: Credits;
+}
+export type SetupWithCredits = SetupRequest & SetupStartingCredits;
+/** GET /setup also names the instance, for the sign-in page before anyone is signed in. */
+export interface SetupStatusNamed extends SetupStatus {
+  instanceName?: string;
+}
+/** The instance's name for pages shown before sign-in, or '' when it cannot be read. */
+export async function publicInstanceName(): Promise<string> {
+  try {
+    const s: SetupStatusNamed = await api.setupStatus();
+    return s.instanceName ?? '';
+  } catch {
+    return '';
+  }
+}
