@@ -1540,6 +1540,7 @@ test("an invitation's monthly credits start at once", async () => {
   const link = await waitFor(async () => (await page.getByLabel('Invitation link').inputValue()) || null, 'the link');
   const guest = await newPage('invitee-credits');
   await guest.goto(new URL(new URL(link).pathname, base).href);
+  await guest.getByTestId('invite-monthly').getByText('You get 40 monthly credits as soon as you join').waitFor();
   await guest.getByLabel('Email').fill('fay@example.org');
   await guest.getByLabel('Your name').fill('Fay First');
   await guest.getByLabel('Password').fill('fay-password-1');

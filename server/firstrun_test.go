@@ -107,6 +107,11 @@ func TestInviteMonthlyCreditsStartAtOnce(t *testing.T) {
 	ts := newTestServer(t)
 	var inv struct{ Token string }
 	ts.do("POST", "/api/v1/invites", ts.owner, map[string]any{"email": "kid@example.org", "monthlyCredits": 300.25}, 201, &inv)
+	var pub struct{ MonthlyCredits json.Number }
+	ts.do("GET", "/api/v1/invites/"+inv.Token, "", nil, 200, &pub)
+	if pub.MonthlyCredits.String() != "300.25" {
+		t.Fatalf("the invitee is told of %q monthly credits, want 300.25", pub.MonthlyCredits)
+	}
 	var acc struct{ User struct{ ID int64 } }
 	ts.do("POST", "/api/v1/invites/"+inv.Token+"/accept", "", map[string]any{"email": "kid@example.org", "name": "Kid", "password": "password123"}, 201, &acc)
 	client := ts.browser("kid@example.org")

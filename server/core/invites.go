@@ -147,6 +147,8 @@ type PublicInvite struct {
 	Email        string `json:"email"`
 	Role         string `json:"role"`
 	ExpiresAt    string `json:"expiresAt"`
+	// MonthlyCredits are the invitee's own monthly credits, from the day they accept (null: none set).
+	MonthlyCredits *Credits `json:"monthlyCredits"`
 }
 
 // Invite describes a live invitation to whoever holds its token.
@@ -155,7 +157,8 @@ func (s *Service) Invite(ctx context.Context, token string) (PublicInvite, error
 	if err != nil {
 		return PublicInvite{}, err
 	}
-	return PublicInvite{InstanceName: s.Settings().InstanceName, Email: inv.Email, Role: inv.Role, ExpiresAt: fromMS(inv.ExpiresAt).Format(time.RFC3339)}, nil
+	return PublicInvite{InstanceName: s.Settings().InstanceName, Email: inv.Email, Role: inv.Role, ExpiresAt: fromMS(inv.ExpiresAt).Format(time.RFC3339),
+		MonthlyCredits: inviteInfo(inv).MonthlyCredits}, nil
 }
 
 // joinByInvite creates the invited member and uses up the invitation, inside a write.

@@ -1201,3 +1201,7 @@ export async function publicInstanceName(): Promise<string> {
     return '';
   }
 }
+/** GET /invites/{token} also tells the invitee their monthly credits (null: none set). */
+export interface InvitePublicCredits extends InvitePublic {
+  monthlyCredits?: Credits | null;
+}
