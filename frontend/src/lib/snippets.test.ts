@@ -11,6 +11,8 @@ const inp = {
 };
 const snippets = usageSnippets(inp);
 const expected = sampleReport(inp.agent, inp.email);
+/** sh and python3 start slowly on a busy machine: more than vitest's 5 s default. */
+const SLOW = 30_000;
 
 function has(cmd: string): boolean {
   try {
@@ -73,7 +75,7 @@ describe('report snippets', () => {
     expect(b.idempotencyKey).not.toBe(a.idempotencyKey);
     const { idempotencyKey: _k, ...rest } = a;
     expect(rest).toEqual(expected); // the email's own quote survives the shell quoting
-  });
+  }, SLOW);
 
   it('JavaScript: each run sends the sample with a fresh key', async () => {
     const a = await jsBody();
@@ -91,7 +93,7 @@ describe('report snippets', () => {
     expect(b.idempotencyKey).not.toBe(a.idempotencyKey);
     const { idempotencyKey: _k, ...rest } = a;
     expect(rest).toEqual(expected);
-  });
+  }, SLOW);
 
   it('requests builds the same event as urllib', () => {
     const event = (code: string) => code.slice(code.indexOf('event = {'), code.indexOf('\n}\n') + 2);
