@@ -161,12 +161,26 @@ test('first-run setup in the browser', async () => {
   await page.getByLabel('Email').fill(owner.email);
   await page.getByLabel('Password').fill(owner.password);
   await page.getByLabel('Time zone').fill('UTC');
+  // Starting credits: a bad amount is refused on the form, naming it; then a one-off top-up of 250.
+  await page.getByLabel('One-off top-up').fill('-5');
+  await page.getByRole('button', { name: 'Create owner account' }).click();
+  await page.getByText('One-off top-up: The amount cannot be negative').waitFor();
+  assertEqual(await page.getByLabel('One-off top-up').getAttribute('aria-invalid'), 'true', 'the top-up is marked');
+  await page.getByLabel('One-off top-up').fill('250');
   await page.getByRole('button', { name: 'Create owner account' }).click();
   await page.getByRole('heading', { name: 'You are all set' }).waitFor();
   S.token = await page.getByLabel('Your personal token').inputValue();
   assert(S.token.startsWith('tj_pat_'), `the owner token looks like a personal token (${S.token.slice(0, 8)}…)`);
-  await page.getByRole('button', { name: 'Continue to the dashboard' }).click();
+  S.startMilli = 250_000;
+  await page.getByText('You start with 250 credits').waitFor();
+  await shoot(page, 'setup-done');
+  // The "What next" steps are links; the first opens the Overview, which shows the starting credits.
+  await page.getByRole('region', { name: 'What next' }).getByRole('link', { name: 'Overview', exact: true }).click();
   await page.getByRole('heading', { name: 'Overview', level: 1 }).waitFor();
+  await waitFor(
+    async () => (await page.getByTestId('balance-total').textContent()).replace(/\s*credits$/, '').trim() === '250',
+    'the starting credits on the Overview',
+  );
   await page.getByRole('link', { name: 'Members', exact: true }).waitFor();
   const me = await api('/me', { token: S.token });
   assertEqual(me.json?.role, 'owner', 'role of the new user');
@@ -185,9 +199,9 @@ test('admin grants credits in the members page', async () => {
   await drawer.getByText('Granted 5,000 Recharge credits.').waitFor();
   await drawer.getByRole('button', { name: 'Close details' }).click();
   const bal = await api('/balance', { token: S.token });
-  assertEqual(toMilli(bal.json.total), 5_000_000, 'balance after the grant');
+  assertEqual(toMilli(bal.json.total), S.startMilli + 5_000_000, 'balance after the grant and the starting credits');
   await page.goto(`${base}/`);
-  await page.getByTestId('balance-total').getByText('5,000').waitFor();
+  await page.getByTestId('balance-total').getByText(formatMilli(S.startMilli + 5_000_000)).waitFor();
 });
 
 test('create an app key in the admin apps page', async () => {
@@ -328,7 +342,7 @@ test('the overview totals equal the sum of those rows', async () => {
   const all = S.events.reduce((s, e) => s + toMilli(e.credits), 0);
   await waitFor(async () => (await page.getByTestId('total-requests').textContent()) === '3', 'all requests total');
   assertEqual(await page.getByTestId('total-credits').textContent(), formatMilli(all), 'all credits total');
-  assertEqual(await page.getByTestId('balance-total').textContent().then((t) => t.replace(/\s*credits$/, '').trim()), formatMilli(5_000_000 - all), 'balance after usage');
+  assertEqual(await page.getByTestId('balance-total').textContent().then((t) => t.replace(/\s*credits$/, '').trim()), formatMilli(S.startMilli + 5_000_000 - all), 'balance after usage');
   await page.locator('canvas').first().waitFor();
   await shoot(page, 'overview');
 });
@@ -1645,6 +1659,61 @@ test("the usage log's footer is the range total from the server, without request
   assert(await page.getByText('recorded, not charged').isVisible(), 'the description at 1280px');
   await settle(page);
   await shoot(page, 'usage-footer');
+});
+
+// ---- i20-firstrun ----
+
+test('the sign-in page names the instance', async () => {
+  const page = await newPage('signed-out');
+  await page.goto(`${base}/login`);
+  await page.getByRole('heading', { name: 'Sign in to Family jar', level: 1 }).waitFor();
+  await page.context().close();
+});
+
+test("an invitation's monthly credits start at once", async () => {
+  const page = S.ownerPage;
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await page.goto(`${base}/admin/invites`);
+  await page.getByTestId('invite-plan-when').getByText('Monthly credits start at once').waitFor();
+  await page.getByLabel('Monthly credits').fill('40');
+  await page.getByLabel('Note').fill('Fay, monthly credits at once');
+  await page.getByRole('button', { name: 'Create invitation link' }).click();
+  const link = await waitFor(async () => (await page.getByLabel('Invitation link').inputValue()) || null, 'the link');
+  const guest = await newPage('invitee-credits');
+  await guest.goto(new URL(new URL(link).pathname, base).href);
+  await guest.getByTestId('invite-monthly').getByText('You get 40 monthly credits as soon as you join').waitFor();
+  await guest.getByLabel('Email').fill('fay@example.org');
+  await guest.getByLabel('Your name').fill('Fay First');
+  await guest.getByLabel('Password').fill('fay-password-1');
+  await guest.getByRole('button', { name: 'Accept and sign in' }).click();
+  await guest.getByRole('heading', { name: 'Overview', level: 1 }).waitFor();
+  await waitFor(
+    async () => (await guest.getByTestId('balance-total').textContent()).replace(/\s*credits$/, '').trim() === '40',
+    'the monthly credits on the Overview at once',
+  );
+  const bal = await guest.request.get(`${base}/api/v1/balance`);
+  assertEqual(toMilli((await bal.json()).total), 40_000, 'balance right after accepting');
+  await guest.context().close();
+});
+
+test('the Integrate snippets make a fresh idempotency key per report', async () => {
+  const page = S.ownerPage;
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await page.goto(`${base}/integrate`);
+  const makers = {
+    curl: '/dev/urandom',
+    'Python (urllib)': 'str(uuid.uuid4())',
+    'Python (requests)': 'str(uuid.uuid4())',
+    'JavaScript (fetch)': 'crypto.randomUUID()',
+  };
+  for (const [tab, maker] of Object.entries(makers)) {
+    await page.getByRole('tab', { name: tab }).click();
+    const text = await waitFor(async () => {
+      const t = await page.getByTestId('snippet').textContent();
+      return t.includes(maker) ? t : null;
+    }, `the ${tab} snippet to make its key`);
+    assert(!text.includes('req-0001'), `the ${tab} snippet has no constant key`);
+  }
 });
 
 test('no uncaught errors in the browser', async () => {

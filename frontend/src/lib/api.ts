@@ -1205,3 +1205,30 @@ export interface BalanceCycle {
   /** paidForOthers by grantee. */
   paidFor?: PaidForMember[];
 }
+
+// ---- i20-firstrun ----
+
+/** The owner's starting credits at setup (POST /setup). Monthly credits are granted whole at once, then again
+ * at each cycle start; the top-up is a one-off Recharge that never expires. */
+export interface SetupStartingCredits {
+  monthlyCredits?: Credits;
+  topUpCredits?: Credits;
+}
+export type SetupWithCredits = SetupRequest & SetupStartingCredits;
+/** GET /setup also names the instance, for the sign-in page before anyone is signed in. */
+export interface SetupStatusNamed extends SetupStatus {
+  instanceName?: string;
+}
+/** The instance's name for pages shown before sign-in, or '' when it cannot be read. */
+export async function publicInstanceName(): Promise<string> {
+  try {
+    const s: SetupStatusNamed = await api.setupStatus();
+    return s.instanceName ?? '';
+  } catch {
+    return '';
+  }
+}
+/** GET /invites/{token} also tells the invitee their monthly credits (null: none set). */
+export interface InvitePublicCredits extends InvitePublic {
+  monthlyCredits?: Credits | null;
+}
