@@ -268,4 +268,3 @@ func TestGrantedAssignmentsAddUpToEvents(t *testing.T) {
 		t.Fatalf("a bad from: %d %s, want 400 naming from", status, b)
 	}
 }
-
