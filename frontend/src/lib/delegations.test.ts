@@ -6,6 +6,7 @@ import {
   bulkConfirmText,
   bulkDoneText,
   paidByText,
+  sourceNoteFor,
   splitText,
   changeWaitsForNextPeriod,
   endsAtForDay,
@@ -156,5 +157,20 @@ describe('who paid a split charge', () => {
     expect(bulkConfirmText('pause', '24 allowances')).toMatch(/^Pause 24 allowances\?/);
     expect(bulkDoneText('revoke', 1)).toBe('Revoked 1 allowance.');
     expect(bulkDoneText('pause', 24)).toBe('Paused 24 allowances.');
+  });
+});
+
+describe('a log row says what paid it', () => {
+  const received = [{ id: 7, note: 'Homework', granterName: 'Ms Lee' }];
+  it('names a split charge by its allowance and part', () => {
+    expect(sourceNoteFor({ credits: 80, delegationCredits: 20, delegationId: 7, sourceNote: 'delegation 7 (Ms Lee) paid 20: …' }, received)).toEqual({
+      badge: 'split',
+      text: 'Homework allowance paid 20 of 80',
+    });
+    expect(sourceNoteFor({ credits: 80, delegationCredits: 20, delegationId: 9 }, received, [{ id: 9, note: '' }])?.text).toBe('Your allowance paid 20 of 80');
+  });
+  it('gives the reason when the allowance paid nothing, and nothing otherwise', () => {
+    expect(sourceNoteFor({ credits: 5, sourceNote: 'delegation 7: paused' }, received)).toEqual({ badge: 'allowance did not pay', text: 'delegation 7: paused' });
+    expect(sourceNoteFor({ credits: 5, delegationId: 7 }, received)).toBeNull();
   });
 });

@@ -244,3 +244,23 @@ export function splitText(ev: { credits: number | string; delegationCredits?: nu
   if (ev.delegationCredits === null || ev.delegationCredits === undefined) return '';
   return `${allowance} paid ${formatCredits(ev.delegationCredits)} of ${formatCredits(ev.credits)}`;
 }
+
+/**
+ * A log row's note on its billing source, as a badge and a sentence: a split charge says what its
+ * allowance paid ("Homework allowance paid 20 of 80"); otherwise the server's reason why the
+ * allowance did not pay. Null when there is nothing to say.
+ */
+export function sourceNoteFor(
+  ev: { credits: number | string; delegationCredits?: number | string | null; delegationId?: number | null; sourceNote?: string | null },
+  received: Pick<Delegation, 'id' | 'note' | 'granterName'>[],
+  given: Pick<Delegation, 'id' | 'note'>[] = [],
+): { badge: string; text: string } | null {
+  if (ev.delegationCredits !== null && ev.delegationCredits !== undefined && ev.delegationId) {
+    const r = received.find((d) => d.id === ev.delegationId);
+    const g = given.find((d) => d.id === ev.delegationId);
+    const name = r ? allowanceName(r) : g ? `Your allowance${g.note ? ` (${g.note})` : ''}` : 'The allowance';
+    return { badge: 'split', text: splitText(ev, name) };
+  }
+  if (ev.sourceNote) return { badge: 'allowance did not pay', text: ev.sourceNote };
+  return null;
+}
