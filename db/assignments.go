@@ -61,7 +61,7 @@ func (c *Conn) GrantedAssignments(ctx context.Context, granterID int64, hasFrom 
 		if err := rows.Scan(&a.UserID, &a.UserName, &a.Project, &a.Allowance, &a.Own, &a.Requests); err != nil {
 			return nil, err
 		}
-		if a.Allowance != 0 || a.Own != 0 || a.Requests != 0 {
+		if a.Allowance != 0 || a.Own != 0 { // a refunded request leaves a row of zeros
 			out = append(out, a)
 		}
 	}
