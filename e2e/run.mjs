@@ -1395,7 +1395,7 @@ test('the teacher pauses the whole class at once, and a student is then charged 
   const page = S.ownerPage;
   await page.goto(`${base}/granted`);
   const bulk = page.getByTestId('bulk-actions');
-  await bulk.getByLabel('Or a whole group').fill(CLASS);
+  await bulk.getByLabel('Group to change').fill(CLASS);
   acceptNextDialog(page);
   await bulk.getByRole('button', { name: 'Pause', exact: true }).click();
   await bulk.getByText(/^Paused \d+ allowances\.$/).waitFor();
@@ -1412,7 +1412,7 @@ test('the teacher pauses the whole class at once, and a student is then charged 
   await shoot(page, 'granted-bulk-paused', { fullPage: false });
 
   // Tick two students and resume them only.
-  await bulk.getByLabel('Or a whole group').fill('');
+  await bulk.getByLabel('Group to change').fill('');
   const s3 = S.students.find((s) => s.i === 3);
   await page.getByLabel(`Select the allowance for ${s2.name}`).check();
   await page.getByLabel(`Select the allowance for ${s3.name}`).check();
@@ -1424,7 +1424,7 @@ test('the teacher pauses the whole class at once, and a student is then charged 
   const status = (s) => after.find((x) => x.id === s.delegationId).status;
   assertEqual([status(s2), status(s3), status(S.students.find((s) => s.i === 4))], ['active', 'active', 'paused'], 'only the ticked ones resumed');
   // The whole class again, so later pages see it as it was.
-  await bulk.getByLabel('Or a whole group').fill(CLASS);
+  await bulk.getByLabel('Group to change').fill(CLASS);
   acceptNextDialog(page);
   await bulk.getByRole('button', { name: 'Resume', exact: true }).click();
   await bulk.getByText(/^Resumed \d+ allowances\.$/).waitFor();
