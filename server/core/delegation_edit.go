@@ -147,9 +147,17 @@ func (s *Service) EditDelegation(ctx context.Context, p Principal, id int64, e D
 		if err := s.applyEdit(ctx, c, d, ce, now); err != nil {
 			return err
 		}
-		stored, err := c.DelegationByID(ctx, id)
-		out = s.delegationInfo(ctx, c, stored)
+		out, err = s.storedInfo(ctx, c, id)
 		return err
 	})
 	return out, err
+}
+
+// storedInfo reads a delegation back after a write, as the API shows it.
+func (s *Service) storedInfo(ctx context.Context, c *db.Conn, id int64) (DelegationInfo, error) {
+	stored, err := c.DelegationByID(ctx, id)
+	if err != nil {
+		return DelegationInfo{}, err
+	}
+	return s.delegationInfo(ctx, c, stored), nil
 }

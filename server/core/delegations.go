@@ -422,11 +422,11 @@ func (s *Service) createDelegations(ctx context.Context, p Principal, nd NewDele
 			if err != nil {
 				return err
 			}
-			stored, err := c.DelegationByID(ctx, id)
+			info, err := s.storedInfo(ctx, c, id)
 			if err != nil {
 				return err
 			}
-			out = append(out, s.delegationInfo(ctx, c, stored))
+			out = append(out, info)
 		}
 		return nil
 	})

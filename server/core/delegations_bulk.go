@@ -66,11 +66,11 @@ func (s *Service) UpdateDelegations(ctx context.Context, p Principal, b BulkDele
 			if err := s.bulkApply(ctx, c, d, b.Action, checked, now, fields[i]); err != nil {
 				return err
 			}
-			stored, err := c.DelegationByID(ctx, id)
+			info, err := s.storedInfo(ctx, c, id)
 			if err != nil {
 				return err
 			}
-			out = append(out, s.delegationInfo(ctx, c, stored))
+			out = append(out, info)
 		}
 		return nil
 	})
