@@ -210,7 +210,12 @@ func (f UsageFilter) where() (string, []any) {
 	case "personal":
 		add("e.delegation_id IS NULL")
 	case "delegation":
-		add("e.delegation_id = ?", f.DelegationID)
+		if f.GranterShares {
+			// A later share of a split charge is billed to this allowance too.
+			add("(e.delegation_id = ? OR e.id IN (SELECT usage_id FROM usage_sources WHERE delegation_id = ?))", f.DelegationID, f.DelegationID)
+		} else {
+			add("e.delegation_id = ?", f.DelegationID)
+		}
 	case "delegated":
 		add("e.delegation_id IS NOT NULL")
 	}

@@ -95,6 +95,12 @@ func TestEachGranterOfASplitChargeSeesTheirPart(t *testing.T) {
 			}
 		}
 	}
+	// Filtered by the teacher's allowance, the log still holds the split charge it paid a share of.
+	var bySource struct{ Items []grantedEvent }
+	ts.do("GET", "/api/v1/granted/usage?source="+itoa(fromTeacher.ID), teacher, nil, 200, &bySource)
+	if len(bySource.Items) != 2 {
+		t.Fatalf("the teacher's log filtered by their allowance has %d events, want 2", len(bySource.Items))
+	}
 	var none struct{ Items []grantedEvent }
 	ts.do("GET", "/api/v1/granted/usage", stranger, nil, 200, &none)
 	if len(none.Items) != 0 {
