@@ -6,6 +6,7 @@ import (
 	"database/sql/driver"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -43,9 +44,42 @@ var CSVColumns = []string{"id", "at", "member", "memberEmail", "app", "model", "
 // turning ten zeros and NULLs into text for every row of an export cost more than a third of
 // its speed. Go writes their zeros instead.
 const csvRaw = `concat_ws(x'1f', e.id, e.at, e.user_id, ifnull(e.app_id, ''), e.input_tokens, e.output_tokens, ` +
-	`e.total_tokens, ifnull(e.processing_time_ms, ''), ifnull(e.delegation_id, ''), e.credits, e.charged, e.debt, ` +
-	`ifnull(e.refunded_at, ''), ` + csvMetering + `, e.model, e.provider, e.modality, e.usage_type, e.description, ` +
+	`e.total_tokens, ifnull(e.processing_time_ms, ''), ifnull(` + csvSource + `, ''), ` + csvCredits + `, e.charged, e.debt, ` +
+	`ifnull(e.refunded_at, ''), e.credits, ` + csvMetering + `, e.model, e.provider, e.modality, e.usage_type, e.description, ` +
 	`e.short_description, e.project, ifnull(e.cost_usd, ''))`
+
+// The own export's billing source and credits cells: the event's.
+const (
+	csvSource  = `e.delegation_id`
+	csvCredits = `e.credits`
+)
+
+// csvRawFor is csvRaw for a granter's export (granterID != 0): the billing source is the
+// granter's allowance and the credits what it paid, which for a split charge is a part (the
+// event's first allowance's part, or a later allowance's share in usage_sources). The whole
+// request's credits (the cell after refunded) go in requestCredits.
+func csvRawFor(granterID int64) string {
+	if granterID == 0 {
+		return csvRaw
+	}
+	g := strconv.FormatInt(granterID, 10)
+	share := `FROM usage_sources s WHERE s.usage_id = e.id AND s.payer_id = ` + g + ` AND s.delegation_id != 0)`
+	source := `CASE WHEN e.payer_id = ` + g + ` THEN e.delegation_id ELSE (SELECT min(s.delegation_id) ` + share + ` END`
+	credits := `CASE WHEN e.payer_id = ` + g + ` THEN ifnull(e.delegation_credits, e.credits) ` +
+		`ELSE ifnull((SELECT sum(s.credits) ` + share + `, 0) END`
+	raw := strings.Replace(csvRaw, csvSource, source, 1)
+	return strings.Replace(raw, csvCredits+`, e.charged`, credits+`, e.charged`, 1)
+}
+
+// GrantedCSVColumns are a granter's export's columns: allowanceCredits (what their allowance
+// paid) where the own export has credits, and the whole request's credits at the end.
+var GrantedCSVColumns = grantedColumns()
+
+func grantedColumns() []string {
+	cols := slices.Clone(CSVColumns)
+	cols[slices.Index(cols, "credits")] = "allowanceCredits"
+	return append(cols, "requestCredits")
+}
 
 // csvMetering is the metering cell: empty, or its ten values joined by 0x1e.
 const csvMetering = `iif(e.price_input_micro IS NULL AND e.price_output_micro IS NULL AND e.price_per_image_micro IS NULL ` +
@@ -57,7 +91,7 @@ const csvMetering = `iif(e.price_input_micro IS NULL AND e.price_output_micro IS
 // csvInts and csvTexts count csvRaw's integer cells (the metering cell last) and the text
 // cells after them; csvMeters counts the metering cell's values.
 const (
-	csvInts   = 14
+	csvInts   = 15
 	csvTexts  = 8
 	csvMeters = 10
 )
@@ -104,7 +138,8 @@ func (c *Conn) WriteUsageCSV(ctx context.Context, f UsageFilter, out CSVOut) err
 	if f, err = held.withSortModels(ctx, f); err != nil {
 		return err
 	}
-	query, args := f.selectFrom(csvRaw, " FROM usage_events e")
+	cells.granted = f.GranterID != 0
+	query, args := f.selectFrom(csvRawFor(f.GranterID), " FROM usage_events e")
 	return conn.Raw(func(dc any) error {
 		return writeCSV(ctx, dc, query, args, cells, out)
 	})
@@ -261,8 +296,9 @@ func (w *csvWalk) readTexts() error {
 
 // csvCells holds each member's name and email, and each app's slug, as finished CSV cells.
 type csvCells struct {
-	member map[int64][]byte // `"name","email"`
-	app    map[int64][]byte // `"slug"`
+	member  map[int64][]byte // `"name","email"`
+	app     map[int64][]byte // `"slug"`
+	granted bool             // a granter's export: requestCredits at the end
 }
 
 func (c *Conn) csvNameCells(ctx context.Context) (csvCells, error) {
@@ -377,7 +413,12 @@ func (cells csvCells) finish(b []byte, n *[csvInts]string, t *[csvTexts]string) 
 	b = appendCredits(b, atoi(n[11]))
 	b = append(b, ',')
 	b = strconv.AppendBool(b, n[12] != "")
-	return appendMetering(b, n[13])
+	b = appendMetering(b, n[14])
+	if cells.granted {
+		b = append(b, ',')
+		b = appendCredits(b, atoi(n[13])) // the whole request
+	}
+	return b
 }
 
 // appendMetering writes the gateway's metering cells from csvMetering's cell.

@@ -153,6 +153,10 @@ type UsageFilter struct {
 	Source       string
 	DelegationID int64
 
+	// GranterShares adds, for GranterID, the split charges a later allowance of theirs paid a
+	// share of (usage_sources): the event names only its first allowance.
+	GranterShares bool
+
 	Sort   string // "at", "credits" or "total_tokens"
 	Asc    bool
 	Limit  int
@@ -182,7 +186,11 @@ func (f UsageFilter) where() (string, []any) {
 	}
 	if f.GranterID != 0 {
 		// Events billed to my delegations are the delegated events I paid for.
-		add("e.payer_id = ? AND e.delegation_id IS NOT NULL", f.GranterID)
+		if f.GranterShares {
+			add("(e.payer_id = ? AND e.delegation_id IS NOT NULL OR e.id IN ("+granterSharesSQL+"))", f.GranterID, f.GranterID)
+		} else {
+			add("e.payer_id = ? AND e.delegation_id IS NOT NULL", f.GranterID)
+		}
 	}
 	if f.From != 0 {
 		add("e.at >= ?", f.From)
@@ -202,7 +210,12 @@ func (f UsageFilter) where() (string, []any) {
 	case "personal":
 		add("e.delegation_id IS NULL")
 	case "delegation":
-		add("e.delegation_id = ?", f.DelegationID)
+		if f.GranterShares {
+			// A later share of a split charge is billed to this allowance too.
+			add("(e.delegation_id = ? OR e.id IN (SELECT usage_id FROM usage_sources WHERE delegation_id = ?))", f.DelegationID, f.DelegationID)
+		} else {
+			add("e.delegation_id = ?", f.DelegationID)
+		}
 	case "delegated":
 		add("e.delegation_id IS NOT NULL")
 	}
@@ -305,15 +318,41 @@ func (c *Conn) withSortModels(ctx context.Context, f UsageFilter) (UsageFilter, 
 }
 
 func (f UsageFilter) sortModelsQuery() (string, []any) {
-	cond, arg := "user_id = ?", f.UserID
+	cond, args := "user_id = ?", []any{f.UserID}
 	if f.GranterID != 0 {
-		cond, arg = "payer_id = ? AND delegation_id IS NOT NULL", f.GranterID
+		cond, args = "payer_id = ? AND delegation_id IS NOT NULL", []any{f.GranterID}
+		if f.GranterShares {
+			cond, args = "(payer_id = ? AND delegation_id IS NOT NULL OR id IN ("+granterSharesSQL+"))", []any{f.GranterID, f.GranterID}
+		}
 	}
 	return `WITH RECURSIVE m(model) AS (
 		SELECT (SELECT min(model) FROM usage_events WHERE ` + cond + `)
 		UNION ALL
 		SELECT (SELECT min(model) FROM usage_events WHERE ` + cond + ` AND model > m.model) FROM m WHERE m.model IS NOT NULL)
-		SELECT model FROM m WHERE model IS NOT NULL`, []any{arg, arg}
+		SELECT model FROM m WHERE model IS NOT NULL`, append(args, args...)
+}
+
+// granterSharesSQL selects the split charges a granter's allowances paid a share of (one
+// argument: the granter).
+const granterSharesSQL = `SELECT usage_id FROM usage_sources WHERE payer_id = ? AND delegation_id != 0`
+
+// HasLaterShares reports whether an allowance of the granter paid a share of a split charge
+// that names another source first: only then does the granted log look past the event's own
+// payer (UsageFilter.GranterShares), so other granters keep the plain, indexed walk.
+func (c *Conn) HasLaterShares(ctx context.Context, granterID int64) (bool, error) {
+	var n int64
+	err := c.queryRow(ctx, `SELECT EXISTS (SELECT 1 FROM usage_sources s JOIN usage_events e ON e.id = s.usage_id
+		WHERE s.payer_id = ? AND s.delegation_id != 0 AND e.payer_id != ?)`, granterID, granterID).Scan(&n)
+	return n == 1, err
+}
+
+// GranterShare is what a granter's allowances paid of a split charge, and the allowance (the
+// first of theirs that paid); found is false when they paid no share.
+func (c *Conn) GranterShare(ctx context.Context, usageID, granterID int64) (delegationID, credits int64, found bool, err error) {
+	var n int64
+	err = c.queryRow(ctx, `SELECT ifnull(min(delegation_id), 0), ifnull(sum(credits), 0), count(*) FROM usage_sources
+		WHERE usage_id = ? AND payer_id = ? AND delegation_id != 0`, usageID, granterID).Scan(&delegationID, &credits, &n)
+	return delegationID, credits, n > 0, err
 }
 
 // mergedRow scans a merged query's row, dropping its two sort columns.

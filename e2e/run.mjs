@@ -454,7 +454,7 @@ test('granted usage: a delegation, its live log and per-grantee totals', async (
   assert(S.kidEventId, 'needs the member from the previous test');
   const page = S.ownerPage;
   await page.goto(`${base}/granted`);
-  await page.getByText('You have not delegated any credits').waitFor();
+  await page.getByText('You give no allowances yet').waitFor();
   await page.getByLabel('Grantee email').fill(kid.email);
   await page.getByLabel('Credits', { exact: true }).fill('20');
   await page.getByLabel('Period').selectOption('month');
@@ -716,17 +716,24 @@ test('25 students report usage with their own keys', async () => {
   S.fellThrough = big.json;
 });
 
-test('the student sees why a request fell through to personal credits', async () => {
+test('the student sees what paid a split request: the allowance its part, their own credits the rest', async () => {
   const page = S.current;
-  assert(page && S.fellThrough, 'needs the student page and the fell-through event');
+  assert(page && S.fellThrough, 'needs the student page and the split event');
+  const s5 = S.students.find((s) => s.i === 5);
+  const part = s5.delegated.find((e) => e.id === S.fellThrough.id).milli;
   await page.goto(`${base}/usage`);
   const row = page.locator(`table.usage tr[data-id="${S.fellThrough.id}"]`);
   await row.waitFor();
-  await row.getByTestId('source-note').getByText('fell through').waitFor();
+  const note = row.getByTestId('source-note');
+  await note.getByText('split', { exact: true }).waitFor();
+  await note.getByText(`Maths class allowance paid ${formatMilli(part)} of 600`).waitFor();
+  assertEqual(await note.getByText('fell through').count(), 0, 'a split charge is not said to fall through');
   await page.getByTestId('fell-through').waitFor();
   await row.locator('button.open').click();
   const drawer = page.getByRole('dialog');
-  await drawer.getByTestId('detail-source-note').getByText(S.fellThrough.sourceNote).waitFor();
+  const said = drawer.getByTestId('detail-source-note');
+  await said.getByText(`Maths class allowance paid ${formatMilli(part)}, your own credits ${formatMilli(600_000 - part)}`).waitFor();
+  await said.getByText(S.fellThrough.sourceNote).waitFor();
   await shoot(page, 'student-usage-detail', { fullPage: false });
   await page.keyboard.press('Escape');
   await settle(page);
@@ -763,9 +770,10 @@ test('the teacher sees per-student totals equal to the reported credits, and exp
   assertEqual(csv.rows.map((r) => Number(r.id)).sort((a, b) => a - b), expectedIds, 'the CSV rows are the reported events');
   const personal = new Set(S.students.flatMap((s) => s.personal));
   assert(csv.rows.every((r) => !personal.has(Number(r.id))), 'no personal event in the CSV');
-  // A split event's credits are the whole report; the allowance paid only its share of it.
+  // allowanceCredits is what the allowances paid, as the table; requestCredits the whole of each request.
   const splitRest = S.students.flatMap((s) => s.delegated).reduce((a, e) => a + (e.total ? e.total - e.milli : 0), 0);
-  assertEqual(csv.rows.reduce((a, r) => a + toMilli(r.credits), 0), expectedTotal + splitRest, 'the CSV credits sum to the total and the split rest');
+  assertEqual(csv.rows.reduce((a, r) => a + toMilli(r.allowanceCredits), 0), expectedTotal, 'the CSV allowance credits sum to the total');
+  assertEqual(csv.rows.reduce((a, r) => a + toMilli(r.requestCredits), 0), expectedTotal + splitRest, 'the CSV request credits add the split rest');
   for (const s of S.students) {
     const mine = csv.rows.filter((r) => r.member === s.name);
     assertEqual(mine.length, s.delegated.length, `CSV rows of ${s.name}`);
@@ -1359,6 +1367,81 @@ test('the openai package streams a chat through the gateway while the usage page
   } finally {
     await fake.close();
   }
+});
+
+// ---- i20-class ----
+test("the teacher's student × assignment table: each cell is the allowance's part plus the student's own", async () => {
+  const page = S.ownerPage;
+  const s5 = S.students.find((s) => s.i === 5);
+  assert(s5 && S.fellThrough, "needs student 5's split Essay request");
+  await page.goto(`${base}/granted?range=7d`);
+  const table = page.getByTestId('assignments');
+  await table.locator('tbody tr').first().waitFor();
+  // Student 5's Essay: the allowance paid the second report and its part of the split one; the
+  // rest of the split one came from the student's own credits.
+  const part = s5.delegated.find((e) => e.id === S.fellThrough.id).milli;
+  const essayAllowance = toMilli(reportCredits(5)[1]) + part;
+  const essayOwn = 600_000 - part;
+  const cell = table.locator(`tr[data-student="${s5.id}"] td[data-project="Essay"]`);
+  assertEqual(await cell.locator('.total').textContent(), formatMilli(essayAllowance + essayOwn), "student 5's Essay total");
+  assertEqual(await cell.locator('.allowance').textContent(), formatMilli(essayAllowance), "student 5's Essay, from the allowance");
+  assertEqual((await cell.locator('.own').textContent()).trim(), `${formatMilli(essayOwn)} own`, "student 5's Essay, their own part");
+  // Fractions is one report per student, all paid by the allowances; the footer agrees.
+  // Student 7's Fractions request was refunded (see 'refund by id'): a refund takes it off again.
+  const fractions = S.students.reduce((a, s) => a + (s.i === 7 ? 0 : toMilli(reportCredits(s.i)[0])), 0);
+  const api20 = (await api('/granted/assignments?from=2000-01-01', { token: S.token })).json;
+  const fr = api20.projects.find((p) => p.project === 'Fractions');
+  const classIds = new Set(S.students.map((s) => s.id));
+  const classFractions = api20.students.filter((s) => classIds.has(s.userId)).reduce((a, s) => a + toMilli(s.cells.Fractions?.allowance ?? 0), 0);
+  assertEqual(classFractions, fractions, "the class's Fractions, from the allowances");
+  assertEqual(await table.locator('td[data-total="Fractions"] .total').textContent(), formatMilli(toMilli(fr.total)), 'the Fractions column total');
+  assertEqual(await table.getByTestId('assignments-total').locator('.total').textContent(), formatMilli(toMilli(api20.totals.total)), 'the grand total');
+  // No personal request of a student (those named no assignment) is counted as own spending.
+  const noAssignment = api20.projects.find((p) => p.project === '');
+  assert(!noAssignment || toMilli(noAssignment.own) === 0, 'own spending on no assignment is not shown');
+  await settle(page);
+  await table.scrollIntoViewIfNeeded();
+  await shoot(page, 'granted-assignments', { fullPage: false });
+  await assertNoPageOverflow(page, 'the Granted page with the assignment table');
+});
+
+test('the teacher pauses the whole class at once, and a student is then charged personally', async () => {
+  const page = S.ownerPage;
+  await page.goto(`${base}/granted`);
+  const bulk = page.getByTestId('bulk-actions');
+  await bulk.getByLabel('Group to change').fill(CLASS);
+  acceptNextDialog(page);
+  await bulk.getByRole('button', { name: 'Pause', exact: true }).click();
+  await bulk.getByText(/^Paused \d+ allowances\.$/).waitFor();
+  const given = (await api('/delegations', { token: S.token })).json.given;
+  for (const s of S.students) {
+    const d = given.find((x) => x.id === s.delegationId);
+    assertEqual(d.status, 'paused', `the allowance for ${s.name} after the bulk pause`);
+  }
+  const s2 = S.students.find((s) => s.i === 2);
+  const r = await api('/usage', { token: s2.token, method: 'POST', body: { description: 'while the class is paused', credits: 1 } });
+  assertEqual([r.status, r.json?.billingSource], [201, 'personal'], 'a report while the class is paused');
+  s2.personal.push(r.json.id);
+  await page.locator(`tr[data-delegation="${s2.delegationId}"] .badge`).getByText('Paused').waitFor();
+  await shoot(page, 'granted-bulk-paused', { fullPage: false });
+
+  // Tick two students and resume them only.
+  await bulk.getByLabel('Group to change').fill('');
+  const s3 = S.students.find((s) => s.i === 3);
+  await page.getByLabel(`Select the allowance for ${s2.name}`).check();
+  await page.getByLabel(`Select the allowance for ${s3.name}`).check();
+  await bulk.getByText('2 selected', { exact: false }).waitFor();
+  acceptNextDialog(page);
+  await bulk.getByRole('button', { name: 'Resume', exact: true }).click();
+  await bulk.getByText('Resumed 2 allowances.').waitFor();
+  const after = (await api('/delegations', { token: S.token })).json.given;
+  const status = (s) => after.find((x) => x.id === s.delegationId).status;
+  assertEqual([status(s2), status(s3), status(S.students.find((s) => s.i === 4))], ['active', 'active', 'paused'], 'only the ticked ones resumed');
+  // The whole class again, so later pages see it as it was.
+  await bulk.getByLabel('Group to change').fill(CLASS);
+  acceptNextDialog(page);
+  await bulk.getByRole('button', { name: 'Resume', exact: true }).click();
+  await bulk.getByText(/^Resumed \d+ allowances\.$/).waitFor();
 });
 
 // ---- i20-shell ----

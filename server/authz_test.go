@@ -129,6 +129,8 @@ func TestAuthorizationTable(t *testing.T) {
 		"DELETE /delegations/:id":           {401, 200, 403, 404, 403},
 		"GET /granted/usage":                {401, 200, 200, 200, 403},
 		"GET /granted/usage/export":         {401, 200, 200, 200, 403},
+		"POST /delegations/bulk-update":     {401, 400, 400, 400, 403},
+		"GET /granted/assignments":          {401, 200, 200, 200, 403},
 		"GET /audit":                        {401, 403, 403, 200, 403},
 		"GET /jobs":                         {401, 403, 403, 200, 403},
 		// The AI gateway's providers and prices.

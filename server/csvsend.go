@@ -19,7 +19,7 @@ import (
 // chunks, and the connection closes after it. The rows are opened there too: fasthttp may drop
 // a connection without calling the hijack handler, and rows opened before would keep their read
 // connection.
-func (s *Server) sendCSV(c *fiber.Ctx, export func(core.CSVOut) error) {
+func (s *Server) sendCSV(c *fiber.Ctx, columns []string, export func(core.CSVOut) error) {
 	h := &c.Response().Header
 	h.SetStatusCode(fiber.StatusOK)
 	chunked := c.Request().Header.IsHTTP11()
@@ -38,7 +38,7 @@ func (s *Server) sendCSV(c *fiber.Ctx, export func(core.CSVOut) error) {
 	log := s.log
 	c.Context().HijackSetNoResponse(true)
 	c.Context().Hijack(func(conn net.Conn) {
-		w := &csvWriter{conn: conn, chunked: chunked, head: head}
+		w := &csvWriter{conn: conn, chunked: chunked, head: head, columns: columns}
 		err := export(w)
 		switch {
 		case err == nil:
@@ -67,6 +67,7 @@ type csvWriter struct {
 	conn    net.Conn
 	chunked bool
 	head    []byte
+	columns []string // the header line
 	started bool
 	err     error // the first failed write: the client has gone
 	frame   []byte
@@ -78,7 +79,7 @@ func (w *csvWriter) Start() error {
 	if err := w.write(w.head); err != nil {
 		return err
 	}
-	return w.Write([]byte(strings.Join(core.UsageCSVColumns, ",") + "\n"))
+	return w.Write([]byte(strings.Join(w.columns, ",") + "\n"))
 }
 
 func (w *csvWriter) Write(lines []byte) error {

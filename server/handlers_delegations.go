@@ -94,47 +94,59 @@ func (s *Server) createDelegations(c *fiber.Ctx) error {
 	return c.Status(fiber.StatusCreated).JSON(fiber.Map{"items": items})
 }
 
-func (s *Server) editDelegation(c *fiber.Ctx) error {
-	id, err := idParam(c, "id")
-	if err != nil {
-		return err
-	}
-	var in struct {
-		Credits *jsonNumber
-		Period  *string
-		EndsAt  *string
-		Note    *string
-		Apps    *[]json.RawMessage
-		Models  *[]string
-		Status  *string
-	}
-	if err := bind(c, &in); err != nil {
-		return err
-	}
+// editBody is what an edit of an allowance may change; absent fields stay.
+type editBody struct {
+	Credits *jsonNumber
+	Period  *string
+	EndsAt  *string
+	Note    *string
+	Apps    *[]json.RawMessage
+	Models  *[]string
+	Status  *string
+}
+
+func (s *Server) delegationEdit(in editBody) (core.DelegationEdit, error) {
 	e := core.DelegationEdit{Period: in.Period, Note: in.Note, Models: in.Models, Status: in.Status}
 	if in.Credits != nil {
 		v, err := credits("credits", *in.Credits, true)
 		if err != nil {
-			return err
+			return e, err
 		}
 		e.Credits = &v
 	}
 	if in.EndsAt != nil {
+		var err error
 		if *in.EndsAt == "" {
 			e.ClearEnds = true
 		} else if e.EndsAt, err = optTime("endsAt", *in.EndsAt, s.svc.Settings().Location); err != nil {
-			return err
+			return e, err
 		}
 	}
 	if in.Apps != nil {
 		apps, err := appRefs(*in.Apps)
 		if err != nil {
-			return err
+			return e, err
 		}
 		if apps == nil {
 			apps = []string{}
 		}
 		e.Apps = &apps
+	}
+	return e, nil
+}
+
+func (s *Server) editDelegation(c *fiber.Ctx) error {
+	id, err := idParam(c, "id")
+	if err != nil {
+		return err
+	}
+	var in editBody
+	if err := bind(c, &in); err != nil {
+		return err
+	}
+	e, err := s.delegationEdit(in)
+	if err != nil {
+		return err
 	}
 	p, _ := principal(c)
 	d, err := s.svc.EditDelegation(c.UserContext(), p, id, e)
@@ -144,6 +156,36 @@ func (s *Server) editDelegation(c *fiber.Ctx) error {
 	return c.JSON(d)
 }
 
+// updateDelegations pauses, resumes, revokes or edits many allowances in one transaction.
+func (s *Server) updateDelegations(c *fiber.Ctx) error {
+	var in struct {
+		IDs    []int64
+		Group  string
+		Action string
+		Fields *editBody
+	}
+	if err := bind(c, &in); err != nil {
+		return err
+	}
+	b := core.BulkDelegationUpdate{IDs: in.IDs, Group: in.Group, Action: in.Action}
+	if in.Fields != nil {
+		if in.Fields.Status != nil {
+			return core.Invalid("fields.status", "pause or resume with action, not a status field")
+		}
+		e, err := s.delegationEdit(*in.Fields)
+		if err != nil {
+			return err
+		}
+		b.Edit = e
+	}
+	p, _ := principal(c)
+	items, err := s.svc.UpdateDelegations(c.UserContext(), p, b)
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"items": items})
+}
+
 func (s *Server) listDelegations(c *fiber.Ctx) error {
 	p, _ := principal(c)
 	given, received, err := s.svc.Delegations(c.UserContext(), p)
@@ -151,4 +193,14 @@ func (s *Server) listDelegations(c *fiber.Ctx) error {
 		return err
 	}
 	return c.JSON(fiber.Map{"given": given, "received": received})
+}
+
+// grantedAssignments answers the student × assignment table of the caller's allowances.
+func (s *Server) grantedAssignments(c *fiber.Ctx) error {
+	p, _ := principal(c)
+	t, err := s.svc.GrantedAssignments(c.UserContext(), p, core.UsageQuery{From: c.Query("from"), To: c.Query("to")})
+	if err != nil {
+		return err
+	}
+	return c.JSON(t)
 }

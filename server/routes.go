@@ -70,6 +70,9 @@ func (s *Server) Routes() []Route {
 		{"DELETE", "/delegations/:id", "member", byIDHandler(s.svc.RevokeDelegation)},
 		{"GET", "/granted/usage", "member", s.grantedUsage},
 		{"GET", "/granted/usage/export", "member", s.exportGrantedUsage},
+		// The classroom (issue 20): many allowances at once, and the student × assignment table.
+		{"POST", "/delegations/bulk-update", "member", s.updateDelegations},
+		{"GET", "/granted/assignments", "member", s.grantedAssignments},
 		{"GET", "/audit", "admin", s.auditLog},
 		{"GET", "/jobs", "admin", s.jobs},
 		// The AI gateway's providers and prices (admin; handlers_aiproviders.go).

@@ -36,7 +36,11 @@ func (s *Server) export(c *fiber.Ctx, granted bool) error {
 		c.Set(fiber.HeaderContentType, "application/json")
 	}
 	if format == "csv" {
-		s.sendCSV(c, func(out core.CSVOut) error { return s.svc.WriteUsageCSV(context.Background(), p, q, granted, out) })
+		columns := core.UsageCSVColumns
+		if granted {
+			columns = core.GrantedCSVColumns
+		}
+		s.sendCSV(c, columns, func(out core.CSVOut) error { return s.svc.WriteUsageCSV(context.Background(), p, q, granted, out) })
 		return nil
 	}
 	svc, log := s.svc, s.log

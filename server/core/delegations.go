@@ -422,128 +422,13 @@ func (s *Service) createDelegations(ctx context.Context, p Principal, nd NewDele
 			if err != nil {
 				return err
 			}
-			stored, err := c.DelegationByID(ctx, id)
+			info, err := s.storedInfo(ctx, c, id)
 			if err != nil {
 				return err
 			}
-			out = append(out, s.delegationInfo(ctx, c, stored))
+			out = append(out, info)
 		}
 		return nil
-	})
-	return out, err
-}
-
-// DelegationEdit changes a delegation; nil fields stay. Credits and period apply from the
-// next period; the rest at once.
-type DelegationEdit struct {
-	Credits   *Credits
-	Period    *string
-	EndsAt    *time.Time
-	ClearEnds bool
-	Note      *string
-	Apps      *[]string
-	Models    *[]string
-	Status    *string
-}
-
-// EditDelegation lets the granter change, pause or resume a delegation.
-func (s *Service) EditDelegation(ctx context.Context, p Principal, id int64, e DelegationEdit) (DelegationInfo, error) {
-	if err := p.requireUser(); err != nil {
-		return DelegationInfo{}, err
-	}
-	now := s.clock.Now()
-	set := s.Settings()
-	if e.Credits != nil && *e.Credits <= 0 {
-		return DelegationInfo{}, Invalid("credits", "credits must be greater than 0")
-	}
-	if e.Period != nil && !periods[*e.Period] {
-		return DelegationInfo{}, Invalid("period", "period must be day, week, month or once")
-	}
-	if e.Status != nil && *e.Status != "active" && *e.Status != "paused" {
-		return DelegationInfo{}, Invalid("status", "status must be active or paused; revoke with DELETE")
-	}
-	if e.EndsAt != nil && !e.EndsAt.After(now) {
-		return DelegationInfo{}, Invalid("endsAt", "endsAt must be in the future")
-	}
-	if e.Note != nil && len(strings.TrimSpace(*e.Note)) > 200 {
-		return DelegationInfo{}, Invalid("note", "note must be at most 200 characters")
-	}
-	var apps, models *string
-	if e.Apps != nil {
-		a, _, err := s.restrictions(ctx, *e.Apps, nil)
-		if err != nil {
-			return DelegationInfo{}, err
-		}
-		apps = &a
-	}
-	if e.Models != nil {
-		_, m, err := s.restrictions(ctx, nil, *e.Models)
-		if err != nil {
-			return DelegationInfo{}, err
-		}
-		models = &m
-	}
-	var out DelegationInfo
-	err := s.db.Update(ctx, func(c *db.Conn) error {
-		d, err := c.DelegationByID(ctx, id)
-		if errors.Is(err, db.ErrNotFound) || (err == nil && d.GranterID != p.UserID && d.GranteeID != p.UserID) {
-			return Errorf(ENOTFOUND, "no delegation %d", id)
-		}
-		if err != nil {
-			return err
-		}
-		if d.GranterID != p.UserID {
-			return Errorf(EFORBIDDEN, "only the granter can change a delegation")
-		}
-		if d.Status == "revoked" {
-			return Errorf(ECONFLICT, "delegation %d is revoked; create a new one", id)
-		}
-		d, _ = currentTerms(d, now)
-		if e.Credits != nil || e.Period != nil {
-			credits, period := d.Credits, d.Period
-			if e.Credits != nil {
-				credits = int64(*e.Credits)
-			}
-			if e.Period != nil {
-				period = *e.Period
-			}
-			end := periodEnd(d.Period, now, set.Location)
-			if d.Period == "once" || end.IsZero() || ms(now) < d.StartsAt {
-				// No period running (a one-off total, or not started): the change applies now.
-				if period != d.Period {
-					d.PeriodKey, d.PeriodUsed = -1, 0
-				}
-				d.Credits, d.Period = credits, period
-				d.PendingCredits, d.PendingPeriod, d.PendingFrom = sql.NullInt64{}, sql.NullString{}, sql.NullInt64{}
-			} else {
-				d.PendingCredits = sql.NullInt64{Int64: credits, Valid: true}
-				d.PendingPeriod = sql.NullString{String: period, Valid: true}
-				d.PendingFrom = sql.NullInt64{Int64: ms(end), Valid: true}
-			}
-		}
-		if e.ClearEnds {
-			d.EndsAt = sql.NullInt64{}
-		} else if e.EndsAt != nil {
-			d.EndsAt = sql.NullInt64{Int64: ms(*e.EndsAt), Valid: true}
-		}
-		if e.Note != nil {
-			d.Note = strings.TrimSpace(*e.Note)
-		}
-		if apps != nil {
-			d.Apps = *apps
-		}
-		if models != nil {
-			d.Models = *models
-		}
-		if e.Status != nil {
-			d.Status = *e.Status
-		}
-		if err := c.UpdateDelegationTerms(ctx, d); err != nil {
-			return err
-		}
-		stored, err := c.DelegationByID(ctx, id)
-		out = s.delegationInfo(ctx, c, stored)
-		return err
 	})
 	return out, err
 }
@@ -578,15 +463,9 @@ func (s *Service) RevokeDelegation(ctx context.Context, p Principal, id int64) e
 		return err
 	}
 	return s.db.Update(ctx, func(c *db.Conn) error {
-		d, err := c.DelegationByID(ctx, id)
-		if errors.Is(err, db.ErrNotFound) || (err == nil && d.GranterID != p.UserID && d.GranteeID != p.UserID) {
-			return Errorf(ENOTFOUND, "no delegation %d", id)
-		}
+		d, err := givenDelegation(ctx, c, p, id)
 		if err != nil {
 			return err
-		}
-		if d.GranterID != p.UserID {
-			return Errorf(EFORBIDDEN, "only the granter can revoke a delegation")
 		}
 		if d.Status == "revoked" {
 			return nil

@@ -316,6 +316,9 @@ func (s *Service) ListUsage(ctx context.Context, p Principal, q UsageQuery, gran
 	if err := s.scope(p, &r, granted); err != nil {
 		return UsagePage{}, err
 	}
+	if err := s.withGranterShares(ctx, &r); err != nil {
+		return UsagePage{}, err
+	}
 	r.f.Limit++ // one extra row tells whether there is a next page
 	page := UsagePage{Items: []UsageItem{}}
 	if empty, err := s.pruneByRollups(ctx, &r); err != nil {
@@ -334,7 +337,13 @@ func (s *Service) ListUsage(ctx context.Context, p Principal, q UsageQuery, gran
 		page.NextCursor = &c
 	}
 	for _, e := range evs {
-		page.Items = append(page.Items, s.usageItem(ctx, e))
+		it := s.usageItem(ctx, e)
+		if granted {
+			if it, err = s.grantedItem(ctx, p.UserID, it); err != nil {
+				return UsagePage{}, err
+			}
+		}
+		page.Items = append(page.Items, it)
 	}
 	return page, nil
 }
@@ -421,6 +430,9 @@ func (s *Service) exportFilter(ctx context.Context, p Principal, q UsageQuery, g
 	if err := s.scope(p, &r, granted); err != nil {
 		return db.UsageFilter{}, err
 	}
+	if err := s.withGranterShares(ctx, &r); err != nil {
+		return db.UsageFilter{}, err
+	}
 	r.f.Limit = 0
 	return r.f, nil
 }
@@ -431,11 +443,23 @@ func (s *Service) EachUsage(ctx context.Context, p Principal, q UsageQuery, gran
 	if err != nil {
 		return err
 	}
-	return s.db.Read().EachUsage(ctx, f, func(e db.UsageEvent) error { return fn(s.usageItem(ctx, e)) })
+	return s.db.Read().EachUsage(ctx, f, func(e db.UsageEvent) error {
+		it := s.usageItem(ctx, e)
+		if granted {
+			if it, err = s.grantedItem(ctx, p.UserID, it); err != nil {
+				return err
+			}
+		}
+		return fn(it)
+	})
 }
 
 // UsageCSVColumns is the CSV export's header.
 var UsageCSVColumns = db.CSVColumns
+
+// GrantedCSVColumns is the granted export's header: allowanceCredits (what the granter's
+// allowance paid) in place of credits, and requestCredits (the whole request) at the end.
+var GrantedCSVColumns = db.GrantedCSVColumns
 
 // CSVOut receives the CSV export (see db.CSVOut).
 type CSVOut = db.CSVOut
@@ -470,7 +494,14 @@ func (s *Service) GetUsage(ctx context.Context, p Principal, id int64) (UsageDet
 	}
 	r := s.db.Read()
 	e, err := r.UsageByID(ctx, id)
-	if errors.Is(err, db.ErrNotFound) || (err == nil && e.UserID != p.UserID && !(e.DelegationID.Valid && e.PayerID == p.UserID)) {
+	if err == nil && e.UserID != p.UserID && !(e.DelegationID.Valid && e.PayerID == p.UserID) {
+		// A granter whose allowance paid a later share of a split charge sees it too.
+		var shared bool
+		if shared, err = s.paidAShare(ctx, id, p.UserID); err == nil && !shared {
+			err = db.ErrNotFound
+		}
+	}
+	if errors.Is(err, db.ErrNotFound) {
 		return UsageDetail{}, Errorf(ENOTFOUND, "no usage event %d", id)
 	}
 	if err != nil {
@@ -481,6 +512,11 @@ func (s *Service) GetUsage(ctx context.Context, p Principal, id int64) (UsageDet
 		return UsageDetail{}, err
 	}
 	d := UsageDetail{UsageItem: s.usageItem(ctx, e), Parts: []Part{}}
+	if e.UserID != p.UserID {
+		if d.UsageItem, err = s.grantedItem(ctx, p.UserID, d.UsageItem); err != nil {
+			return UsageDetail{}, err
+		}
+	}
 	// Each viewer reads only their own wallet's rows, with its balance after each: a split
 	// charge's other rows are another member's. The parts still say what each source paid (as
 	// they did before split charges, when the grantee saw the granter's parts).

@@ -1232,3 +1232,50 @@ export async function publicInstanceName(): Promise<string> {
 export interface InvitePublicCredits extends InvitePublic {
   monthlyCredits?: Credits | null;
 }
+
+// ---- i20-class ----
+
+// A split charge's parts, as the server already sends them (merged into the types above).
+export interface UsageEvent {
+  /** What the event's allowance paid of a split charge; null when it paid all (or none is named). */
+  delegationCredits?: Credits | null;
+}
+export interface BucketPart {
+  /** Who paid this part: an allowance id, or "personal". */
+  source?: string;
+}
+
+/** What a bulk update does to each allowance it names. */
+export type BulkAction = 'pause' | 'resume' | 'revoke' | 'edit';
+
+/** POST /delegations/bulk-update: ids or a group's current allowances, all or nothing. */
+export interface BulkDelegationUpdate {
+  ids?: Id[];
+  group?: string;
+  action: BulkAction;
+  /** For `edit`: what to change (credits and period apply from the next period). */
+  fields?: Omit<DelegationPatch, 'status'>;
+}
+
+/** An amount split by who paid it: the caller's allowances, or the student's own credits. */
+export interface AssignmentSplit {
+  allowance: Credits;
+  own: Credits;
+  total: Credits;
+}
+
+/** GET /granted/assignments: the student × assignment table of the caller's allowances. */
+export interface AssignmentTable {
+  /** One column per assignment (project); "" collects requests that named none. */
+  projects: (AssignmentSplit & { project: string })[];
+  students: (AssignmentSplit & { userId: Id; name: string; cells: Record<string, AssignmentSplit> })[];
+  totals: AssignmentSplit;
+}
+
+export function bulkUpdateDelegations(body: BulkDelegationUpdate): Promise<Items<Delegation>> {
+  return api.post<Items<Delegation>>('/delegations/bulk-update', body);
+}
+
+export function grantedAssignments(range: Pick<UsageFilters, 'from' | 'to'>): Promise<AssignmentTable> {
+  return api.get<AssignmentTable>('/granted/assignments', { from: range.from, to: range.to });
+}

@@ -1,7 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import type { Delegation } from './api';
 import {
+  allowanceName,
   allowanceText,
+  bulkConfirmText,
+  bulkDoneText,
+  paidByText,
+  sourceNoteFor,
+  splitText,
   changeWaitsForNextPeriod,
   endsAtForDay,
   filterDelegations,
@@ -122,5 +128,49 @@ describe('filterDelegations', () => {
     expect(filterDelegations(list, '', 'current').map((d) => d.id)).toEqual([1, 3]);
     expect(filterDelegations(list, '', 'paused').map((d) => d.id)).toEqual([3]);
     expect(filterDelegations(list, 'ada@', '').map((d) => d.id)).toEqual([1]);
+  });
+});
+
+describe('who paid a split charge', () => {
+  const name = (s: string) => (s === '7' ? 'Homework allowance' : `Allowance ${s}`);
+  it('names the allowance part and the own part, debt included', () => {
+    const parts = [
+      { source: '7', credits: 20, kind: 'addon' },
+      { source: 'personal', credits: 50, kind: 'subscription' },
+    ];
+    expect(paidByText(parts, 10, name)).toBe('Homework allowance paid 20, your own credits 60');
+    expect(paidByText(parts, 0, name, 'their own credits')).toBe('Homework allowance paid 20, their own credits 50');
+  });
+  it('puts allowances first and says nothing when one source paid it all', () => {
+    expect(paidByText([{ source: 'personal', credits: 5 }, { source: '7', credits: 3 }, { source: '9', credits: 2 }], 0, name)).toBe(
+      'Homework allowance paid 3, Allowance 9 paid 2, your own credits 5',
+    );
+    expect(paidByText([{ source: '7', credits: 20 }, { source: '7', credits: 5 }], 0, name)).toBe('');
+  });
+  it('reads a log row', () => {
+    expect(splitText({ credits: 80, delegationCredits: 20 }, 'Homework allowance')).toBe('Homework allowance paid 20 of 80');
+    expect(splitText({ credits: 80, delegationCredits: null }, 'Homework allowance')).toBe('');
+    expect(allowanceName({ note: 'Homework', granterName: 'Ms Lee' })).toBe('Homework allowance');
+    expect(allowanceName({ note: '', granterName: 'Mum' })).toBe("Mum's allowance");
+  });
+  it('says what a bulk action will do and did', () => {
+    expect(bulkConfirmText('pause', '24 allowances')).toMatch(/^Pause 24 allowances\?/);
+    expect(bulkDoneText('revoke', 1)).toBe('Revoked 1 allowance.');
+    expect(bulkDoneText('pause', 24)).toBe('Paused 24 allowances.');
+  });
+});
+
+describe('a log row says what paid it', () => {
+  const received = [{ id: 7, note: 'Homework', granterName: 'Ms Lee' }];
+  it('names a split charge by its allowance and part', () => {
+    expect(sourceNoteFor({ credits: 80, delegationCredits: 20, delegationId: 7, sourceNote: 'delegation 7 (Ms Lee) paid 20: …' }, received)).toEqual({
+      badge: 'split',
+      text: 'Homework allowance paid 20 of 80',
+    });
+    expect(sourceNoteFor({ credits: 80, delegationCredits: 20, delegationId: 9 }, received, [{ id: 9, note: '' }])?.text).toBe('Your allowance paid 20 of 80');
+  });
+  it('gives the reason when the allowance paid nothing, and nothing otherwise', () => {
+    expect(sourceNoteFor({ credits: 5, sourceNote: 'delegation 7: paused' }, received)).toEqual({ badge: 'allowance did not pay', text: 'delegation 7: paused' });
+    expect(sourceNoteFor({ credits: 5, delegationId: 7 }, received)).toBeNull();
   });
 });

@@ -1,7 +1,7 @@
 // Pure helpers for delegations (allowances): labels, the period maths people read, and form values.
 
 import type { Delegation, DelegationPatch, Period } from './api';
-import { formatCredits, formatDate, fromMilli, toMilli } from './format';
+import { formatCredits, formatDate, formatMilli, fromMilli, toMilli } from './format';
 import { addDays, isYmd, ymdInZone } from './range';
 
 export const PERIODS: { value: Period; label: string; per: string }[] = [
@@ -178,4 +178,89 @@ export function filterDelegations<T extends Pick<Delegation, 'granteeName' | 'gr
 export function lastDayText(endsAt: string | null | undefined, timeZone: string): string {
   const ymd = lastDay(endsAt, timeZone);
   return ymd ? formatDate(`${ymd}T12:00:00Z`, { timeZone: 'UTC' }) : '';
+}
+
+// ---- many allowances at once ----
+
+/** The confirm question of a bulk action on `target` ("12 allowances", "group 7B's …"). */
+export function bulkConfirmText(action: string, target: string): string {
+  switch (action) {
+    case 'pause':
+      return `Pause ${target}? They pay for nothing until resumed.`;
+    case 'resume':
+      return `Resume ${target}? They pay again at once.`;
+    case 'revoke':
+      return `Revoke ${target}? New charges stop at once; the history stays. This cannot be undone.`;
+    default:
+      return `Change ${target}? A new amount applies from each allowance's next period.`;
+  }
+}
+
+/** What a bulk action did: "Paused 24 allowances." */
+export function bulkDoneText(action: string, n: number): string {
+  const verb = { pause: 'Paused', resume: 'Resumed', revoke: 'Revoked', edit: 'Changed' }[action] ?? 'Changed';
+  return `${verb} ${n} allowance${n === 1 ? '' : 's'}.`;
+}
+
+// ---- who paid a request ----
+
+/** An allowance as its grantee names it: "Homework allowance", or "Mum's allowance" without a note. */
+export function allowanceName(d: Pick<Delegation, 'note' | 'granterName'> | undefined): string {
+  if (!d) return 'An allowance';
+  const note = (d.note ?? '').trim();
+  if (note) return /allowance$/i.test(note) ? note : `${note} allowance`;
+  return `${d.granterName}'s allowance`;
+}
+
+/**
+ * Who paid a request, in words, from its bucket parts (each with its source: an allowance id or
+ * "personal") and its debt: "Homework allowance paid 20, your own credits 60". `name` names an
+ * allowance source; `own` names the member's own credits ("your own credits", or for a granter
+ * "their own credits"). Empty when one source paid it all.
+ */
+export function paidByText(
+  parts: { source?: string; credits: number | string }[],
+  debt: number | string | null | undefined,
+  name: (source: string) => string,
+  own = 'your own credits',
+): string {
+  const sums = new Map<string, number>();
+  for (const p of parts) {
+    const key = !p.source || p.source === 'personal' ? 'personal' : p.source;
+    sums.set(key, (sums.get(key) ?? 0) + toMilli(p.credits));
+  }
+  const d = toMilli(debt ?? 0);
+  if (d > 0) sums.set('personal', (sums.get('personal') ?? 0) + d);
+  if (sums.size < 2) return '';
+  const said = [...sums].map(([k, m]) => (k === 'personal' ? `${own} ${formatMilli(m)}` : `${name(k)} paid ${formatMilli(m)}`));
+  // The allowances first: "Homework allowance paid 20, your own credits 60".
+  said.sort((a, b) => Number(a.startsWith(own)) - Number(b.startsWith(own)));
+  const text = said.join(', ');
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+/** A split charge as a log row can tell it: "Homework allowance paid 20 of 80". Empty when not split. */
+export function splitText(ev: { credits: number | string; delegationCredits?: number | string | null }, allowance: string): string {
+  if (ev.delegationCredits === null || ev.delegationCredits === undefined) return '';
+  return `${allowance} paid ${formatCredits(ev.delegationCredits)} of ${formatCredits(ev.credits)}`;
+}
+
+/**
+ * A log row's note on its billing source, as a badge and a sentence: a split charge says what its
+ * allowance paid ("Homework allowance paid 20 of 80"); otherwise the server's reason why the
+ * allowance did not pay. Null when there is nothing to say.
+ */
+export function sourceNoteFor(
+  ev: { credits: number | string; delegationCredits?: number | string | null; delegationId?: number | null; sourceNote?: string | null },
+  received: Pick<Delegation, 'id' | 'note' | 'granterName'>[],
+  given: Pick<Delegation, 'id' | 'note'>[] = [],
+): { badge: string; text: string } | null {
+  if (ev.delegationCredits !== null && ev.delegationCredits !== undefined && ev.delegationId) {
+    const r = received.find((d) => d.id === ev.delegationId);
+    const g = given.find((d) => d.id === ev.delegationId);
+    const name = r ? allowanceName(r) : g ? `Your allowance${g.note ? ` (${g.note})` : ''}` : 'The allowance';
+    return { badge: 'split', text: splitText(ev, name) };
+  }
+  if (ev.sourceNote) return { badge: 'allowance did not pay', text: ev.sourceNote };
+  return null;
 }
