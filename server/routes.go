@@ -70,6 +70,9 @@ func (s *Server) Routes() []Route {
 		{"DELETE", "/delegations/:id", "member", byIDHandler(s.svc.RevokeDelegation)},
 		{"GET", "/granted/usage", "member", s.grantedUsage},
 		{"GET", "/granted/usage/export", "member", s.exportGrantedUsage},
+		// Who spent what (handlers_household.go): every member's totals for an admin, the
+		// allowances' share for a granter.
+		{"GET", "/household", "member", s.household},
 		{"GET", "/audit", "admin", s.auditLog},
 		{"GET", "/jobs", "admin", s.jobs},
 		// The AI gateway's providers and prices (admin; handlers_aiproviders.go).
