@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/mail"
-	"strconv"
 	"strings"
 	"time"
 
@@ -204,8 +203,14 @@ func (s *Service) UpdateMember(ctx context.Context, p Principal, id int64, upd M
 // MemberSummary is a member with this cycle's totals, for the admin's members page.
 type MemberSummary struct {
 	Member
-	UsedThisCycle     Credits `json:"usedThisCycle"`
-	RequestsThisCycle int64   `json:"requestsThisCycle"`
+	// UsedThisCycle is what the member's requests cost their own credits this cycle: the same
+	// figure, with the same definition, as cycle.used in the member's own GET /balance.
+	UsedThisCycle Credits `json:"usedThisCycle"`
+	// AllowancesThisCycle is what allowances the member receives paid for their requests this
+	// cycle (out of their granters' credits).
+	AllowancesThisCycle Credits `json:"allowancesThisCycle"`
+	// RequestsThisCycle counts all their requests this cycle, whoever paid.
+	RequestsThisCycle int64 `json:"requestsThisCycle"`
 }
 
 // ListMembers lists every member with balances and this cycle's totals (admins only). It shows
@@ -219,23 +224,49 @@ func (s *Service) ListMembers(ctx context.Context, p Principal, group string) ([
 	if err != nil {
 		return nil, err
 	}
-	loc := s.Settings().Location
-	cy := CycleAt(s.clock.Now(), loc)
-	rows, err := r.Aggregate(ctx, "member", db.AggFilter{HasFrom: true, FromDay: DayOf(cy.Start, loc), HasTo: true, ToDay: DayOf(cy.End, loc) - 1})
+	use, err := s.cycleUse(ctx, r, 0)
 	if err != nil {
 		return nil, err
-	}
-	used := map[string]db.AggRow{}
-	for _, row := range rows {
-		used[row.Key] = row
 	}
 	out := []MemberSummary{}
 	for _, u := range us {
 		if group != "" && u.Group != group {
 			continue
 		}
-		row := used[strconv.FormatInt(u.ID, 10)]
-		out = append(out, MemberSummary{Member: memberOf(u), UsedThisCycle: Credits(row.Credits), RequestsThisCycle: row.Requests})
+		m := use[u.ID]
+		out = append(out, MemberSummary{Member: memberOf(u), UsedThisCycle: Credits(m.Own), AllowancesThisCycle: Credits(m.Allowances),
+			RequestsThisCycle: m.OwnRequests + m.AllowanceRequests})
+	}
+	return out, nil
+}
+
+// memberUse is what a member's requests cost in a cycle, split by who paid.
+type memberUse struct {
+	Own, OwnRequests              int64 // from the member's own credits (and debt)
+	Allowances, AllowanceRequests int64 // from allowances the member receives
+}
+
+// cycleUse is the one definition of "used this cycle", for the members page and for a member's
+// own /balance alike: the current cycle's whole days in the instance time zone, from the
+// rollups, by member (userID 0: every member), in one query.
+func (s *Service) cycleUse(ctx context.Context, r *db.Conn, userID int64) (map[int64]memberUse, error) {
+	loc := s.Settings().Location
+	cy := CycleAt(s.clock.Now(), loc)
+	rows, err := r.UsageByMemberModel(ctx, db.AggFilter{UserID: userID, HasFrom: true, FromDay: DayOf(cy.Start, loc), HasTo: true, ToDay: DayOf(cy.End, loc) - 1})
+	if err != nil {
+		return nil, err
+	}
+	out := map[int64]memberUse{}
+	for _, row := range rows {
+		m := out[row.UserID]
+		if row.ByAllowance {
+			m.Allowances += row.Credits
+			m.AllowanceRequests += row.Requests
+		} else {
+			m.Own += row.Credits
+			m.OwnRequests += row.Requests
+		}
+		out[row.UserID] = m
 	}
 	return out, nil
 }
