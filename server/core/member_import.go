@@ -27,13 +27,19 @@ type ClassImport struct {
 	Group   string // default group for rows without one
 	Role    string
 	Codes   bool // give everyone a sign-in code, not only those without an email
+	// BaseURL is where invitation links point (the server's own address).
+	BaseURL string
 }
 
-// ImportedMember is a created member, with a one-time sign-in code when one was made.
+// ImportedMember is a created member with their way in, shown once: an invitation link to set
+// a password (members with an email), a one-time sign-in code (members without one, or
+// everyone with Codes), or both.
 type ImportedMember struct {
-	Member    Member  `json:"member"`
-	Code      string  `json:"code,omitempty"`
-	ExpiresAt *string `json:"codeExpiresAt,omitempty"`
+	Member          Member  `json:"member"`
+	Code            string  `json:"code,omitempty"`
+	ExpiresAt       *string `json:"codeExpiresAt,omitempty"`
+	InviteURL       string  `json:"inviteUrl,omitempty"`
+	InviteExpiresAt *string `json:"inviteExpiresAt,omitempty"`
 }
 
 func parseClassCSV(text string) ([]ImportRow, error) {
@@ -75,8 +81,9 @@ func parseClassCSV(text string) ([]ImportRow, error) {
 	return rows, nil
 }
 
-// ImportMembers creates a class of members at once, all or nothing (admins only). Members
-// without an email get a one-time sign-in code; with Codes, everyone does.
+// ImportMembers creates a class of members at once, all or nothing (admins only). Each gets a
+// way in: members with an email an invitation link to set their password, members without one
+// a one-time sign-in code; with Codes, everyone gets a code too.
 func (s *Service) ImportMembers(ctx context.Context, p Principal, in ClassImport) ([]ImportedMember, error) {
 	if err := p.requireAdmin(); err != nil {
 		return nil, err
@@ -161,6 +168,13 @@ func (s *Service) ImportMembers(ctx context.Context, p Principal, in ClassImport
 				return err
 			}
 			im := ImportedMember{Member: memberOf(u)}
+			if row.Email != "" {
+				link, exp, err := s.memberInviteLink(ctx, c, u, p.UserID, now, in.BaseURL)
+				if err != nil {
+					return err
+				}
+				im.InviteURL, im.InviteExpiresAt = link, &exp
+			}
 			if row.Email == "" || in.Codes {
 				code, exp, err := s.putCode(ctx, c, id, now)
 				if err != nil {
