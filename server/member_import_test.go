@@ -36,6 +36,12 @@ func TestClassImportGivesEveryStudentAWayIn(t *testing.T) {
 		t.Fatalf("Alan (no email) should get a sign-in code only: %+v", alan)
 	}
 	token := strings.TrimPrefix(ada.InviteURL, ts.url+"/invite/")
+	// The invitations page lists invitations that create members, not the import's links.
+	var invites struct{ Items []struct{ Email string } }
+	ts.do("GET", "/api/v1/invites", ts.owner, nil, 200, &invites)
+	if len(invites.Items) != 0 {
+		t.Fatalf("the import's links are listed as invitations: %+v", invites.Items)
+	}
 	var pub struct{ Email string }
 	ts.do("GET", "/api/v1/invites/"+token, "", nil, 200, &pub)
 	if pub.Email != "ada@example.org" {
