@@ -1440,7 +1440,8 @@ test("the parent's household page over a custom range equals the API's per-membe
   // A range with nothing in it says so.
   await page.getByLabel('From', { exact: true }).fill(await instanceDay(390));
   await page.getByLabel('To', { exact: true }).fill(await instanceDay(380));
-  await page.getByText('No usage in this range').waitFor();
+  await page.getByText('No usage in this range', { exact: true }).waitFor();
+  assertEqual(await page.getByTestId('household-idle').count(), 0, 'no list of idle members when nobody spent');
 });
 
 test('no uncaught errors in the browser', async () => {

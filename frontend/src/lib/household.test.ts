@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Household, HouseholdMember } from './api';
-import { countOf, householdSummary, paidBy, shareOf, spenders } from './household';
+import { countOf, householdSummary, paidBy, shareOf, shareText, spenders } from './household';
 
 const member = (id: number, credits: number, own = credits, requests = 1): HouseholdMember => ({
   id,
@@ -25,6 +25,8 @@ describe('household helpers', () => {
     const h: Household = { scope: 'all', members: [member(1, 75), member(2, 25)], totals: { credits: 100, requests: 2, tokens: 0 } };
     expect(h.members.map((m) => shareOf(m, h))).toEqual([75, 25]);
     expect(shareOf(member(3, 0, 0, 0), { totals: { credits: 0, requests: 0, tokens: 0 } })).toBe(0);
+    expect(shareText(member(4, 0.2), { totals: { credits: 1000, requests: 1, tokens: 0 } })).toBe('under 1%');
+    expect(shareText(member(5, 750), { totals: { credits: 1000, requests: 1, tokens: 0 } })).toBe('75%');
   });
 
   it('tells spenders from the idle and says it in one sentence', () => {

@@ -16,6 +16,12 @@ export function shareOf(m: Pick<HouseholdMember, 'credits'>, h: Pick<Household, 
   return Math.round((toMilli(m.credits) / total) * 100);
 }
 
+/** The share in words: "89%", or "under 1%" for a small spender rather than a misleading 0%. */
+export function shareText(m: Pick<HouseholdMember, 'credits'>, h: Pick<Household, 'totals'>): string {
+  const pct = shareOf(m, h);
+  return pct === 0 && toMilli(m.credits) > 0 ? 'under 1%' : `${pct}%`;
+}
+
 /** Who spent anything in the range; the others are listed apart. */
 export function spenders(members: HouseholdMember[]): { active: HouseholdMember[]; idle: HouseholdMember[] } {
   const active: HouseholdMember[] = [];
