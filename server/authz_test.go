@@ -129,6 +129,7 @@ func TestAuthorizationTable(t *testing.T) {
 		"DELETE /delegations/:id":           {401, 200, 403, 404, 403},
 		"GET /granted/usage":                {401, 200, 200, 200, 403},
 		"GET /granted/usage/export":         {401, 200, 200, 200, 403},
+		"GET /household":                    {401, 200, 200, 200, 403}, // a member sees their grantees, an admin everyone
 		"GET /audit":                        {401, 403, 403, 200, 403},
 		"GET /jobs":                         {401, 403, 403, 200, 403},
 		// The AI gateway's providers and prices.
