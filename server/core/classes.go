@@ -81,7 +81,7 @@ func (s *Service) NewSigninCode(ctx context.Context, p Principal, userID int64) 
 	err := s.db.Update(ctx, func(c *db.Conn) error {
 		u, err := c.UserByID(ctx, userID)
 		if errors.Is(err, db.ErrNotFound) {
-			return Errorf(ENOTFOUND, "no member %d", userID)
+			return Errorf(ENOTFOUND, "no such member")
 		}
 		if err != nil {
 			return err

@@ -127,7 +127,7 @@ func (s *Service) UpdateMember(ctx context.Context, p Principal, id int64, upd M
 	err := s.db.Update(ctx, func(c *db.Conn) error {
 		u, err := c.UserByID(ctx, id)
 		if errors.Is(err, db.ErrNotFound) {
-			return Errorf(ENOTFOUND, "no member %d", id)
+			return Errorf(ENOTFOUND, "no such member")
 		}
 		if err != nil {
 			return err
