@@ -21,6 +21,10 @@ var ErrDiskFull = errors.New("db: the disk is full")
 // certainly absent.
 var ErrStorage = errors.New("db: the database files could not be written")
 
+// ErrWritesStopped marks every write after an fsync of the log failed (see logsync.go): the
+// writer refuses them until tokenjar restarts. It is also an ErrStorage.
+var ErrWritesStopped = fmt.Errorf("%w: writes stopped after the log could not be synced", ErrStorage)
+
 // IsStorageError reports whether err is ErrDiskFull or ErrStorage.
 func IsStorageError(err error) bool {
 	return errors.Is(err, ErrDiskFull) || errors.Is(err, ErrStorage)

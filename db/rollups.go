@@ -245,3 +245,39 @@ func (c *Conn) AllowanceByCycle(ctx context.Context, userID, fromCycle, toCycle 
 	}
 	return out, rows.Err()
 }
+
+// AllowanceDayRow is what one allowance paid of a member's usage on one day.
+type AllowanceDayRow struct {
+	Day          int64
+	DelegationID int64
+	Credits      int64
+	Kinds        KindSplit
+}
+
+// PaidByAllowances sums, by day and allowance, the rollup rows of f that an allowance paid
+// (the rows with a delegation). A split charge's rows each carry their own source, so an
+// allowance's share and the member's own share of one request land in different rows.
+func (c *Conn) PaidByAllowances(ctx context.Context, f AggFilter) ([]AllowanceDayRow, error) {
+	switch f.Source {
+	case "personal":
+		return nil, nil
+	case "":
+		f.Source = "delegated"
+	}
+	q, args := aggregateQuery("d.day, d.delegation_id", f)
+	rows, err := c.query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []AllowanceDayRow
+	for rows.Next() {
+		var r AllowanceDayRow
+		var requests, tokens int64
+		if err := rows.Scan(&r.Day, &r.DelegationID, &requests, &r.Credits, &tokens, &r.Kinds.Subscription, &r.Kinds.Addon, &r.Kinds.Event, &r.Kinds.Debt); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}

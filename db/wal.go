@@ -80,10 +80,13 @@ func (d *DB) checkpointPass() {
 	if err := d.ckpt.QueryRow("PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &copied); err != nil {
 		return
 	}
-	if copied > d.lastCopied {
+	if copied > d.lastCopied && frames > walCheckpointPages/2 {
 		// SQLite syncs the database file only in a checkpoint that reaches the log's end, which
 		// is the writer's: without this it would wait for every page the passes copied. This
-		// sync only moves that wait here; SQLite's own syncs decide what is durable.
+		// sync only moves that wait here; SQLite's own syncs decide what is durable. It starts
+		// once the log is half way to the writer's turn: an fsync of the database file every
+		// pass wrote each hot page to the disk ten times a second, and the log's fsyncs, which
+		// every caller waits on, queued behind those writes.
 		if err := syncFile(d.Path); err != nil {
 			slog.Warn("db: fsync of the database file after a checkpoint pass", "err", err)
 		}

@@ -16,9 +16,12 @@ import (
 const maxBatch = 512
 
 type op struct {
-	ctx        context.Context
-	fn         func(*Conn) error
-	done       chan error // the outcome, once the commit holding it is on disk
+	ctx  context.Context
+	fn   func(*Conn) error
+	done chan error // the outcome, once the commit holding it is on disk
+	// committed, if set, gets the outcome as soon as the transaction has committed (or failed),
+	// before its fsync: for a caller that may go on with its next write meanwhile.
+	committed  chan error
 	keepCaches bool
 }
 
@@ -27,16 +30,19 @@ type op struct {
 // its own SAVEPOINT (one alone in its batch needs none), and commits once (group commit). An
 // operation that returns an error rolls back only itself; an I/O error fails the whole batch.
 //
-// The connection runs with synchronous=FULL, so COMMIT returns only once SQLite has fsynced the
-// log; the callers are answered after that. While one group commits, the next one queues, so
-// the groups grow with the load and one fsync covers many callers.
+// The connection runs with synchronous=NORMAL: COMMIT writes the log without an fsync, and the
+// log syncer (logsync.go) answers the callers once its fsync of the log has returned. While one
+// group's fsync runs, the writer runs the next group, and the groups grow with the load: one
+// fsync covers many callers.
 type Writer struct {
 	// conn is the write pool's one connection, held for the writer's life. Transactions are
 	// plain BEGIN/COMMIT statements on it rather than sql.Tx, which starts a goroutine per
 	// transaction and per query to watch for cancellation: wake-ups that cost the writer its
 	// turn on a processor under load.
-	conn   *sql.Conn
-	stmts  *stmtCache
+	conn  *sql.Conn
+	stmts *stmtCache
+	// log answers each committed batch's callers once the log holding it is fsynced.
+	log    *logSyncer
 	ops    chan *op
 	quit   chan struct{}
 	wg     sync.WaitGroup
@@ -51,12 +57,12 @@ type Writer struct {
 
 var errClosed = errors.New("db: writer is closed")
 
-func newWriter(pool *sql.DB) (*Writer, error) {
+func newWriter(pool *sql.DB, path string) (*Writer, error) {
 	conn, err := pool.Conn(context.Background())
 	if err != nil {
 		return nil, fmt.Errorf("db: writer connection: %w", err)
 	}
-	w := &Writer{conn: conn, stmts: newStmtCache(conn), ops: make(chan *op, 4096), quit: make(chan struct{})}
+	w := &Writer{conn: conn, stmts: newStmtCache(conn), log: newLogSyncer(path), ops: make(chan *op, 4096), quit: make(chan struct{})}
 	w.wg.Add(1)
 	go w.loop()
 	return w, nil
@@ -92,6 +98,7 @@ func (w *Writer) close() {
 	w.closed.Do(func() {
 		close(w.quit)
 		w.wg.Wait()
+		w.log.close()
 		w.stmts.close()
 		w.conn.Close()
 	})
@@ -150,11 +157,18 @@ func (w *Writer) finishCheckpoint() {
 // fail answers every op of a batch that did not commit.
 func fail(batch []*op, err error) {
 	for _, o := range batch {
+		if o.committed != nil {
+			o.committed <- err
+		}
 		o.done <- err
 	}
 }
 
 func (w *Writer) run(batch []*op) {
+	if err := w.log.failed(); err != nil {
+		fail(batch, err)
+		return
+	}
 	ctx := context.Background()
 	conn := &Conn{q: w.conn, cache: w.stmts, gen: &w.gen}
 	if _, err := conn.exec(ctx, "BEGIN IMMEDIATE"); err != nil {
@@ -199,10 +213,10 @@ func (w *Writer) run(batch []*op) {
 			}
 		}
 	}
-	// COMMIT returns once the log is fsynced (synchronous=FULL). If it fails (the disk is full
-	// or failing), the batch is not committed, and every caller is told it failed. (If only the
-	// fsync failed, the frames are left in the log file, and recovery at the next start may find
-	// the commit whole: a failed write is unacknowledged, not certainly absent.)
+	// COMMIT writes the frames to the log (synchronous=NORMAL: no fsync). If it fails (the disk
+	// is full or failing), the batch is not committed, and every caller is told it failed. Once
+	// it succeeds, the log syncer answers the callers after its fsync (see logsync.go), while
+	// this goroutine goes on with the next batch.
 	if _, err := conn.exec(ctx, "COMMIT"); err != nil {
 		w.rollback(conn) // a failed COMMIT may leave the transaction open
 		fail(batch, storageError(fmt.Errorf("db: commit: %w", err)))
@@ -210,8 +224,11 @@ func (w *Writer) run(batch []*op) {
 	}
 	w.commits.Add(1)
 	for i, o := range batch {
-		o.done <- results[i]
+		if o.committed != nil {
+			o.committed <- results[i]
+		}
 	}
+	w.log.add(committedBatch{ops: batch, results: results})
 }
 
 // rollback ends a transaction that must not commit. Callers caching rows learn of it through

@@ -161,12 +161,26 @@ test('first-run setup in the browser', async () => {
   await page.getByLabel('Email').fill(owner.email);
   await page.getByLabel('Password').fill(owner.password);
   await page.getByLabel('Time zone').fill('UTC');
+  // Starting credits: a bad amount is refused on the form, naming it; then a one-off top-up of 250.
+  await page.getByLabel('One-off top-up').fill('-5');
+  await page.getByRole('button', { name: 'Create owner account' }).click();
+  await page.getByText('One-off top-up: The amount cannot be negative').waitFor();
+  assertEqual(await page.getByLabel('One-off top-up').getAttribute('aria-invalid'), 'true', 'the top-up is marked');
+  await page.getByLabel('One-off top-up').fill('250');
   await page.getByRole('button', { name: 'Create owner account' }).click();
   await page.getByRole('heading', { name: 'You are all set' }).waitFor();
   S.token = await page.getByLabel('Your personal token').inputValue();
   assert(S.token.startsWith('tj_pat_'), `the owner token looks like a personal token (${S.token.slice(0, 8)}…)`);
-  await page.getByRole('button', { name: 'Continue to the dashboard' }).click();
+  S.startMilli = 250_000;
+  await page.getByText('You start with 250 credits').waitFor();
+  await shoot(page, 'setup-done');
+  // The "What next" steps are links; the first opens the Overview, which shows the starting credits.
+  await page.getByRole('region', { name: 'What next' }).getByRole('link', { name: 'Overview', exact: true }).click();
   await page.getByRole('heading', { name: 'Overview', level: 1 }).waitFor();
+  await waitFor(
+    async () => (await page.getByTestId('balance-total').textContent()).replace(/\s*credits$/, '').trim() === '250',
+    'the starting credits on the Overview',
+  );
   await page.getByRole('link', { name: 'Members', exact: true }).waitFor();
   const me = await api('/me', { token: S.token });
   assertEqual(me.json?.role, 'owner', 'role of the new user');
@@ -185,9 +199,9 @@ test('admin grants credits in the members page', async () => {
   await drawer.getByText('Granted 5,000 Recharge credits.').waitFor();
   await drawer.getByRole('button', { name: 'Close details' }).click();
   const bal = await api('/balance', { token: S.token });
-  assertEqual(toMilli(bal.json.total), 5_000_000, 'balance after the grant');
+  assertEqual(toMilli(bal.json.total), S.startMilli + 5_000_000, 'balance after the grant and the starting credits');
   await page.goto(`${base}/`);
-  await page.getByTestId('balance-total').getByText('5,000').waitFor();
+  await page.getByTestId('balance-total').getByText(formatMilli(S.startMilli + 5_000_000)).waitFor();
 });
 
 test('create an app key in the admin apps page', async () => {
@@ -328,7 +342,7 @@ test('the overview totals equal the sum of those rows', async () => {
   const all = S.events.reduce((s, e) => s + toMilli(e.credits), 0);
   await waitFor(async () => (await page.getByTestId('total-requests').textContent()) === '3', 'all requests total');
   assertEqual(await page.getByTestId('total-credits').textContent(), formatMilli(all), 'all credits total');
-  assertEqual(await page.getByTestId('balance-total').textContent().then((t) => t.replace(/\s*credits$/, '').trim()), formatMilli(5_000_000 - all), 'balance after usage');
+  assertEqual(await page.getByTestId('balance-total').textContent().then((t) => t.replace(/\s*credits$/, '').trim()), formatMilli(S.startMilli + 5_000_000 - all), 'balance after usage');
   await page.locator('canvas').first().waitFor();
   await shoot(page, 'overview');
 });
@@ -1375,6 +1389,361 @@ test('the openai package streams a chat through the gateway while the usage page
     assertEqual([tinyBal.total, tinyBal.debt, tinyBal.reserved], [0, 0, 0], 'no charge, no debt, nothing held');
   } finally {
     await fake.close();
+  }
+});
+
+// ---- i20-shell ----
+
+test('Esc closes the phone menu and returns focus to its button', async () => {
+  const page = S.ownerPage;
+  await page.goto(`${base}/`);
+  await page.setViewportSize({ width: 375, height: 812 });
+  try {
+    const menu = page.getByRole('button', { name: 'Menu' });
+    await menu.click();
+    const usageLink = page.getByRole('link', { name: 'Usage', exact: true });
+    await usageLink.waitFor();
+    await page.keyboard.press('Escape');
+    await usageLink.waitFor({ state: 'hidden' });
+    assertEqual(await menu.getAttribute('aria-expanded'), 'false', 'the menu says it is closed');
+    assertEqual(await page.evaluate(() => document.activeElement?.getAttribute('aria-controls')), 'main-nav', 'focus is back on the menu button');
+  } finally {
+    await page.setViewportSize({ width: 1280, height: 900 });
+  }
+});
+
+test('a table that scrolls sideways on a phone is a named region reachable by keyboard', async () => {
+  const page = S.ownerPage;
+  await page.goto(`${base}/admin/audit`);
+  await page.locator('[data-action="signin"]').first().waitFor();
+  // The audit log names members instead of "member 4".
+  assertEqual(await page.getByRole('cell', { name: /^member \d+$/ }).count(), 0, 'audit targets shown as "member N"');
+  await page.getByRole('cell', { name: owner.name, exact: true }).first().waitFor();
+  await page.setViewportSize({ width: 375, height: 812 });
+  try {
+    const region = page.getByRole('region', { name: 'Audit log' });
+    await region.waitFor();
+    assertEqual(await region.getAttribute('tabindex'), '0', 'the scrolling table takes focus');
+    await region.focus();
+    await page.keyboard.press('ArrowRight');
+    await page.keyboard.press('ArrowRight');
+    await waitFor(async () => (await region.evaluate((el) => el.scrollLeft)) > 0, 'arrow keys to scroll the focused table');
+  } finally {
+    await page.setViewportSize({ width: 1280, height: 900 });
+  }
+});
+
+test('an error about a field marks the input instead of saying "(field: x)"', async () => {
+  const page = S.ownerPage;
+  await page.goto(`${base}/admin/settings`);
+  const tz = page.locator('#st-tz');
+  await tz.waitFor();
+  await tz.fill('Mars/Olympus_Mons');
+  await page.getByRole('button', { name: 'Save settings' }).click();
+  const box = page.getByRole('alert').filter({ hasText: 'Could not save' });
+  await box.getByText('unknown time zone').waitFor();
+  assert(!(await box.textContent()).includes('field'), `no field name in the message: ${await box.textContent()}`);
+  assertEqual(await tz.getAttribute('aria-invalid'), 'true', 'the time zone input is marked');
+});
+
+test('when tokenjar cannot be reached one banner says so, and it goes once tokenjar answers again', async () => {
+  const page = S.ownerPage;
+  await page.goto(`${base}/usage`);
+  await page.locator('[data-live="live"]').waitFor();
+  const banner = page.getByTestId('offline-banner');
+  assertEqual(await banner.count(), 0, 'no banner while tokenjar answers');
+  // Every API request (the live stream and the health probe too) now fails like a stopped server.
+  const down = (r) => r.abort('connectionrefused');
+  await page.route('**/api/**', down);
+  try {
+    await page.getByRole('link', { name: 'Ledger', exact: true }).click();
+    await banner.waitFor();
+    await page.getByRole('link', { name: 'Usage', exact: true }).click();
+    await page.getByRole('heading', { name: 'Usage', level: 1 }).waitFor();
+    await page.locator('[data-live="offline"]').waitFor();
+    await sleep(500);
+    assertEqual(await banner.count(), 1, 'one banner');
+    assertEqual(await page.getByText(/can.t reach tokenjar/i).count(), 1, 'the page says it once, not once per part');
+    await shoot(page, 'offline-usage');
+  } finally {
+    await page.unroute('**/api/**', down);
+  }
+  await banner.waitFor({ state: 'hidden', timeout: 20_000 });
+  // The page loads what failed meanwhile, and the live stream reconnects by itself.
+  await page.locator('table.usage tbody tr').first().waitFor({ timeout: 20_000 });
+  await page.locator('[data-live="live"]').waitFor({ timeout: 20_000 });
+});
+
+// ---- i20-ledger ----
+test('the ledger pages with Load more, explains a grant that repaid debt, links charges and updates live', async () => {
+  const lena = { email: 'lena@example.org', name: 'Lena Ledger', password: 'lena-password-1' };
+  const made = await api('/members', { token: S.token, method: 'POST', body: { ...lena, role: 'member' } });
+  assertEqual(made.status, 201, `POST /members (${made.text.slice(0, 200)})`);
+  const lenaId = made.json.id;
+  const client = cookieClient(base);
+  assertEqual((await client.call('/auth/login', { method: 'POST', body: { email: lena.email, password: lena.password } })).status, 200, 'Lena signs in');
+  const tok = await client.call('/tokens', { method: 'POST', body: { name: 'ledger test' } });
+  assertEqual(tok.status, 201, 'a personal token');
+  const report = async (credits, description) => {
+    const r = await api('/usage', { token: tok.json.token, method: 'POST', body: { description, credits } });
+    assertEqual(r.status, 201, `POST /usage (${r.text.slice(0, 200)})`);
+    return r.json.id;
+  };
+  // 10 credits, 110 one-credit charges (100 of them into debt) and a 140 one: 240 of debt.
+  const grant = (credits, note) => api(`/members/${lenaId}/grants`, { token: S.token, method: 'POST', body: { kind: 'addon', credits, note } });
+  assertEqual((await grant(10, 'start')).status, 201, 'the first grant');
+  for (let i = 0; i < 110; i++) await report(1, `small ${i}`);
+  await report(140, 'a big picture');
+  assertEqual((await client.call('/balance')).json.debt, 240, 'Lena owes 240');
+  const reward = await grant(300, 'reward');
+  assertEqual(reward.status, 201, 'the reward');
+  // 1 + 10 + 100 + 1 rows before the reward, and its 3 (the grant and the repayment pair): 115.
+
+  const page = (S.current = await newPage('ledger'));
+  await page.goto(`${base}/login?next=%2Fledger`);
+  await page.getByLabel('Email').fill(lena.email);
+  await page.getByLabel('Password').fill(lena.password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.waitForURL((u) => u.pathname === '/ledger');
+  const rows = page.getByTestId('ledger-row');
+  await page.getByRole('button', { name: 'Load more' }).waitFor();
+  assertEqual(await rows.count(), 100, 'the first page has 100 rows');
+  assertEqual((await page.getByTestId('ledger-count').textContent()).replace(/\s+/g, ' ').trim(), '100 movements shown so far', 'the count before Load more');
+  // The month's totals come from the server whatever is loaded; the repayment counts once.
+  assertEqual(await page.getByTestId('ledger-in').textContent(), '+310', 'In: the grants');
+  assertEqual(await page.getByTestId('ledger-out').textContent(), '-250', 'Out: the charges');
+  assertEqual(await page.getByText('240 repaid debt, 60 left').count(), 0, 'the reward is on the next page');
+
+  await page.getByRole('button', { name: 'Load more' }).click();
+  await waitFor(async () => (await rows.count()) === 115, 'the second page');
+  assertEqual(await page.getByRole('button', { name: 'Load more' }).count(), 0, 'no more pages');
+  const ids = await rows.evaluateAll((rs) => rs.map((r) => Number(r.dataset.id)));
+  assertEqual(new Set(ids).size, 115, 'no row twice');
+  const rewardRow = rows.filter({ hasText: 'reward: 240 repaid debt, 60 left' });
+  await rewardRow.first().waitFor();
+  assert((await rewardRow.first().textContent()).includes('+300'), 'the reward row shows +300');
+  await shoot(page, 'ledger-debt');
+  await assertNoPageOverflow(page, 'ledger-debt');
+  // On a phone the amount is in view and whole.
+  await page.setViewportSize({ width: 375, height: 812 });
+  const cut = await page.evaluate(() => {
+    const cells = [...document.querySelectorAll('td.amount')];
+    return cells.filter((td) => td.getBoundingClientRect().right > window.innerWidth || td.scrollWidth > td.clientWidth).length;
+  });
+  assertEqual(cut, 0, 'amount cells cut or out of view at 375 px');
+  await page.setViewportSize({ width: 1280, height: 900 });
+
+  // Live: a new charge and a new grant appear without a reload.
+  const liveId = await report(2.5, 'live one');
+  await page.locator(`tr[data-testid="ledger-row"]:has(a[href*="event=${liveId}"])`).first().waitFor();
+  assertEqual((await grant(5, 'pocket money')).status, 201, 'a grant while the page is open');
+  await rows.filter({ hasText: 'pocket money' }).first().waitFor();
+  assertEqual(await page.getByTestId('ledger-in').textContent(), '+315', 'In after the live grant');
+
+  // A charge's row opens that request's details.
+  await page.locator(`a[href*="event=${liveId}"]`).first().click();
+  await page.waitForURL((u) => u.searchParams.get('event') === String(liveId));
+  await page.getByRole('heading', { name: 'Request details' }).waitFor();
+  await page.getByRole('dialog').getByText('live one').first().waitFor();
+  await page.getByRole('button', { name: 'Close details' }).click();
+  await page.waitForURL((u) => !u.searchParams.has('event'));
+  await page.context().close();
+  S.current = null;
+});
+
+
+// ---- i20-usage ----
+
+const sam = { email: 'sam@example.org', name: 'Sam Split', password: 'sam-password-1' };
+
+/** Signs a member in on a fresh page and returns it. */
+async function signInAs(who, label) {
+  const page = (S.current = await newPage(label));
+  await page.goto(`${base}/login`);
+  await page.getByLabel('Email').fill(who.email);
+  await page.getByLabel('Password').fill(who.password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.waitForURL((u) => u.pathname === '/');
+  return page;
+}
+
+/** The credits a test id shows, as the page formats them. */
+async function shown(page, testId, nth = 0) {
+  return (await page.getByTestId(testId).nth(nth).textContent()).replace(/\s*credits$/, '').trim();
+}
+
+test("a kid's spending power before and after a split charge, and whose allowance paid in the charts", async () => {
+  const made = await api('/members', { token: S.token, method: 'POST', body: { ...sam, role: 'member' } });
+  assertEqual(made.status, 201, `POST /members (${made.text.slice(0, 200)})`);
+  // Sam's own credits are Limited-time ones: the owner's Recharge must never show as Sam's.
+  const expiresAt = new Date(Date.now() + 30 * 86_400_000).toISOString();
+  const grant = await api(`/members/${made.json.id}/grants`, { token: S.token, method: 'POST', body: { kind: 'event', credits: 100, expiresAt } });
+  assertEqual(grant.status, 201, `grant to Sam (${grant.text.slice(0, 200)})`);
+  const del = await api('/delegations', {
+    token: S.token,
+    method: 'POST',
+    body: { granteeEmail: sam.email, credits: 20, period: 'day', note: 'Pocket money' },
+  });
+  assertEqual(del.status, 201, `an allowance of 20 a day (${del.text.slice(0, 200)})`);
+
+  const page = await signInAs(sam, 'sam');
+  const balance = async () => (await page.request.get(`${base}/api/v1/balance`)).json();
+  await page.getByTestId('spend-available').waitFor();
+  let b = await balance();
+  assertEqual(toMilli(b.available), 120_000, 'before: 100 own + 20 of the allowance');
+  await waitFor(async () => (await shown(page, 'spend-available')) === formatMilli(toMilli(b.available)), 'can spend now = /balance.available');
+  assertEqual(await shown(page, 'spend-own'), '100', 'the own part');
+  assertEqual(await shown(page, 'spend-allowance'), '20', "the allowance's part");
+
+  // A report of 80: the allowance pays its 20, Sam's own credits the other 60.
+  const rep = await api('/usage', {
+    token: S.appKey,
+    method: 'POST',
+    body: { aiAgentId: S.appSlug, userEmail: sam.email, description: 'a picture for the history project', model: 'img-1', modality: 'image', credits: 80 },
+  });
+  assertEqual(rep.status, 201, `the split report (${rep.text.slice(0, 200)})`);
+  assertEqual(
+    rep.json.parts.map((p) => [p.source, toMilli(p.credits)]).sort(),
+    [[String(del.json.id), 20_000], ['personal', 60_000]].sort(),
+    'two parts',
+  );
+  b = await balance();
+  assertEqual(toMilli(b.available), 40_000, 'after: 40 own, the allowance used up');
+  // The page follows live, without a reload.
+  await waitFor(async () => (await shown(page, 'spend-available')) === formatMilli(toMilli(b.available)), 'can spend now after the split');
+  assertEqual(await shown(page, 'spend-own'), '40', 'the own part after');
+  assertEqual(await shown(page, 'spend-allowance'), '0', "the allowance's part after");
+
+  // Sam's daily chart: Sam's own Limited-time credits and "Paid by Olivia Owner's allowance", no Recharge.
+  await page.goto(`${base}/?range=7d`);
+  const daily = page.locator('[aria-labelledby="c-daily"] [data-series]');
+  await daily.waitFor();
+  assertEqual(
+    (await daily.getAttribute('data-series')).split(' | '),
+    ['Limited-time', "Paid by Olivia Owner's allowance (Pocket money)"],
+    "the daily chart's series",
+  );
+  const label = await daily.getAttribute('aria-label');
+  assert(label.includes("Limited-time 60 credits") && label.includes("Paid by Olivia Owner's allowance (Pocket money) 20 credits"), `daily chart label: ${label}`);
+  const monthlySeries = (await page.locator('[aria-labelledby="c-monthly"] [data-series]').getAttribute('data-series')).split(' | ');
+  assert(monthlySeries.includes("Paid by Olivia Owner's allowance (Pocket money)"), `monthly series: ${monthlySeries}`);
+  await settle(page);
+  await shoot(page, 'overview-grantee');
+  await page.context().close();
+  S.current = null;
+});
+
+test("the granter's cycle adds up: what their allowances paid for others is shown by name", async () => {
+  const page = S.ownerPage;
+  const me = (await api('/me', { token: S.token })).json;
+  const plan = await api(`/members/${me.id}/plan?now=true`, { token: S.token, method: 'PUT', body: { monthlyCredits: 3000 } });
+  assertEqual(plan.status, 200, `monthly credits for the owner (${plan.text.slice(0, 200)})`);
+  await page.goto(`${base}/?range=cycle`);
+  const b = (await api('/balance', { token: S.token })).json;
+  assert(b.cycle.paidFor.length >= 2, `the owner paid for Kim and Sam: ${JSON.stringify(b.cycle.paidFor)}`);
+  await page.getByTestId('cycle-sum').waitFor();
+  // The three paid for most by name (Sam's 20 first), the class summed in one line.
+  const top = [...b.cycle.paidFor].sort((x, y) => toMilli(y.credits) - toMilli(x.credits) || x.name.localeCompare(y.name));
+  const rows = await page.getByTestId('cycle-paid-for').allTextContents();
+  assertEqual(
+    rows.map((t) => t.replace(/\s+/g, ' ').trim()),
+    top.slice(0, 3).map((p) => `Paid for ${p.name}'s allowance ${formatMilli(toMilli(p.credits))}`),
+    'paid for, by name',
+  );
+  const rest = top.slice(3);
+  assertEqual(
+    (await page.getByTestId('cycle-paid-for-rest').textContent()).replace(/\s+/g, ' ').trim(),
+    `Paid for ${rest.length} other members' allowances ${formatMilli(rest.reduce((s, p) => s + toMilli(p.credits), 0))}`,
+    'the rest in one line',
+  );
+  assertEqual(toMilli(b.cycle.paidForOthers), b.cycle.paidFor.reduce((s, p) => s + toMilli(p.credits), 0), 'paidFor adds up to paidForOthers');
+  assertEqual(await shown(page, 'cycle-used'), formatMilli(toMilli(b.cycle.used)), 'used by the owner');
+  const left = toMilli(b.cycle.allowance) - toMilli(b.cycle.used) - toMilli(b.cycle.paidForOthers);
+  const leftText = (await page.getByTestId('cycle-left').textContent()).replace(/\s+/g, ' ');
+  assert(leftText.includes(`${formatMilli(left)} of your monthly credits left`), `left: ${leftText} (want ${formatMilli(left)})`);
+  await settle(page);
+  await shoot(page, 'overview-granter');
+});
+
+test("the usage log's footer is the range total from the server, without requests not charged", async () => {
+  const page = S.ownerPage;
+  const rec = await api('/usage', {
+    token: S.appKey,
+    method: 'POST',
+    body: { aiAgentId: S.appSlug, userEmail: owner.email, description: 'recorded, not charged', model: 'gpt-4o', credits: 7, chargeUser: false },
+  });
+  assertEqual(rec.status, 201, 'a report that is not charged');
+  await page.goto(`${base}/usage?range=all`);
+  await page.getByTestId('range-total').waitFor();
+  const agg = (await api('/usage/aggregate?by=day', { token: S.token })).json;
+  await waitFor(async () => (await shown(page, 'range-total-credits')) === formatMilli(toMilli(agg.totals.credits)), 'footer = the API total');
+  const rows = await page.locator('table.usage tbody tr').count();
+  assertEqual(agg.totals.requests, rows, 'every request of the range is on this page');
+  const listed = (await api('/usage?limit=500', { token: S.token })).json.items;
+  const charged = listed.filter((e) => e.charged && !e.refunded).reduce((s, e) => s + toMilli(e.credits), 0);
+  assertEqual(toMilli(agg.totals.credits), charged, 'the API total is the charged rows');
+  assert(listed.some((e) => !e.charged), 'a row not charged is listed');
+  // What the request was, its modality and tokens in/out, at 1280px.
+  for (const name of ['Request', 'Modality', 'Tokens in', 'Tokens out']) {
+    assert(await page.getByRole('columnheader', { name, exact: true }).isVisible(), `the ${name} column at 1280px`);
+  }
+  assert(await page.getByText('recorded, not charged').isVisible(), 'the description at 1280px');
+  await settle(page);
+  await shoot(page, 'usage-footer');
+});
+
+// ---- i20-firstrun ----
+
+test('the sign-in page names the instance', async () => {
+  const page = await newPage('signed-out');
+  await page.goto(`${base}/login`);
+  await page.getByRole('heading', { name: 'Sign in to Family jar', level: 1 }).waitFor();
+  await page.context().close();
+});
+
+test("an invitation's monthly credits start at once", async () => {
+  const page = S.ownerPage;
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await page.goto(`${base}/admin/invites`);
+  await page.getByTestId('invite-plan-when').getByText('Monthly credits start at once').waitFor();
+  await page.getByLabel('Monthly credits').fill('40');
+  await page.getByLabel('Note').fill('Fay, monthly credits at once');
+  await page.getByRole('button', { name: 'Create invitation link' }).click();
+  const link = await waitFor(async () => (await page.getByLabel('Invitation link').inputValue()) || null, 'the link');
+  const guest = await newPage('invitee-credits');
+  await guest.goto(new URL(new URL(link).pathname, base).href);
+  await guest.getByTestId('invite-monthly').getByText('You get 40 monthly credits as soon as you join').waitFor();
+  await guest.getByLabel('Email').fill('fay@example.org');
+  await guest.getByLabel('Your name').fill('Fay First');
+  await guest.getByLabel('Password').fill('fay-password-1');
+  await guest.getByRole('button', { name: 'Accept and sign in' }).click();
+  await guest.getByRole('heading', { name: 'Overview', level: 1 }).waitFor();
+  await waitFor(
+    async () => (await guest.getByTestId('balance-total').textContent()).replace(/\s*credits$/, '').trim() === '40',
+    'the monthly credits on the Overview at once',
+  );
+  const bal = await guest.request.get(`${base}/api/v1/balance`);
+  assertEqual(toMilli((await bal.json()).total), 40_000, 'balance right after accepting');
+  await guest.context().close();
+});
+
+test('the Integrate snippets make a fresh idempotency key per report', async () => {
+  const page = S.ownerPage;
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await page.goto(`${base}/integrate`);
+  const makers = {
+    curl: '/dev/urandom',
+    'Python (urllib)': 'str(uuid.uuid4())',
+    'Python (requests)': 'str(uuid.uuid4())',
+    'JavaScript (fetch)': 'crypto.randomUUID()',
+  };
+  for (const [tab, maker] of Object.entries(makers)) {
+    await page.getByRole('tab', { name: tab }).click();
+    const text = await waitFor(async () => {
+      const t = await page.getByTestId('snippet').textContent();
+      return t.includes(maker) ? t : null;
+    }, `the ${tab} snippet to make its key`);
+    assert(!text.includes('req-0001'), `the ${tab} snippet has no constant key`);
   }
 });
 

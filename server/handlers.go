@@ -148,8 +148,17 @@ func (s *Server) postSetup(c *fiber.Ctx) error {
 	var in struct {
 		Email, Name, Password, InstanceName, TimeZone string
 		CreditsPerUSD                                 jsonNumber
+		MonthlyCredits, TopUpCredits                  jsonNumber
 	}
 	if err := bind(c, &in); err != nil {
+		return err
+	}
+	var start core.StartingCredits
+	var err error
+	if start.MonthlyCredits, err = credits("monthlyCredits", in.MonthlyCredits, false); err != nil {
+		return err
+	}
+	if start.TopUpCredits, err = credits("topUpCredits", in.TopUpCredits, false); err != nil {
 		return err
 	}
 	upd := core.SettingsUpdate{}
@@ -163,7 +172,7 @@ func (s *Server) postSetup(c *fiber.Ctx) error {
 		v := string(in.CreditsPerUSD)
 		upd.CreditsPerUSD = &v
 	}
-	res, err := s.svc.Setup(c.UserContext(), core.NewMember{Email: in.Email, Name: in.Name, Password: in.Password}, upd)
+	res, err := s.svc.SetupWith(c.UserContext(), core.NewMember{Email: in.Email, Name: in.Name, Password: in.Password}, upd, start)
 	if err != nil {
 		return err
 	}

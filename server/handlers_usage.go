@@ -121,23 +121,6 @@ func (s *Server) balance(c *fiber.Ctx) error {
 	return c.JSON(b)
 }
 
-func (s *Server) ledger(c *fiber.Ctx) error {
-	p, _ := principal(c)
-	var member int64
-	if v := c.Query("member"); v != "" {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n <= 0 {
-			return core.Invalid("member", "member must be a member id")
-		}
-		member = n
-	}
-	l, err := s.svc.Ledger(c.UserContext(), p, c.Query("month"), member)
-	if err != nil {
-		return err
-	}
-	return c.JSON(l)
-}
-
 func (s *Server) exportGrantedUsage(c *fiber.Ctx) error {
 	return s.export(c, true)
 }

@@ -31,6 +31,19 @@ func newTestServer(t *testing.T) *testServer { t.Helper(); return newTestServerW
 
 func newTestServerWith(t *testing.T, cfg Config, opts ...Option) *testServer {
 	t.Helper()
+	ts := newBareTestServer(t, cfg, opts...)
+	var setup struct{ Token string }
+	ts.do("POST", "/api/v1/setup", "", map[string]any{"email": "owner@example.org", "name": "Owner", "password": "password123"}, 201, &setup)
+	ts.owner = setup.Token
+	var app struct{ Key string }
+	ts.do("POST", "/api/v1/apps", ts.owner, map[string]any{"name": "Homework Helper"}, 201, &app)
+	ts.appKey = app.Key
+	return ts
+}
+
+// newBareTestServer is a fresh instance before its first-run setup: no user, no app.
+func newBareTestServer(t *testing.T, cfg Config, opts ...Option) *testServer {
+	t.Helper()
 	d, err := db.Open(filepath.Join(t.TempDir(), "tokenjar.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -58,14 +71,7 @@ func newTestServerWith(t *testing.T, cfg Config, opts ...Option) *testServer {
 		svc.Close()
 		d.Close()
 	})
-	ts := &testServer{t: t, url: "http://" + ln.Addr().String(), db: d, svc: svc, logs: logs}
-	var setup struct{ Token string }
-	ts.do("POST", "/api/v1/setup", "", map[string]any{"email": "owner@example.org", "name": "Owner", "password": "password123"}, 201, &setup)
-	ts.owner = setup.Token
-	var app struct{ Key string }
-	ts.do("POST", "/api/v1/apps", ts.owner, map[string]any{"name": "Homework Helper"}, 201, &app)
-	ts.appKey = app.Key
-	return ts
+	return &testServer{t: t, url: "http://" + ln.Addr().String(), db: d, svc: svc, logs: logs}
 }
 
 // do sends a request with an optional bearer token and checks the status. body may be raw bytes.

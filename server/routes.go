@@ -110,5 +110,5 @@ func (s *Server) routes() {
 	// take the connection over and would send a body a HEAD must not have.
 	api.Head("/healthz", s.healthz)
 	api.Use(func(c *fiber.Ctx) error { return fiber.NewError(fiber.StatusNotFound, "no such API endpoint") })
-	s.app.Use(s.serveSPA)
+	s.app.Use(newSPA(s.spa).serve)
 }

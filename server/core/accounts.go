@@ -40,8 +40,20 @@ type SetupResult struct {
 	Token string `json:"token"`
 }
 
+// StartingCredits are the credits the first owner gives themselves at setup: monthly credits
+// (this cycle's whole amount at once, then again at each cycle start) and a one-off top-up.
+type StartingCredits struct {
+	MonthlyCredits Credits
+	TopUpCredits   Credits
+}
+
 // Setup creates the first owner, only while no user exists.
 func (s *Service) Setup(ctx context.Context, m NewMember, settings SettingsUpdate) (SetupResult, error) {
+	return s.SetupWith(ctx, m, settings, StartingCredits{})
+}
+
+// SetupWith is Setup with the owner's starting credits.
+func (s *Service) SetupWith(ctx context.Context, m NewMember, settings SettingsUpdate, start StartingCredits) (SetupResult, error) {
 	m.Role = RoleOwner
 	if m.Password == "" {
 		return SetupResult{}, Invalid("password", "password is required")
@@ -53,12 +65,17 @@ func (s *Service) Setup(ctx context.Context, m NewMember, settings SettingsUpdat
 	if err != nil {
 		return SetupResult{}, err
 	}
+	if start.MonthlyCredits < 0 {
+		return SetupResult{}, Invalid("monthlyCredits", "monthlyCredits must be 0 or more")
+	}
+	if start.TopUpCredits < 0 {
+		return SetupResult{}, Invalid("topUpCredits", "topUpCredits must be 0 or more")
+	}
 	hash, err := hashPassword(m.Password)
 	if err != nil {
 		return SetupResult{}, err
 	}
 	var res SetupResult
-	now := ms(s.clock.Now())
 	err = s.db.Update(ctx, func(c *db.Conn) error {
 		n, err := c.CountUsers(ctx)
 		if err != nil {
@@ -67,22 +84,10 @@ func (s *Service) Setup(ctx context.Context, m NewMember, settings SettingsUpdat
 		if n > 0 {
 			return Errorf(ECONFLICT, "setup is done already; sign in instead")
 		}
-		id, err := c.InsertUser(ctx, db.User{Email: m.Email, Name: m.Name, Role: RoleOwner, PasswordHash: hash, CreatedAt: now})
-		if err != nil {
-			return err
-		}
 		if err := s.storeSettings(ctx, c, next); err != nil {
 			return err
 		}
-		if err := c.InsertCycleGrant(ctx, id, CycleAt(s.clock.Now(), next.Location).Key, sql.NullInt64{}, now); err != nil {
-			return err
-		}
-		plain, th := secret("tj_pat_")
-		if _, err := c.InsertToken(ctx, db.Key{OwnerID: id, Name: "setup", Prefix: plain[:12], CreatedAt: now}, th); err != nil {
-			return err
-		}
-		u, err := c.UserByID(ctx, id)
-		res = SetupResult{User: memberOf(u), Token: plain}
+		res, err = s.createOwner(ctx, c, m, hash, CycleAt(s.clock.Now(), next.Location), start)
 		return err
 	})
 	if err != nil {
@@ -92,6 +97,40 @@ func (s *Service) Setup(ctx context.Context, m NewMember, settings SettingsUpdat
 	s.settings.s = next
 	s.settings.mu.Unlock()
 	return res, nil
+}
+
+// createOwner writes the first owner, their starting credits and a personal token, inside a write.
+// The monthly credits of the cycle cy are granted whole at once, and the cycle is marked granted,
+// so the refresh job does not grant them a second time.
+func (s *Service) createOwner(ctx context.Context, c *db.Conn, m NewMember, hash string, cy Cycle, start StartingCredits) (SetupResult, error) {
+	t := s.clock.Now()
+	now := ms(t)
+	id, err := c.InsertUser(ctx, db.User{Email: m.Email, Name: m.Name, Role: RoleOwner, PasswordHash: hash,
+		PlanCredits: int64(start.MonthlyCredits), CreatedAt: now})
+	if err != nil {
+		return SetupResult{}, err
+	}
+	w, err := openWallet(ctx, c, id, now)
+	if err != nil {
+		return SetupResult{}, err
+	}
+	if _, err := s.grantCycle(ctx, c, w, cy, int64(start.MonthlyCredits), t); err != nil {
+		return SetupResult{}, err
+	}
+	if start.TopUpCredits > 0 {
+		if _, err := w.creditIn("topup", db.Bucket{Kind: KindAddon, Granted: int64(start.TopUpCredits), Note: "starting credits"}, "starting credits"); err != nil {
+			return SetupResult{}, err
+		}
+	}
+	if err := w.save(); err != nil {
+		return SetupResult{}, err
+	}
+	plain, th := secret("tj_pat_")
+	if _, err := c.InsertToken(ctx, db.Key{OwnerID: id, Name: "setup", Prefix: plain[:12], CreatedAt: now}, th); err != nil {
+		return SetupResult{}, err
+	}
+	u, err := c.UserByID(ctx, id)
+	return SetupResult{User: memberOf(u), Token: plain}, err
 }
 
 // Session is a browser sign-in as the server hands it to the cookie layer.

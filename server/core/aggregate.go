@@ -18,6 +18,16 @@ type AggItem struct {
 	Tokens    int64     `json:"tokens"`
 	Kinds     KindsJSON `json:"kinds"`
 	Allowance *Credits  `json:"allowance,omitempty"`
+	// PaidBy (own usage by day or month): what each allowance a member receives paid. Those
+	// credits came out of the granter's buckets, so Kinds counts only the member's own buckets.
+	PaidBy []PaidBy `json:"paidBy,omitempty"`
+}
+
+// PaidBy is what one allowance paid of a member's usage in one group.
+type PaidBy struct {
+	Source  string  `json:"source"` // the delegation id, as billingSource names it
+	Label   string  `json:"label"`  // "Mum's allowance", with its note if it has one
+	Credits Credits `json:"credits"`
 }
 
 // KindsJSON splits credits by the kind of bucket that paid them.
@@ -107,12 +117,82 @@ func (s *Service) Aggregate(ctx context.Context, p Principal, q UsageQuery) (Agg
 		out.Totals.Tokens += row.Tokens
 		out.Items = append(out.Items, it)
 	}
-	if q.By == "month" && p.isUser() && (q.Scope == "" || q.Scope == "own") && len(out.Items) > 0 {
+	own := p.isUser() && (q.Scope == "" || q.Scope == "own")
+	if q.By == "month" && own && len(out.Items) > 0 {
 		if err := s.addAllowance(ctx, rd, p.UserID, out.Items); err != nil {
 			return Aggregate{}, err
 		}
 	}
+	if (q.By == "day" || q.By == "month") && own && len(out.Items) > 0 {
+		if err := s.splitPaidBy(ctx, rd, r.agg, q.By == "month", out.Items); err != nil {
+			return Aggregate{}, err
+		}
+	}
 	return out, nil
+}
+
+// splitPaidBy moves what allowances paid out of each item's own bucket kinds into PaidBy, one
+// entry per allowance, so a grantee's chart never shows a granter's buckets as their own.
+func (s *Service) splitPaidBy(ctx context.Context, r *db.Conn, f db.AggFilter, months bool, items []AggItem) error {
+	// Most members never receive an allowance: spare them a second pass over their rollups.
+	if n, err := r.CountDelegationsReceived(ctx, f.UserID); err != nil || n == 0 {
+		return err
+	}
+	paid, err := r.PaidByAllowances(ctx, f)
+	if err != nil {
+		return err
+	}
+	at := map[string]int{}
+	for i, it := range items {
+		at[it.Key] = i
+	}
+	labels := map[int64]string{}
+	for _, row := range paid {
+		key := DayString(row.Day)
+		if months {
+			key = key[:7]
+		}
+		i, ok := at[key]
+		if !ok || row.Credits == 0 {
+			continue
+		}
+		label, ok := labels[row.DelegationID]
+		if !ok {
+			label = allowanceLabel(ctx, r, row.DelegationID)
+			labels[row.DelegationID] = label
+		}
+		it := &items[i]
+		it.Kinds.Subscription -= Credits(row.Kinds.Subscription)
+		it.Kinds.Addon -= Credits(row.Kinds.Addon)
+		it.Kinds.Event -= Credits(row.Kinds.Event)
+		it.Kinds.Debt -= Credits(row.Kinds.Debt)
+		it.PaidBy = addPaidBy(it.PaidBy, strconv.FormatInt(row.DelegationID, 10), label, Credits(row.Credits))
+	}
+	return nil
+}
+
+// addPaidBy adds credits to the entry of source, or appends one.
+func addPaidBy(list []PaidBy, source, label string, credits Credits) []PaidBy {
+	for i := range list {
+		if list[i].Source == source {
+			list[i].Credits += credits
+			return list
+		}
+	}
+	return append(list, PaidBy{Source: source, Label: label, Credits: credits})
+}
+
+// allowanceLabel names an allowance by its granter: "Mum's allowance (Homework)".
+func allowanceLabel(ctx context.Context, r *db.Conn, id int64) string {
+	d, err := r.DelegationByID(ctx, id)
+	if err != nil {
+		return "allowance " + strconv.FormatInt(id, 10)
+	}
+	label := d.GranterName + "'s allowance"
+	if d.Note != "" {
+		label += " (" + d.Note + ")"
+	}
+	return label
 }
 
 // foldMonths turns day-keyed rows into YYYY-MM rows.

@@ -101,3 +101,18 @@ func TestHoldsSendBalanceNotices(t *testing.T) {
 	}
 	h.checkInvariant()
 }
+
+// Proves: a grant tells the member's live views (the ledger page, spending power) that new
+// credits came in, with a balance notice to that member and no one else. Not: the page (e2e).
+func TestGrantSendsBalanceNotice(t *testing.T) {
+	h := newHarness(t, at("2026-11-10T12:00:00Z"))
+	kid, other := h.member("kid"), h.member("other")
+	hub := h.svc.Hub()
+	subKid, subOther := hub.Subscribe(tokenOf(kid)), hub.Subscribe(tokenOf(other))
+	defer hub.Unsubscribe(subKid)
+	defer hub.Unsubscribe(subOther)
+	h.grant(kid, KindAddon, 5000, nil)
+	if notices(subKid) != 1 || notices(subOther) != 0 {
+		t.Fatal("a grant should notify its member and no one else")
+	}
+}

@@ -29,8 +29,9 @@ type chargeReply struct {
 }
 
 // runCharger takes queued reports and charges whatever is waiting as one group. While a group
-// is charged and committed (the commit returns once it is on disk), the next one gathers, so
-// groups grow with the load (group commit). Each group's callers are answered after its commit.
+// is charged and committed, the next one gathers, so groups grow with the load (group commit).
+// Each group's callers are answered once its commit is on disk; the charger does not wait for
+// that before the next group, whose fsync the log syncer may then share.
 //
 // One chargeGroup lives as long as the charger: the wallets and delegations it loaded stay in
 // memory from one group to the next, since every change to them goes through this goroutine,
@@ -39,7 +40,15 @@ func (s *Service) runCharger() {
 	defer close(s.chargerDone)
 	g := &chargeGroup{s: s}
 	g.reset()
+	// onDisk is closed once the last group's commit is on disk. Before a group after that one
+	// is gathered, the charger waits for it: at most one group commits while another's fsync
+	// runs, so each fsync covers one group holding everything that arrived during the last
+	// fsync, rather than several small groups that each write the same hot pages to the log.
+	var onDisk, before chan struct{}
 	for first := range s.charges {
+		if before != nil {
+			<-before
+		}
 		group := []*pendingCharge{first}
 	drain:
 		for len(group) < maxGroup {
@@ -53,14 +62,19 @@ func (s *Service) runCharger() {
 				break drain
 			}
 		}
-		s.chargeGroup(g, group)
+		before = onDisk
+		onDisk = s.chargeGroup(g, group)
 	}
 }
 
-func (s *Service) chargeGroup(g *chargeGroup, group []*pendingCharge) {
+// chargeGroup charges a group and returns once it has committed; the channel it returns is
+// closed once the group is on disk and its reports are answered.
+func (s *Service) chargeGroup(g *chargeGroup, group []*pendingCharge) chan struct{} {
 	ctx := context.Background() // the group is shared: no one caller's cancel may stop it
 	outs := make([]chargeOutcome, len(group))
-	err := s.db.UpdateKeepingCaches(ctx, func(c *db.Conn) error {
+	// The next group may start once this one has committed; its callers are answered only once
+	// the commit is on disk (durable), on their own goroutine.
+	err, durable := s.db.UpdateInStages(ctx, func(c *db.Conn) error {
 		if err := g.begin(ctx, c, s.clock.Now()); err != nil {
 			return err
 		}
@@ -77,9 +91,15 @@ func (s *Service) chargeGroup(g *chargeGroup, group []*pendingCharge) {
 		g.reset() // what the group changed in memory was rolled back on disk
 		s.log.Error("charge group failed", "reports", len(group), "err", err)
 	}
-	for i, p := range group {
-		p.done <- chargeReply{out: outs[i], err: err}
-	}
+	onDisk := make(chan struct{})
+	go func() {
+		err := <-durable
+		for i, p := range group {
+			p.done <- chargeReply{out: outs[i], err: err}
+		}
+		close(onDisk)
+	}()
+	return onDisk
 }
 
 type chargeGroup struct {

@@ -56,6 +56,8 @@ func Invalid(field, format string, args ...any) *Error {
 // returns nil when err is something else.
 func storageFailure(err error) *Error {
 	switch {
+	case errors.Is(err, db.ErrWritesStopped):
+		return Errorf(ESTORAGE, "tokenjar could not make a write durable on its disk, so it stopped saving anything to protect what it has. Check the server's disk and restart tokenjar; then send unconfirmed writes again (with the same idempotencyKey, nothing is counted twice)")
 	case errors.Is(err, db.ErrDiskFull):
 		return Errorf(EDISKFULL, "tokenjar's disk is full, so nothing was saved. Free some space on the server; writes resume by themselves")
 	case errors.Is(err, db.ErrStorage):

@@ -86,6 +86,10 @@ func (s *Service) Grant(ctx context.Context, p Principal, userID int64, g NewGra
 		res = GrantResult{BucketID: nb.ID, Kind: nb.Kind, Credits: g.Credits, ExpiresAt: optTime(nb.ExpiresAt), Ledger: ledgerRows(w.written)}
 		return nil
 	})
+	if err == nil {
+		// The member's live views (balance, ledger) read again: new credits came in.
+		s.hub.notifyBalance([]int64{userID})
+	}
 	return res, err
 }
 

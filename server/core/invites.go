@@ -147,6 +147,8 @@ type PublicInvite struct {
 	Email        string `json:"email"`
 	Role         string `json:"role"`
 	ExpiresAt    string `json:"expiresAt"`
+	// MonthlyCredits are the invitee's own monthly credits, from the day they accept (null: none set).
+	MonthlyCredits *Credits `json:"monthlyCredits"`
 }
 
 // Invite describes a live invitation to whoever holds its token.
@@ -155,7 +157,8 @@ func (s *Service) Invite(ctx context.Context, token string) (PublicInvite, error
 	if err != nil {
 		return PublicInvite{}, err
 	}
-	return PublicInvite{InstanceName: s.Settings().InstanceName, Email: inv.Email, Role: inv.Role, ExpiresAt: fromMS(inv.ExpiresAt).Format(time.RFC3339)}, nil
+	return PublicInvite{InstanceName: s.Settings().InstanceName, Email: inv.Email, Role: inv.Role, ExpiresAt: fromMS(inv.ExpiresAt).Format(time.RFC3339),
+		MonthlyCredits: inviteInfo(inv).MonthlyCredits}, nil
 }
 
 // joinByInvite creates the invited member and uses up the invitation, inside a write.
@@ -179,7 +182,13 @@ func (s *Service) joinByInvite(ctx context.Context, c *db.Conn, token, email, na
 		return db.User{}, err
 	}
 	if inv.MonthlyCredits.Valid {
-		if err := c.SetPlan(ctx, u.ID, 0, inv.MonthlyCredits); err != nil { // the plan starts with the next cycle
+		// Monthly credits start at once and whole: this cycle's full amount now, whatever the day,
+		// then again at each cycle start. insertMember marked this cycle granted, so the refresh
+		// job does not grant it a second time.
+		if err := c.SetPlan(ctx, u.ID, inv.MonthlyCredits.Int64, sql.NullInt64{}); err != nil {
+			return db.User{}, err
+		}
+		if err := s.applyPlanNow(ctx, c, u.ID, inv.MonthlyCredits.Int64); err != nil {
 			return db.User{}, err
 		}
 	}

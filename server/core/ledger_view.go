@@ -17,7 +17,7 @@ import (
 // its ref is day:YYYY-MM-DD, its kind the bucket kind that paid when there was one (else ""),
 // its note the number of requests, and its id that of the day's last usage row (unique, so a
 // list can key on it).
-func ledgerForAdmin(rows []db.LedgerRow, loc *time.Location) []LedgerRow {
+func ledgerForAdmin(rows []db.LedgerEntry, loc *time.Location) []LedgerRow {
 	out := make([]LedgerRow, 0, len(rows))
 	type dayUsage struct {
 		day      int64
@@ -49,7 +49,7 @@ func ledgerForAdmin(rows []db.LedgerRow, loc *time.Location) []LedgerRow {
 		}
 		cur.balance = r.BalanceAfter
 		if r.Action != "usage" {
-			out = append(out, ledgerRows([]db.LedgerRow{r})...)
+			out = append(out, ledgerEntry(r))
 			continue
 		}
 		cur.credits += r.Amount

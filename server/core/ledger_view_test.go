@@ -35,7 +35,11 @@ func TestLedgerForAdminFoldsUsagePerDay(t *testing.T) {
 		{ID: 6, At: at("2026-11-02 12:00"), Action: "topup", Amount: 2000, BucketID: b(3), Kind: "addon", BalanceAfter: 10000},
 		{ID: 7, At: at("2026-11-03 08:00"), Action: "refund", Amount: 1000, BucketID: b(1), Kind: "event", UsageID: b(7), BalanceAfter: 11000},
 	}
-	got := ledgerForAdmin(rows, loc)
+	entries := make([]db.LedgerEntry, len(rows))
+	for i, r := range rows {
+		entries[i] = db.LedgerEntry{LedgerRow: r}
+	}
+	got := ledgerForAdmin(entries, loc)
 	want := []struct {
 		id                    int64
 		action, at, ref, kind string

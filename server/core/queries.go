@@ -514,83 +514,6 @@ func (s *Service) GetUsage(ctx context.Context, p Principal, id int64) (UsageDet
 	return d, nil
 }
 
-// LedgerRow is a ledger row as the API shows it.
-type LedgerRow struct {
-	ID           int64   `json:"id"`
-	At           string  `json:"at"`
-	Action       string  `json:"action"`
-	Credits      Credits `json:"credits"`
-	BucketID     *int64  `json:"bucketId"`
-	Kind         string  `json:"kind"`
-	Ref          string  `json:"ref"`
-	BalanceAfter Credits `json:"balanceAfter"`
-	Note         string  `json:"note"`
-}
-
-func ledgerRows(rows []db.LedgerRow) []LedgerRow {
-	out := make([]LedgerRow, 0, len(rows))
-	for _, r := range rows {
-		lr := LedgerRow{ID: r.ID, At: fromMS(r.At).Format(time.RFC3339Nano), Action: r.Action, Credits: Credits(r.Amount),
-			Kind: r.Kind, BalanceAfter: Credits(r.BalanceAfter), Note: r.Note}
-		if r.Kind == "" {
-			lr.Kind = "debt"
-		}
-		if r.BucketID.Valid {
-			v := r.BucketID.Int64
-			lr.BucketID = &v
-		}
-		switch {
-		case r.UsageID.Valid:
-			lr.Ref = "usage:" + strconv.FormatInt(r.UsageID.Int64, 10)
-		case r.BucketID.Valid:
-			lr.Ref = "bucket:" + strconv.FormatInt(r.BucketID.Int64, 10)
-		}
-		out = append(out, lr)
-	}
-	return out
-}
-
-// LedgerMonth is one month of a member's ledger.
-type LedgerMonth struct {
-	Month string      `json:"month"`
-	Items []LedgerRow `json:"items"`
-}
-
-// Ledger returns one month (YYYY-MM, instance time zone) of the caller's ledger; admins may
-// read a member's, with usage as daily totals only (see ledgerForAdmin).
-func (s *Service) Ledger(ctx context.Context, p Principal, month string, member int64) (LedgerMonth, error) {
-	if err := p.requireUser(); err != nil {
-		return LedgerMonth{}, err
-	}
-	user := p.UserID
-	if member != 0 && member != p.UserID {
-		if !p.isAdmin() {
-			return LedgerMonth{}, &Error{Code: EFORBIDDEN, Message: "only admins may read another member's ledger", Field: "member"}
-		}
-		user = member
-	}
-	loc := s.Settings().Location
-	var start time.Time
-	if month == "" {
-		start = CycleAt(s.clock.Now(), loc).Start
-	} else {
-		t, err := time.ParseInLocation("2006-01", month, loc)
-		if err != nil {
-			return LedgerMonth{}, Invalid("month", "month must be YYYY-MM")
-		}
-		start = t
-	}
-	end := start.AddDate(0, 1, 0)
-	rows, err := s.db.Read().LedgerBetween(ctx, user, ms(start), ms(end))
-	if err != nil {
-		return LedgerMonth{}, err
-	}
-	if user != p.UserID {
-		return LedgerMonth{Month: start.Format("2006-01"), Items: ledgerForAdmin(rows, loc)}, nil
-	}
-	return LedgerMonth{Month: start.Format("2006-01"), Items: ledgerRows(rows)}, nil
-}
-
 // BucketInfo is a bucket as the balance shows it.
 type BucketInfo struct {
 	ID        int64   `json:"id"`
@@ -612,6 +535,8 @@ type CycleInfo struct {
 	// PaidForOthers is what the member's allowances paid for their grantees this cycle: it
 	// came out of the same credits as Used, so "left" must count it too.
 	PaidForOthers Credits `json:"paidForOthers"`
+	// PaidFor splits PaidForOthers by grantee, so a page can say whose allowance it paid.
+	PaidFor []PaidForMember `json:"paidFor"`
 }
 
 // Balance is a member's credits by bucket.
@@ -700,12 +625,29 @@ func (s *Service) balanceOf(ctx context.Context, r *db.Conn, u db.User) (Balance
 		return Balance{}, err
 	}
 	b.Cycle.Used, b.Cycle.Requests = Credits(use[u.ID].Own), use[u.ID].OwnRequests
-	given, err := r.Aggregate(ctx, "all", db.AggFilter{GranterID: u.ID, HasFrom: true, FromDay: DayOf(cy.Start, loc), HasTo: true, ToDay: DayOf(cy.End, loc) - 1})
+	given, err := r.Aggregate(ctx, "member", db.AggFilter{GranterID: u.ID, HasFrom: true, FromDay: DayOf(cy.Start, loc), HasTo: true, ToDay: DayOf(cy.End, loc) - 1})
 	if err != nil {
 		return Balance{}, err
 	}
-	if len(given) > 0 {
-		b.Cycle.PaidForOthers = Credits(given[0].Credits)
+	b.Cycle.PaidFor = []PaidForMember{}
+	for _, row := range given {
+		b.Cycle.PaidForOthers += Credits(row.Credits)
+		if row.Credits == 0 {
+			continue
+		}
+		id, _ := strconv.ParseInt(row.Key, 10, 64)
+		name := "a member"
+		if g, err := r.UserByID(ctx, id); err == nil {
+			name = g.Name
+		}
+		b.Cycle.PaidFor = append(b.Cycle.PaidFor, PaidForMember{MemberID: id, Name: name, Credits: Credits(row.Credits)})
 	}
 	return b, nil
+}
+
+// PaidForMember is what a member's allowances paid for one grantee this cycle.
+type PaidForMember struct {
+	MemberID int64   `json:"memberId"`
+	Name     string  `json:"name"`
+	Credits  Credits `json:"credits"`
 }

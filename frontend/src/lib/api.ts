@@ -725,9 +725,15 @@ export class ApiError extends Error {
   }
 }
 
-/** A message for people from any thrown value. */
+/**
+ * A message for people from any thrown value: the server's own words, never an internal name
+ * such as the field it is about (a form marks that field instead) or the browser's fetch text.
+ */
 export function errorMessage(e: unknown): string {
-  if (e instanceof ApiError) return e.message;
+  if (e instanceof ApiError) {
+    if (e.code === 'network') return "Can't reach tokenjar. Check that it is running, then try again.";
+    return e.message;
+  }
   if (e instanceof Error) return e.message;
   return String(e);
 }
@@ -1146,6 +1152,86 @@ function pagingQuery(p: Paging): Record<string, QueryValue> {
 
 /** The shared client of the SPA. */
 export const api = new ApiClient();
+
+// ---- i20-ledger ----
+
+/** A ledger row of GET /ledger: a row that brought credits in and paid debt with them says how much. */
+export interface LedgerEntry extends LedgerRow {
+  /** What the new credits repaid of the debt at once (only when they did). */
+  repaidDebt?: Credits;
+  /** What the member kept of them (only with repaidDebt). */
+  keptCredits?: Credits;
+}
+/** One page of a month of the ledger, with the whole month's totals. */
+export interface LedgerMonthPage {
+  month: string;
+  items: LedgerEntry[];
+  /** The whole month's: credits that came in, went out, and the change (a debt repayment is neither). */
+  totals: { in: Credits; out: Credits; net: Credits };
+  /** Continues the month; null on its last page. */
+  nextCursor: string | null;
+  /** The position after this page's last row: asked for later, gives the rows written since. */
+  endCursor: string;
+}
+
+/** A page of the caller's ledger for a month (YYYY-MM), after `cursor` when given. */
+export function ledgerPage(month: string, opts: { limit?: number; cursor?: string } = {}): Promise<LedgerMonthPage> {
+  return api.get<LedgerMonthPage>('/ledger', { month, limit: opts.limit ?? 100, cursor: opts.cursor });
+}
+
+// ---- i20-usage ----
+
+/** What one allowance a member receives paid in one group of an own aggregate by day or month. */
+export interface AggregatePaidBy {
+  /** The delegation id, as billingSource names it. */
+  source: string;
+  /** "Mum's allowance", with its note if it has one. */
+  label: string;
+  credits: Credits;
+}
+export interface AggregateItem {
+  /** Own usage by day or month: what allowances paid; `kinds` then counts only the member's own buckets. */
+  paidBy?: AggregatePaidBy[];
+}
+/** What a member's allowances paid for one grantee this cycle. */
+export interface PaidForMember {
+  memberId: Id;
+  name: string;
+  credits: Credits;
+}
+export interface BalanceCycle {
+  /** What the member's allowances paid for others this cycle, from the same credits as `used`. */
+  paidForOthers?: Credits;
+  /** paidForOthers by grantee. */
+  paidFor?: PaidForMember[];
+}
+
+// ---- i20-firstrun ----
+
+/** The owner's starting credits at setup (POST /setup). Monthly credits are granted whole at once, then again
+ * at each cycle start; the top-up is a one-off Recharge that never expires. */
+export interface SetupStartingCredits {
+  monthlyCredits?: Credits;
+  topUpCredits?: Credits;
+}
+export type SetupWithCredits = SetupRequest & SetupStartingCredits;
+/** GET /setup also names the instance, for the sign-in page before anyone is signed in. */
+export interface SetupStatusNamed extends SetupStatus {
+  instanceName?: string;
+}
+/** The instance's name for pages shown before sign-in, or '' when it cannot be read. */
+export async function publicInstanceName(): Promise<string> {
+  try {
+    const s: SetupStatusNamed = await api.setupStatus();
+    return s.instanceName ?? '';
+  } catch {
+    return '';
+  }
+}
+/** GET /invites/{token} also tells the invitee their monthly credits (null: none set). */
+export interface InvitePublicCredits extends InvitePublic {
+  monthlyCredits?: Credits | null;
+}
 
 // ---- i20-household ----
 

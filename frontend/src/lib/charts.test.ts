@@ -16,9 +16,20 @@ describe('charts', () => {
     expect(dailyByKind([item('2026-11-05', 1), item('2026-11-03', 1)]).labels).toEqual(['2026-11-03', '2026-11-04', '2026-11-05']);
     expect(dailyByKind([]).labels).toEqual([]);
   });
-  it('puts the current allowance on the last month', () => {
+  it('puts the current monthly credits on the last month', () => {
     const m = monthly([item('2026-10', 5, { allowance: 100 })], ['2026-10', '2026-11'], 200);
-    expect(m).toEqual({ credits: [5, 0], allowance: [100, 200] });
+    expect(m).toEqual({ credits: [5, 0], monthlyCredits: [100, 200], paidBy: [] });
+  });
+  it("shows what an allowance paid as its own series, never as the member's buckets", () => {
+    const paid = { paidBy: [{ source: '7', label: "Mum's allowance", credits: 0.2 }] };
+    const day = { ...item('2026-11-02', 0.3, paid), kinds: { subscription: 0, addon: 0, event: 0.1, debt: 0 } };
+    const s = dailyByKind([day], '2026-11-01', '2026-11-02');
+    expect(s.datasets.map((d) => d.label)).toEqual(['Limited-time', 'Monthly', 'Recharge', 'Debt', "Paid by Mum's allowance"]);
+    expect(s.datasets.find((d) => d.key === 'paidBy:7')?.data).toEqual([0, 0.2]);
+    expect(s.datasets.find((d) => d.key === 'event')?.data).toEqual([0, 0.1]);
+    const m = monthly([item('2026-11', 0.3, paid)], ['2026-10', '2026-11']);
+    expect(m.credits).toEqual([0, 0.1]);
+    expect(m.paidBy.map((d) => [d.label, d.data])).toEqual([["Paid by Mum's allowance", [0, 0.2]]]);
   });
   it('sums the rest into Other exactly', () => {
     const t = topN([item('a', 5), item('b', 0.1), item('c', 0.2), item('d', 3)], 2);

@@ -1,7 +1,7 @@
 // Pure helpers that turn aggregate replies into chart series (credits summed as millicredits).
 
 import type { AggregateItem } from './api';
-import { fromMilli, KIND_LABELS, toMilli } from './format';
+import { fromMilli, KIND_LABELS, sumMilli, toMilli } from './format';
 import { daysBetween } from './range';
 
 export const KIND_COLORS = {
@@ -22,7 +22,29 @@ export interface Series {
   datasets: { key: string; label: string; color: string; data: number[] }[];
 }
 
-/** Daily credits per bucket kind for every day of the range (missing days are 0). */
+/** The member's own credits, whatever bucket paid, where they stand beside what allowances paid. */
+export const OWN_COLOR = '#475569';
+
+/** Colours of the "paid by an allowance" series, apart from the bucket kinds' colours. */
+export const PAID_BY_COLORS = ['#8b5cf6', '#db2777', '#0891b2', '#65a30d', '#64748b'];
+
+/**
+ * One series per allowance that paid part of the items (own usage by day or month), keyed
+ * `paidBy:<delegation id>`: those credits came from the granter's buckets, not the member's.
+ */
+export function paidBySeries(items: AggregateItem[], keys: string[]): Series['datasets'] {
+  const byKey = new Map(items.map((i) => [i.key, i]));
+  const sources = new Map<string, string>();
+  for (const i of items) for (const p of i.paidBy ?? []) if (!sources.has(p.source)) sources.set(p.source, p.label);
+  return [...sources].map(([source, label], n) => ({
+    key: `paidBy:${source}`,
+    label: `Paid by ${label}`,
+    color: PAID_BY_COLORS[n % PAID_BY_COLORS.length],
+    data: keys.map((k) => fromMilli(toMilli(byKey.get(k)?.paidBy?.find((p) => p.source === source)?.credits ?? 0))),
+  }));
+}
+
+/** Daily credits per bucket kind, then per allowance that paid, for every day of the range (missing days are 0). */
 export function dailyByKind(items: AggregateItem[], from?: string, to?: string): Series {
   const keys = items.map((i) => i.key).sort();
   const start = from ?? keys[0];
@@ -32,31 +54,40 @@ export function dailyByKind(items: AggregateItem[], from?: string, to?: string):
   return {
     labels: days,
     keys: days,
-    datasets: KIND_KEYS.map((k) => ({
-      key: k,
-      label: KIND_LABELS[k],
-      color: KIND_COLORS[k],
-      data: days.map((d) => fromMilli(toMilli(byKey.get(d)?.kinds?.[k] ?? 0))),
-    })),
+    datasets: [
+      ...KIND_KEYS.map((k) => ({
+        key: k,
+        label: KIND_LABELS[k],
+        color: KIND_COLORS[k],
+        data: days.map((d) => fromMilli(toMilli(byKey.get(d)?.kinds?.[k] ?? 0))),
+      })),
+      ...paidBySeries(items, days),
+    ],
   };
 }
 
-/** Monthly credits and the allowance of each month, for the given months (oldest first). */
+/**
+ * Credits used per month and the monthly credits of each month, for the given months (oldest first).
+ * `credits` is what the member's own credits paid; `paidBy` what each allowance paid for them.
+ */
 export function monthly(
   items: AggregateItem[],
   months: string[],
-  currentAllowance?: number | null,
-): { credits: number[]; allowance: (number | null)[] } {
+  currentMonthlyCredits?: number | null,
+): { credits: number[]; monthlyCredits: (number | null)[]; paidBy: Series['datasets'] } {
   const byKey = new Map(items.map((i) => [i.key, i]));
   const last = months[months.length - 1];
+  const paid = (i: AggregateItem | undefined) => sumMilli((i?.paidBy ?? []).map((p) => p.credits));
   return {
-    credits: months.map((m) => fromMilli(toMilli(byKey.get(m)?.credits ?? 0))),
-    allowance: months.map((m) => {
+    credits: months.map((m) => fromMilli(toMilli(byKey.get(m)?.credits ?? 0) - paid(byKey.get(m)))),
+    // The API calls a cycle's monthly credits `allowance`.
+    monthlyCredits: months.map((m) => {
       const a = byKey.get(m)?.allowance;
       if (a !== undefined && a !== null) return fromMilli(toMilli(a));
-      if (m === last && currentAllowance !== undefined && currentAllowance !== null) return fromMilli(toMilli(currentAllowance));
+      if (m === last && currentMonthlyCredits !== undefined && currentMonthlyCredits !== null) return fromMilli(toMilli(currentMonthlyCredits));
       return null;
     }),
+    paidBy: paidBySeries(items, months),
   };
 }
 

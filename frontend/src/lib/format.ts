@@ -137,7 +137,7 @@ export function formatDuration(ms: number | null | undefined): string {
   return `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;
 }
 
-// ---- dates (shown in the viewer's time zone unless one is given) ----
+// ---- dates (shown in the viewer's time zone unless one is given: pages pass the instance's) ----
 
 export interface DateFormat {
   timeZone?: string;
@@ -185,6 +185,16 @@ export function formatPeriod(
 ): string {
   const last = end === null || end === undefined || end === '' ? end : new Date(toDate(end).getTime() - 1);
   return `${formatDate(start, o)} – ${formatDate(last, o)}`;
+}
+
+/**
+ * Days and times on the pages are the instance's (the zone "Today" and the cycles are counted in).
+ * When the viewer's own zone differs, a page says so once; null when they are the same.
+ */
+export function timeZoneNote(instanceZone: string, viewerZone: string, now = new Date()): string | null {
+  const offset = (tz: string) => new Intl.DateTimeFormat('en-US', { timeZone: tz, timeZoneName: 'longOffset' }).format(now).split(' ').pop();
+  if (instanceZone === viewerZone || offset(instanceZone) === offset(viewerZone)) return null;
+  return `Times are in ${instanceZone.replace(/_/g, ' ')} time, the time zone this jar counts days in.`;
 }
 
 /** A YYYY-MM-DD day key as a short label ("Nov 3"); the key is a calendar day, so UTC is used. */

@@ -1,6 +1,7 @@
 // Who is signed in, the instance settings, and a few shared look-ups.
 
-import { api, ApiError, errorMessage, type Delegation, type Me, type Settings } from './api';
+import { api, ApiError, type Delegation, type Me, type Settings } from './api';
+import { connection, type ReachState } from './live';
 
 export function viewerTimeZone(): string {
   try {
@@ -15,9 +16,21 @@ class Session {
   setupNeeded = $state(false);
   me = $state<Me | null>(null);
   settings = $state<Settings | null>(null);
-  error = $state<string | null>(null);
+  /** Why the first look-up failed (an ApiError or other thrown value), or null. */
+  error = $state<unknown>(null);
   received = $state<Delegation[]>([]);
   given = $state<Delegation[]>([]);
+  /** Whether tokenjar can be reached (the shell's banner; see live.ts). */
+  reach = $state<ReachState>(connection.state);
+  /** Counts the returns from offline to online, so views can reload what failed meanwhile. */
+  reconnects = $state(0);
+
+  constructor() {
+    connection.subscribe((s) => {
+      if (this.reach === 'offline' && s === 'online') this.reconnects++;
+      this.reach = s;
+    });
+  }
 
   get isAdmin(): boolean {
     return this.me?.role === 'owner' || this.me?.role === 'admin';
@@ -39,7 +52,7 @@ class Session {
       this.setupNeeded = s.needed;
       if (!s.needed) await this.loadUser();
     } catch (e) {
-      this.error = errorMessage(e);
+      this.error = e ?? new Error('Could not start');
     } finally {
       this.ready = true;
     }
@@ -91,7 +104,7 @@ class Session {
     if (r) return `From ${r.granterName}${r.note ? ` (${r.note})` : ''}`;
     const g = this.given.find((d) => d.id === id);
     if (g) return `To ${g.granteeName}${g.note ? ` (${g.note})` : ''}`;
-    return `Delegation #${id}`;
+    return `Another allowance (number ${id})`;
   }
 }
 
