@@ -151,8 +151,10 @@ func (c *Conn) InviteByHash(ctx context.Context, hash string) (Invite, error) {
 	return scanInvite(c.queryRow(ctx, `SELECT `+inviteCols+` FROM invites WHERE hash = ?`, hash))
 }
 
+// ListInvites lists the invitations that create members; the links a class import made for
+// members who exist already are handed out from the import (and replaced from the members page).
 func (c *Conn) ListInvites(ctx context.Context) ([]Invite, error) {
-	rows, err := c.query(ctx, `SELECT `+inviteCols+` FROM invites ORDER BY id DESC`)
+	rows, err := c.query(ctx, `SELECT `+inviteCols+` FROM invites WHERE user_id IS NULL ORDER BY id DESC`)
 	if err != nil {
 		return nil, err
 	}

@@ -513,7 +513,7 @@ const CLASS = '7B';
 /** Exact credits of a student's two reports (3 decimals at most). */
 const reportCredits = (i) => [`${1 + (i % 7) * 0.125}`, `${(0.5 + i / 100).toFixed(2)}`];
 
-test('import a class of 25 from a CSV file, with printable sign-in codes', async () => {
+test('import a class of 25 from a CSV file, with printable invitation links and sign-in codes', async () => {
   const page = S.ownerPage;
   const lines = ['name,email,group'];
   for (let i = 1; i <= 25; i++) {
@@ -529,22 +529,43 @@ test('import a class of 25 from a CSV file, with printable sign-in codes', async
     mimeType: 'text/csv',
     buffer: Buffer.from(lines.join('\r\n') + '\r\n'),
   });
-  await page.getByTestId('import-summary').getByText('25 people; 5 without an email will get a code.').waitFor();
+  await page
+    .getByTestId('import-summary')
+    .getByText('25 people: 5 without an email will get a sign-in code; 20 with an email will get an invitation link to set a password.')
+    .waitFor();
   await page.getByRole('button', { name: 'Import 25 members' }).click();
   const result = page.getByTestId('import-result');
-  await result.getByText('Imported 25 members; 5 got a sign-in code.').waitFor();
+  await result.getByText('Imported 25 members: 20 got an invitation link, 5 got a sign-in code.').waitFor();
 
-  const codes = await result
-    .locator('tr[data-code-for]')
-    .evaluateAll((rows) => rows.map((r) => [r.dataset.codeFor, r.querySelector('.code').textContent.trim()]));
+  // Every student has a way in: a code without an email, an invitation link with one.
+  const ways = await result.locator('tr[data-code-for]').evaluateAll((rows) =>
+    rows.map((r) => ({
+      name: r.dataset.codeFor,
+      way: r.dataset.wayIn,
+      code: r.querySelector('.code')?.textContent.trim() ?? null,
+      link: r.querySelector('[data-invite-link]')?.getAttribute('href') ?? null,
+    })),
+  );
+  assertEqual(ways.length, 25, 'rows in the import result');
   assertEqual(
-    codes.map(([n]) => n).sort(),
+    ways.filter((w) => w.way === 'code').map((w) => w.name).sort(),
     S.students.filter((s) => !s.email).map((s) => s.name),
     'the students who got a code',
   );
-  for (const [name, code] of codes) {
-    assert(code.length >= 6, `a code for ${name}`);
-    S.students.find((s) => s.name === name).code = code;
+  assertEqual(
+    ways.filter((w) => w.way === 'link').map((w) => w.name).sort(),
+    S.students.filter((s) => s.email).map((s) => s.name),
+    'the students who got an invitation link',
+  );
+  for (const w of ways) {
+    const s = S.students.find((x) => x.name === w.name);
+    if (w.way === 'code') {
+      assert(w.code.length >= 6 && !w.link, `a code and no link for ${w.name}`);
+      s.code = w.code;
+    } else {
+      assert(w.link.startsWith(`${base}/invite/`) && !w.code, `a link and no code for ${w.name}: ${w.link}`);
+      s.link = w.link;
+    }
   }
   const members = await api(`/members?group=${CLASS}`, { token: S.token });
   assertEqual(members.status, 200, 'GET /members?group=7B');
@@ -565,18 +586,28 @@ test('import a class of 25 from a CSV file, with printable sign-in codes', async
       window.__printed += 1;
     };
   });
-  await result.getByRole('button', { name: 'Print codes' }).click();
+  await result.getByRole('button', { name: 'Print links and codes' }).click();
   await waitFor(() => page.evaluate(() => window.__printed === 1), 'window.print()');
   await page.emulateMedia({ media: 'print' });
   const sheet = page.locator('body > .print-sheet');
-  assert(await sheet.isVisible(), 'the sheet of codes shows in print');
+  assert(await sheet.isVisible(), 'the sheet of links and codes shows in print');
   assert(!(await page.locator('header.top').isVisible()), 'the page header is hidden in print');
   assert(!(await page.getByRole('heading', { name: 'Members', level: 1 }).isVisible()), 'the page is hidden in print');
-  assertEqual(await sheet.locator('.slip').count(), 5, 'slips on the sheet');
+  assertEqual(await sheet.locator('.slip').count(), 25, 'slips on the sheet: one per student');
   for (const s of S.students.filter((x) => x.code)) await sheet.getByText(s.code, { exact: true }).waitFor();
+  for (const s of S.students.filter((x) => x.link)) await sheet.getByText(s.link, { exact: true }).waitFor();
   await page.screenshot({ path: path.join(SHOTS, 'class-codes-print.png'), fullPage: true });
   await page.emulateMedia({ media: 'screen' });
   assert(!(await sheet.isVisible()), 'the sheet is hidden on screen');
+
+  // A student with an email opens the link and chooses a password: the imported member signs in.
+  const s1 = S.students.find((s) => s.i === 1);
+  const token = s1.link.split('/invite/')[1];
+  const accepted = await api(`/invites/${token}/accept`, { method: 'POST', body: { email: s1.email, password: 'student-one-pw' } });
+  assertEqual(accepted.status, 201, `accepting the invitation: ${accepted.text}`);
+  assertEqual(accepted.json.user.name, s1.name, 'the invitation signs in the imported student');
+  const login = await api('/auth/login', { method: 'POST', body: { email: s1.email, password: 'student-one-pw' } });
+  assertEqual(login.status, 200, 'the student signs in with the chosen password');
 
   // The member list filters by group, kept in the URL.
   await page.getByLabel('Group', { exact: true }).selectOption(CLASS);
@@ -1796,6 +1827,72 @@ test('the Integrate snippets make a fresh idempotency key per report', async () 
     }, `the ${tab} snippet to make its key`);
     assert(!text.includes('req-0001'), `the ${tab} snippet has no constant key`);
   }
+});
+
+// ---- i20-household ----
+
+/** The day `daysBack` days before today in the instance time zone, as YYYY-MM-DD. */
+async function instanceDay(daysBack) {
+  const settings = await api('/settings', { token: S.token });
+  const zone = settings.json?.timeZone || 'UTC';
+  return new Intl.DateTimeFormat('en-CA', { timeZone: zone }).format(new Date(Date.now() - daysBack * 86_400_000));
+}
+
+/** The household table's rows: member id → the credits the page shows (attribute and text). */
+async function householdRows(page) {
+  return page.locator('tr[data-household-member]').evaluateAll((rows) =>
+    rows.map((r) => ({ id: r.dataset.householdMember, credits: r.dataset.credits, shown: r.querySelector('.credits').textContent.trim() })),
+  );
+}
+
+/** Checks the table against GET /usage/aggregate?by=member for the same range and scope. */
+async function assertHouseholdMatches(page, scope, from, to) {
+  const agg = await api(`/usage/aggregate?scope=${scope}&by=member&from=${from}&to=${to}`, { token: S.token });
+  assertEqual(agg.status, 200, `the ${scope} aggregate by member`);
+  const want = agg.json.items.filter((i) => toMilli(i.credits) > 0 || i.requests > 0).map((i) => [i.key, toMilli(i.credits)]);
+  await waitFor(async () => (await householdRows(page)).length === want.length, `${want.length} rows on the household page (${scope})`);
+  const rows = await householdRows(page);
+  assertEqual(
+    rows.map((r) => [r.id, toMilli(r.credits)]).sort(),
+    want.sort(),
+    `per-member credits on the household page equal the API's (${scope}, ${from} to ${to})`,
+  );
+  for (const r of rows) assertEqual(r.shown, formatMilli(toMilli(r.credits)), `the credits shown for member ${r.id}`);
+  return want;
+}
+
+test("the parent's household page over a custom range equals the API's per-member sums", async () => {
+  const page = (S.current = S.ownerPage);
+  const from = await instanceDay(6);
+  const to = await instanceDay(0);
+  await page.goto(`${base}/household`);
+  await page.getByRole('heading', { name: 'Household', level: 1 }).waitFor();
+  await page.getByLabel('Date range').selectOption('custom');
+  await page.getByLabel('From', { exact: true }).fill(from);
+  await page.getByLabel('To', { exact: true }).fill(to);
+  await page.waitForURL((u) => u.searchParams.get('from') === from && u.searchParams.get('to') === to);
+  const all = await assertHouseholdMatches(page, 'all', from, to);
+  assert(all.length >= 25, `the class and the family spent in the range (${all.length} members)`);
+  await page.getByTestId('household-summary').getByText(/credits in .* requests by/).waitFor();
+  await settle(page);
+  await shoot(page, 'household');
+  await assertNoPageOverflow(page, 'household');
+
+  // What the parent's own allowances paid: only their grantees, only their share.
+  await page.getByLabel('Show').selectOption('granted');
+  await page.waitForURL((u) => u.searchParams.get('scope') === 'granted');
+  await page.getByRole('columnheader', { name: 'Paid by your allowances' }).waitFor();
+  const granted = await assertHouseholdMatches(page, 'granted', from, to);
+  const sum = (xs) => xs.reduce((n, [, m]) => n + m, 0);
+  assert(sum(granted) < sum(all), 'the allowances paid less than everyone spent');
+  await settle(page);
+  await shoot(page, 'household-granted');
+
+  // A range with nothing in it says so.
+  await page.getByLabel('From', { exact: true }).fill(await instanceDay(390));
+  await page.getByLabel('To', { exact: true }).fill(await instanceDay(380));
+  await page.getByText('No usage in this range', { exact: true }).waitFor();
+  assertEqual(await page.getByTestId('household-idle').count(), 0, 'no list of idle members when nobody spent');
 });
 
 test('no uncaught errors in the browser', async () => {

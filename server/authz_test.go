@@ -131,6 +131,7 @@ func TestAuthorizationTable(t *testing.T) {
 		"GET /granted/usage/export":         {401, 200, 200, 200, 403},
 		"POST /delegations/bulk-update":     {401, 400, 400, 400, 403},
 		"GET /granted/assignments":          {401, 200, 200, 200, 403},
+		"GET /household":                    {401, 200, 200, 200, 403}, // a member sees their grantees, an admin everyone
 		"GET /audit":                        {401, 403, 403, 200, 403},
 		"GET /jobs":                         {401, 403, 403, 200, 403},
 		// The AI gateway's providers and prices.

@@ -213,7 +213,8 @@ func (s *Server) importMembers(c *fiber.Ctx) error {
 		return err
 	}
 	p, _ := principal(c)
-	items, err := s.svc.ImportMembers(c.UserContext(), p, core.ClassImport{CSV: in.CSV, Members: in.Members, Group: in.Group, Role: in.Role, Codes: in.Codes})
+	items, err := s.svc.ImportMembers(c.UserContext(), p, core.ClassImport{CSV: in.CSV, Members: in.Members, Group: in.Group, Role: in.Role, Codes: in.Codes,
+		BaseURL: s.baseURL(c)})
 	if err != nil {
 		return err
 	}

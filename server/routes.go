@@ -73,6 +73,9 @@ func (s *Server) Routes() []Route {
 		// The classroom (issue 20): many allowances at once, and the student × assignment table.
 		{"POST", "/delegations/bulk-update", "member", s.updateDelegations},
 		{"GET", "/granted/assignments", "member", s.grantedAssignments},
+		// Who spent what (handlers_household.go): every member's totals for an admin, the
+		// allowances' share for a granter.
+		{"GET", "/household", "member", s.household},
 		{"GET", "/audit", "admin", s.auditLog},
 		{"GET", "/jobs", "admin", s.jobs},
 		// The AI gateway's providers and prices (admin; handlers_aiproviders.go).

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"net/mail"
 	"regexp"
 	"strings"
 	"time"
@@ -21,74 +20,12 @@ const (
 	SessionAbsolute = 30 * 24 * time.Hour
 )
 
-// NewMember is what an admin (or the first-run setup) fills in.
-type NewMember struct {
-	Email    string
-	Name     string
-	Password string
-	Role     string
-}
-
-func validateMember(m *NewMember) error {
-	m.Email = strings.TrimSpace(m.Email)
-	m.Name = strings.TrimSpace(m.Name)
-	if m.Email == "" {
-		return Invalid("email", "email is required")
-	}
-	if a, err := mail.ParseAddress(m.Email); err != nil || a.Address != m.Email || len(m.Email) > 254 {
-		return Invalid("email", "%q is not an email address", m.Email)
-	}
-	if m.Name == "" || len(m.Name) > 100 {
-		return Invalid("name", "name must be 1 to 100 characters")
-	}
-	if m.Password != "" && len(m.Password) < 8 {
-		return Invalid("password", "password must be at least 8 characters")
-	}
-	if len(m.Password) > 72 {
-		return Invalid("password", "password must be at most 72 bytes")
-	}
-	switch m.Role {
-	case "":
-		m.Role = RoleMember
-	case RoleOwner, RoleAdmin, RoleMember:
-	default:
-		return Invalid("role", "role must be owner, admin or member")
-	}
-	return nil
-}
-
 func hashPassword(pw string) (string, error) {
 	if pw == "" {
 		return "", nil
 	}
 	b, err := bcrypt.GenerateFromPassword([]byte(pw), bcrypt.DefaultCost)
 	return string(b), err
-}
-
-// Member is a member as the API shows it.
-type Member struct {
-	ID                 int64    `json:"id"`
-	Email              string   `json:"email"`
-	Name               string   `json:"name"`
-	Role               string   `json:"role"`
-	Disabled           bool     `json:"disabled"`
-	MonthlyCredits     Credits  `json:"monthlyCredits"`
-	NextMonthlyCredits *Credits `json:"nextMonthlyCredits"`
-	Balance            Credits  `json:"balance"`
-	Debt               Credits  `json:"debt"`
-	Group              string   `json:"group"`
-	CreatedAt          string   `json:"createdAt"`
-}
-
-func memberOf(u db.User) Member {
-	m := Member{ID: u.ID, Email: shownEmail(u.Email), Name: u.Name, Group: u.Group, Role: u.Role, Disabled: u.Disabled,
-		MonthlyCredits: Credits(u.PlanCredits), Balance: Credits(u.Balance), Debt: Credits(u.Debt),
-		CreatedAt: fromMS(u.CreatedAt).Format(time.RFC3339)}
-	if u.PlanNext.Valid {
-		n := Credits(u.PlanNext.Int64)
-		m.NextMonthlyCredits = &n
-	}
-	return m
 }
 
 // SetupNeeded tells whether the instance still has no user.
@@ -194,132 +131,6 @@ func (s *Service) createOwner(ctx context.Context, c *db.Conn, m NewMember, hash
 	}
 	u, err := c.UserByID(ctx, id)
 	return SetupResult{User: memberOf(u), Token: plain}, err
-}
-
-// CreateMember adds a member (admins only; only owners make owners).
-func (s *Service) CreateMember(ctx context.Context, p Principal, m NewMember) (Member, error) {
-	if err := p.requireAdmin(); err != nil {
-		return Member{}, err
-	}
-	if err := validateMember(&m); err != nil {
-		return Member{}, err
-	}
-	if m.Role == RoleOwner && p.Role != RoleOwner {
-		return Member{}, &Error{Code: EFORBIDDEN, Message: "only an owner can make owners", Field: "role"}
-	}
-	hash, err := hashPassword(m.Password)
-	if err != nil {
-		return Member{}, err
-	}
-	var out Member
-	err = s.db.Update(ctx, func(c *db.Conn) error {
-		id, err := c.InsertUser(ctx, db.User{Email: m.Email, Name: m.Name, Role: m.Role, PasswordHash: hash, CreatedAt: ms(s.clock.Now())})
-		if db.IsUniqueViolation(err) {
-			return &Error{Code: ECONFLICT, Message: "a member with this email exists already", Field: "email"}
-		}
-		if err != nil {
-			return err
-		}
-		// A plan set later starts with the next cycle (or at once with now=true), so this
-		// cycle counts as handled for the refresh job.
-		if err := c.InsertCycleGrant(ctx, id, CycleAt(s.clock.Now(), s.Settings().Location).Key, sql.NullInt64{}, ms(s.clock.Now())); err != nil {
-			return err
-		}
-		u, err := c.UserByID(ctx, id)
-		out = memberOf(u)
-		return err
-	})
-	return out, err
-}
-
-// MemberUpdate changes a member; nil fields stay as they are.
-type MemberUpdate struct {
-	Name     *string
-	Role     *string
-	Disabled *bool
-	Group    *string
-}
-
-// UpdateMember renames, changes the role of, or disables a member (admins only).
-func (s *Service) UpdateMember(ctx context.Context, p Principal, id int64, upd MemberUpdate) (Member, error) {
-	if err := p.requireAdmin(); err != nil {
-		return Member{}, err
-	}
-	var out Member
-	err := s.db.Update(ctx, func(c *db.Conn) error {
-		u, err := c.UserByID(ctx, id)
-		if errors.Is(err, db.ErrNotFound) {
-			return Errorf(ENOTFOUND, "no member %d", id)
-		}
-		if err != nil {
-			return err
-		}
-		name, role, disabled, group := u.Name, u.Role, u.Disabled, u.Group
-		if upd.Group != nil {
-			group = strings.TrimSpace(*upd.Group)
-			if len(group) > 60 {
-				return Invalid("group", "group must be at most 60 characters")
-			}
-		}
-		if upd.Name != nil {
-			name = strings.TrimSpace(*upd.Name)
-			if name == "" || len(name) > 100 {
-				return Invalid("name", "name must be 1 to 100 characters")
-			}
-		}
-		if upd.Role != nil {
-			role = *upd.Role
-			if role != RoleOwner && role != RoleAdmin && role != RoleMember {
-				return Invalid("role", "role must be owner, admin or member")
-			}
-			if (role == RoleOwner || u.Role == RoleOwner) && role != u.Role && p.Role != RoleOwner {
-				return &Error{Code: EFORBIDDEN, Message: "only an owner can make or unmake owners", Field: "role"}
-			}
-		}
-		if upd.Disabled != nil {
-			disabled = *upd.Disabled
-		}
-		if u.Role == RoleOwner && !u.Disabled && (role != RoleOwner || disabled) {
-			owners, err := c.CountActiveOwners(ctx)
-			if err != nil {
-				return err
-			}
-			if owners <= 1 {
-				return Errorf(ECONFLICT, "%s is the only owner; make another owner first", u.Email)
-			}
-		}
-		if err := c.UpdateUserProfile(ctx, id, name, role, disabled, group); err != nil {
-			return err
-		}
-		if disabled && !u.Disabled {
-			if err := c.DeleteUserSessions(ctx, id); err != nil {
-				return err
-			}
-		}
-		target := fmt.Sprintf("member %d", id)
-		if role != u.Role {
-			if err := s.auditTx(ctx, c, p.UserID, "role_changed", target, p.IP, u.Role+" → "+role); err != nil {
-				return err
-			}
-		}
-		if disabled != u.Disabled {
-			action := map[bool]string{true: "member_disabled", false: "member_enabled"}[disabled]
-			if err := s.auditTx(ctx, c, p.UserID, action, target, p.IP, u.Email); err != nil {
-				return err
-			}
-		}
-		u, err = c.UserByID(ctx, id)
-		out = memberOf(u)
-		return err
-	})
-	if err == nil {
-		s.keys.clear() // roles and disabled members must take effect on cached tokens at once
-		s.lookups.clear()
-		if out.Disabled {
-			s.credentialsEnded(credentialEnd{userID: id, allSessions: true, allTokens: true})
-		}
-	}
-	return out, err
 }
 
 // Session is a browser sign-in as the server hands it to the cookie layer.

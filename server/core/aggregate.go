@@ -313,45 +313,6 @@ func (s *Service) Facets(ctx context.Context, p Principal, granted bool) (Facets
 	return f, nil
 }
 
-// MemberSummary is a member with this cycle's totals, for the admin's members page.
-type MemberSummary struct {
-	Member
-	UsedThisCycle     Credits `json:"usedThisCycle"`
-	RequestsThisCycle int64   `json:"requestsThisCycle"`
-}
-
-// ListMembers lists every member with balances and this cycle's totals (admins only). It shows
-// totals, never another member's per-request log.
-func (s *Service) ListMembers(ctx context.Context, p Principal, group string) ([]MemberSummary, error) {
-	if err := p.requireAdmin(); err != nil {
-		return nil, err
-	}
-	r := s.db.Read()
-	us, err := r.ListUsers(ctx)
-	if err != nil {
-		return nil, err
-	}
-	loc := s.Settings().Location
-	cy := CycleAt(s.clock.Now(), loc)
-	rows, err := r.Aggregate(ctx, "member", db.AggFilter{HasFrom: true, FromDay: DayOf(cy.Start, loc), HasTo: true, ToDay: DayOf(cy.End, loc) - 1})
-	if err != nil {
-		return nil, err
-	}
-	used := map[string]db.AggRow{}
-	for _, row := range rows {
-		used[row.Key] = row
-	}
-	out := []MemberSummary{}
-	for _, u := range us {
-		if group != "" && u.Group != group {
-			continue
-		}
-		row := used[strconv.FormatInt(u.ID, 10)]
-		out = append(out, MemberSummary{Member: memberOf(u), UsedThisCycle: Credits(row.Credits), RequestsThisCycle: row.Requests})
-	}
-	return out, nil
-}
-
 // SettingsView is the settings as the API shows them.
 type SettingsView struct {
 	InstanceName  string    `json:"instanceName"`

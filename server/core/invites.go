@@ -170,6 +170,12 @@ func (s *Service) joinByInvite(ctx context.Context, c *db.Conn, token, email, na
 	if inv.Email != "" && !strings.EqualFold(inv.Email, email) {
 		return db.User{}, &Error{Code: EFORBIDDEN, Message: "this invitation is for " + inv.Email, Field: "email"}
 	}
+	if forMember, err := c.InviteMemberID(ctx, inv.ID); err != nil || forMember != 0 {
+		if err != nil {
+			return db.User{}, err
+		}
+		return s.claimInvite(ctx, c, inv, forMember, password) // an imported member sets a password
+	}
 	now := s.clock.Now()
 	u, err := s.insertMember(ctx, c, NewMember{Email: email, Name: firstNonEmpty(strings.TrimSpace(name), email), Password: password, Role: inv.Role}, now)
 	if err != nil {

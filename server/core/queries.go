@@ -656,14 +656,11 @@ func (s *Service) balanceOf(ctx context.Context, r *db.Conn, u db.User) (Balance
 		return Balance{}, err
 	}
 	b.Cycle.Allowance = Credits(allow[cy.Key])
-	rows, err := r.Aggregate(ctx, "all", db.AggFilter{UserID: u.ID, Source: "personal", HasFrom: true, FromDay: DayOf(cy.Start, loc), HasTo: true, ToDay: DayOf(cy.End, loc) - 1})
+	use, err := s.cycleUse(ctx, r, u.ID) // the members page shows the same figure
 	if err != nil {
 		return Balance{}, err
 	}
-	if len(rows) > 0 {
-		b.Cycle.Used = Credits(rows[0].Credits)
-		b.Cycle.Requests = rows[0].Requests
-	}
+	b.Cycle.Used, b.Cycle.Requests = Credits(use[u.ID].Own), use[u.ID].OwnRequests
 	given, err := r.Aggregate(ctx, "member", db.AggFilter{GranterID: u.ID, HasFrom: true, FromDay: DayOf(cy.Start, loc), HasTo: true, ToDay: DayOf(cy.End, loc) - 1})
 	if err != nil {
 		return Balance{}, err

@@ -1279,3 +1279,61 @@ export function bulkUpdateDelegations(body: BulkDelegationUpdate): Promise<Items
 export function grantedAssignments(range: Pick<UsageFilters, 'from' | 'to'>): Promise<AssignmentTable> {
   return api.get<AssignmentTable>('/granted/assignments', { from: range.from, to: range.to });
 }
+
+// ---- i20-household ----
+
+/** A member on the members page, with this cycle's figures as the server defines them. */
+export interface MemberSummary extends Member {
+  /** Used this cycle from the member's own credits: the same figure as cycle.used in their own /balance. */
+  usedThisCycle: Credits;
+  /** What allowances the member receives paid for their requests this cycle. */
+  allowancesThisCycle?: Credits;
+  /** All their requests this cycle, whoever paid. */
+  requestsThisCycle: number;
+}
+
+/** An imported member with their way in, shown once: an invitation link, a sign-in code, or both. */
+export interface ImportedMemberWayIn extends ImportedMember {
+  inviteUrl?: string | null;
+  inviteExpiresAt?: Timestamp | null;
+}
+
+export interface HouseholdModel {
+  model: string;
+  credits: Credits;
+  requests: number;
+}
+export interface HouseholdMember {
+  id: Id;
+  name: string;
+  group: string;
+  /** ownCredits + allowanceCredits; in the granted scope only what the caller's allowances paid. */
+  credits: Credits;
+  ownCredits: Credits;
+  allowanceCredits: Credits;
+  requests: number;
+  tokens: number;
+  topModels: HouseholdModel[];
+}
+/** GET /household: who spent what over a range. */
+export interface Household {
+  /** all: an admin's view of every member; granted: the people the caller gives allowances to. */
+  scope: 'all' | 'granted';
+  members: HouseholdMember[];
+  totals: { requests: number; credits: Credits; tokens: number };
+}
+
+/** Who spent what over a range (from/to as the range picker gives them). */
+export function household(range: { from?: string; to?: string }, scope?: 'all' | 'granted') {
+  return api.get<Household>('/household', { from: range.from, to: range.to, scope });
+}
+
+/** The members page's list, with the cycle figures typed. */
+export function memberSummaries() {
+  return api.get<Items<MemberSummary>>('/members');
+}
+
+/** Imports a class; each member comes back with their way in. */
+export function importClass(body: MemberImport) {
+  return api.post<Items<ImportedMemberWayIn>>('/members/import', body);
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { guessDelimiter, importRows, looksLikeEmail, parseCsv, readClassList, readHeader } from './classlist';
+import { guessDelimiter, importRows, importSummary, looksLikeEmail, parseCsv, readClassList, readHeader, wayInOf, wayInPreview } from './classlist';
 
 describe('parseCsv', () => {
   it('reads quotes, doubled quotes, CRLF and newlines inside quotes', () => {
@@ -109,5 +109,20 @@ describe('readClassList', () => {
     expect(l.rows).toHaveLength(25);
     expect(l.withoutEmail).toBe(5);
     expect(l.bad).toBe(0);
+  });
+});
+
+describe('ways in', () => {
+  it('promises every row a way in before the import', () => {
+    const list = readClassList('name,email\nAda,ada@example.org\nAlan,\nGrace,\n');
+    expect(wayInPreview(list, false)).toBe('2 without an email will get a sign-in code; 1 with an email will get an invitation link to set a password');
+    expect(wayInPreview(list, true)).toBe('2 without an email will get a sign-in code; 1 with an email will get an invitation link and a sign-in code');
+  });
+
+  it('says which way in each imported member got', () => {
+    const items = [{ inviteUrl: 'http://x/invite/a' }, { code: 'ABCD-EFGH' }, { code: 'ABCD-EFGJ' }, { code: 'X', inviteUrl: 'http://x/invite/b' }];
+    expect(items.map(wayInOf)).toEqual(['link', 'code', 'code', 'both']);
+    expect(importSummary(items)).toBe('Imported 4 members: 1 got an invitation link, 2 got a sign-in code, 1 got an invitation link and a sign-in code.');
+    expect(importSummary([{ code: 'X' }])).toBe('Imported 1 member: 1 got a sign-in code.');
   });
 });

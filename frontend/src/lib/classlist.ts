@@ -191,3 +191,34 @@ export function importRows(list: ClassList): ImportRow[] {
 
 /** An example list to show in the form. */
 export const EXAMPLE_CSV = 'name,email,group\nAda Lovelace,ada@example.org,7B\nAlan Turing,,7B';
+
+/** What the preview promises each person before the import: a way in for everyone. */
+export function wayInPreview(list: Pick<ClassList, 'rows' | 'withoutEmail'>, codesForAll: boolean): string {
+  const withEmail = list.rows.length - list.withoutEmail;
+  const parts: string[] = [];
+  if (list.withoutEmail) parts.push(`${list.withoutEmail} without an email will get a sign-in code`);
+  if (withEmail) {
+    const what = codesForAll ? 'an invitation link and a sign-in code' : 'an invitation link to set a password';
+    parts.push(`${withEmail} with an email will get ${what}`);
+  }
+  return parts.join('; ');
+}
+
+/** How an imported member gets in: an invitation link, a sign-in code, or both. */
+export type WayIn = 'link' | 'code' | 'both';
+
+export function wayInOf(m: { code?: string | null; inviteUrl?: string | null }): WayIn {
+  if (m.code && m.inviteUrl) return 'both';
+  return m.inviteUrl ? 'link' : 'code';
+}
+
+/** The import's summary: how many were imported, and which way in they got. */
+export function importSummary(items: { code?: string | null; inviteUrl?: string | null }[]): string {
+  const n = { link: 0, code: 0, both: 0 };
+  for (const i of items) n[wayInOf(i)]++;
+  const parts: string[] = [];
+  if (n.link) parts.push(`${n.link} got an invitation link`);
+  if (n.code) parts.push(`${n.code} got a sign-in code`);
+  if (n.both) parts.push(`${n.both} got an invitation link and a sign-in code`);
+  return `Imported ${items.length} ${items.length === 1 ? 'member' : 'members'}${parts.length ? `: ${parts.join(', ')}` : ''}.`;
+}
