@@ -16,7 +16,7 @@
 //	runner table -results FILE [-md]                print the table
 //	runner freeport                                 print a free TCP port on 127.0.0.1
 //	runner waitidle -pid PID                        wait until the process has used no CPU for 2 s
-//	runner rss -pid PID                             print VmRSS and VmHWM (KiB)
+//	runner rss -pid PID                             print VmRSS, VmHWM and RssFile (KiB)
 //	runner cputicks -pid PID                        print user+system CPU ticks (1/100 s)
 //	runner fakeai -addr 127.0.0.1:PORT              a fake OpenAI-compatible provider that answers at once
 //	runner gateway -base URL -fake URL -pid PID     the AI gateway against the fake, direct vs through tokenjar

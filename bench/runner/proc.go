@@ -56,16 +56,16 @@ func cmdWaitIdle(args []string) error {
 	return fmt.Errorf("process %d still busy after %s", *pid, *timeout)
 }
 
-// cmdRSS prints a process's VmRSS and VmHWM in KiB.
+// cmdRSS prints a process's VmRSS, VmHWM and RssFile (mapped files) in KiB.
 func cmdRSS(args []string) error {
 	fs := flag.NewFlagSet("rss", flag.ExitOnError)
 	pid := fs.Int("pid", 0, "process id")
 	fs.Parse(args)
-	rss, hwm, err := procStatus(*pid)
+	m, err := procMemory(*pid)
 	if err != nil {
 		return err
 	}
-	fmt.Println(rss, hwm)
+	fmt.Println(m.rss, m.hwm, m.rssFile)
 	return nil
 }
 
