@@ -11,7 +11,8 @@ import (
 // file, and SQLite starts the log over once a checkpoint has copied all of it. The work is split
 // so that the single writer, whom every caller waits on, does as little of it as possible:
 //
-//   - A background connection runs a PASSIVE checkpoint every checkpointEvery. It blocks no one
+//   - A background connection runs a PASSIVE checkpoint every checkpointEvery (250 ms: a page
+//     the commits rewrite many times in that time is copied once; the log's bound holds). It blocks no one
 //     and copies, on the other core, whatever the commits have added, then fsyncs the database
 //     file, so those pages are on disk before anyone waits for them. Under a steady stream of
 //     commits it never reaches the log's end: commits keep adding to it.
@@ -29,7 +30,7 @@ import (
 const (
 	walCheckpointPages = 4096     // 16 MB of 4 KiB pages
 	walSizeLimit       = 24 << 20 // bytes
-	checkpointEvery    = 100 * time.Millisecond
+	checkpointEvery    = 250 * time.Millisecond
 )
 
 func (d *DB) startCheckpointer() error {
