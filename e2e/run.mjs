@@ -2002,6 +2002,12 @@ test("a granter's log shows their allowance's part of a split charge, with the w
   const cell = row.locator('td.credits');
   assertEqual((await cell.locator(':scope > span.num').first().textContent()).trim(), formatMilli(part), "the credits cell is the allowance's part");
   assertEqual((await cell.getByTestId('granted-of').textContent()).trim(), 'of 600', 'and the whole request under it');
+  await row.scrollIntoViewIfNeeded();
+  await row.screenshot({ path: path.join(SHOTS, 'granted-split-row-1280.png') });
+  await page.setViewportSize({ width: 375, height: 812 });
+  await settle(page);
+  await row.screenshot({ path: path.join(SHOTS, 'granted-split-row-375.png') });
+  await page.setViewportSize({ width: 1280, height: 900 });
   // A request the allowance paid in full shows just its credits.
   const whole = s5.delegated.find((e) => e.id !== S.fellThrough.id);
   const other = page.locator(`table.usage tr[data-id="${whole.id}"]`);
