@@ -181,7 +181,7 @@ test('first-run setup in the browser', async () => {
     async () => (await page.getByTestId('balance-total').textContent()).replace(/\s*credits$/, '').trim() === '250',
     'the starting credits on the Overview',
   );
-  await page.getByRole('link', { name: 'Members', exact: true }).waitFor();
+  await page.getByRole('button', { name: 'Admin', exact: true }).waitFor(); // the admin pages' menu
   const me = await api('/me', { token: S.token });
   assertEqual(me.json?.role, 'owner', 'role of the new user');
   const again = await api('/setup', { method: 'POST', body: { email: 'x@example.org', name: 'X', password: 'password123' } });
@@ -759,7 +759,10 @@ test('the student sees what paid a split request: the allowance its part, their 
   await note.getByText('split', { exact: true }).waitFor();
   await note.getByText(`Maths class allowance paid ${formatMilli(part)} of 600`).waitFor();
   assertEqual(await note.getByText('fell through').count(), 0, 'a split charge is not said to fall through');
-  await page.getByTestId('fell-through').waitFor();
+  await page
+    .getByTestId('fell-through')
+    .getByText(`1 of these requests was split: Maths class allowance paid ${formatMilli(part)} of 600, your own credits ${formatMilli(600_000 - part)}.`, { exact: false })
+    .waitFor();
   await row.locator('button.open').click();
   const drawer = page.getByRole('dialog');
   const said = drawer.getByTestId('detail-source-note');
@@ -1110,6 +1113,7 @@ test('an admin adds an AI provider, tests the connection and sees its models', a
   try {
     const page = S.ownerPage;
     await page.goto(`${base}/`);
+    await page.getByRole('button', { name: 'Admin', exact: true }).click();
     await page.getByRole('link', { name: 'AI providers', exact: true }).click();
     await page.waitForURL((u) => u.pathname === '/admin/providers');
     await page.getByRole('heading', { name: 'AI providers', level: 1 }).waitFor();
@@ -1893,6 +1897,123 @@ test("the parent's household page over a custom range equals the API's per-membe
   await page.getByLabel('To', { exact: true }).fill(await instanceDay(380));
   await page.getByText('No usage in this range', { exact: true }).waitFor();
   assertEqual(await page.getByTestId('household-idle').count(), 0, 'no list of idle members when nobody spent');
+});
+
+// ---- i20-sweepfe ----
+
+/**
+ * Every table wrapper on the page that scrolls sideways is a focusable, named region, so a keyboard
+ * can reach and scroll it. Returns how many such wrappers there were.
+ */
+async function assertScrollersReachable(page, name) {
+  await sleep(300); // the wrappers notice a new width through a ResizeObserver
+  const found = await page.locator('.table-wrap').evaluateAll((els) =>
+    els
+      .filter((el) => el.offsetParent !== null && el.scrollWidth > el.clientWidth + 1)
+      .map((el) => ({
+        ok: el.getAttribute('tabindex') === '0' && el.getAttribute('role') === 'region' && !!el.getAttribute('aria-label'),
+        what: el.querySelector('caption')?.textContent?.trim() || el.querySelector('table')?.className || 'a table',
+      })),
+  );
+  const bad = found.filter((f) => !f.ok).map((f) => f.what);
+  assertEqual(bad, [], `${name}: tables that scroll sideways but cannot be reached by keyboard`);
+  return found.length;
+}
+
+test("the admin's header fits a 1280px screen in one row, the admin pages under one menu", async () => {
+  const page = (S.current = S.ownerPage);
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await page.goto(`${base}/`);
+  await page.getByRole('heading', { name: 'Overview', level: 1 }).waitFor();
+  await settle(page);
+  const measure = () =>
+    page.evaluate(() => {
+      const shown = [...document.querySelectorAll('#main-nav a, #main-nav button')].filter((a) => a.getBoundingClientRect().width > 0);
+      const off = shown.filter((a) => {
+        const r = a.getBoundingClientRect();
+        return r.left < 0 || r.right > window.innerWidth;
+      });
+      return {
+        width: document.documentElement.scrollWidth,
+        shown: shown.map((a) => a.textContent.trim()),
+        off: off.map((a) => a.textContent.trim()),
+        header: Math.round(document.querySelector('header.top').getBoundingClientRect().height),
+      };
+    });
+  const closed = await measure();
+  assertEqual(closed.width, 1280, 'the admin Overview stays 1280px wide');
+  assertEqual(closed.off, [], 'header links cut off at 1280px');
+  for (const name of ['Overview', 'Usage', 'Ledger', 'Granted', 'Household', 'Tokens', 'Connect AI', 'Integrate', 'Admin ▾', 'Sign out']) {
+    assert(closed.shown.includes(name), `"${name}" is in the header at 1280px (${closed.shown.join(', ')})`);
+  }
+  assert(closed.header <= 64, `the header is one row (${closed.header}px)`);
+  await page.screenshot({ path: path.join(SHOTS, 'admin-header-1280.png'), clip: { x: 0, y: 0, width: 1280, height: 120 } });
+
+  const admin = page.getByRole('button', { name: 'Admin', exact: true });
+  await admin.click();
+  assertEqual(await admin.getAttribute('aria-expanded'), 'true', 'the admin menu opens');
+  const open = await measure();
+  for (const name of ['Members', 'Invites', 'Apps', 'AI providers', 'Settings', 'Audit']) {
+    assert(open.shown.includes(name), `"${name}" is in the open admin menu`);
+  }
+  assertEqual(open.off, [], 'admin links cut off at 1280px');
+  assertEqual(open.width, 1280, 'the open menu does not widen the page');
+  await page.screenshot({ path: path.join(SHOTS, 'admin-menu-1280.png'), clip: { x: 0, y: 0, width: 1280, height: 400 } });
+  await page.keyboard.press('Escape');
+  assertEqual(await admin.getAttribute('aria-expanded'), 'false', 'Esc closes the admin menu');
+  assertEqual(await page.evaluate(() => document.activeElement?.getAttribute('aria-controls')), 'admin-nav', 'focus is back on the Admin button');
+  await admin.click();
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Members' }).click();
+  await page.getByRole('heading', { name: 'Members', level: 1 }).waitFor();
+  assertEqual(await admin.getAttribute('aria-expanded'), 'false', 'the menu closes after navigating');
+});
+
+test('tables that scroll sideways can be reached and scrolled by keyboard', async () => {
+  const page = (S.current = S.ownerPage);
+  let scrollers = 0;
+  for (const [pathname, heading] of [
+    ['/usage', 'Usage log'],
+    ['/ledger', 'Ledger'],
+    ['/granted', 'Granted usage'],
+    ['/household', 'Household'],
+    ['/admin/members', 'Members'],
+    ['/admin/invites', 'Invitations'],
+  ]) {
+    await page.setViewportSize({ width: 1280, height: 900 });
+    await page.goto(`${base}${pathname}`);
+    await page.getByRole('heading', { name: heading, level: 1 }).waitFor();
+    await settle(page);
+    scrollers += await assertScrollersReachable(page, `${pathname} at 1280px`);
+    await page.setViewportSize({ width: 375, height: 812 });
+    scrollers += await assertScrollersReachable(page, `${pathname} at 375px`);
+  }
+  await page.setViewportSize({ width: 1280, height: 900 });
+  assert(scrollers > 0, 'some table scrolls sideways on a phone, so the check means something');
+});
+
+test("a granter's log shows their allowance's part of a split charge, with the whole request beside it", async () => {
+  const page = (S.current = S.ownerPage);
+  assert(S.fellThrough, 'needs the split event');
+  const s5 = S.students.find((s) => s.i === 5);
+  const part = s5.delegated.find((e) => e.id === S.fellThrough.id).milli;
+  await page.goto(`${base}/granted?sort=-credits`);
+  const row = page.locator(`table.usage tr[data-id="${S.fellThrough.id}"]`);
+  await row.waitFor();
+  const cell = row.locator('td.credits');
+  assertEqual((await cell.locator(':scope > span.num').first().textContent()).trim(), formatMilli(part), "the credits cell is the allowance's part");
+  assertEqual((await cell.getByTestId('granted-of').textContent()).trim(), 'of 600', 'and the whole request under it');
+  await row.scrollIntoViewIfNeeded();
+  await row.screenshot({ path: path.join(SHOTS, 'granted-split-row-1280.png') });
+  await page.setViewportSize({ width: 375, height: 812 });
+  await settle(page);
+  await row.screenshot({ path: path.join(SHOTS, 'granted-split-row-375.png') });
+  await page.setViewportSize({ width: 1280, height: 900 });
+  // A request the allowance paid in full shows just its credits.
+  const whole = s5.delegated.find((e) => e.id !== S.fellThrough.id);
+  const other = page.locator(`table.usage tr[data-id="${whole.id}"]`);
+  if (await other.count()) {
+    assertEqual(await other.getByTestId('granted-of').count(), 0, 'no "of" on a request paid in full');
+  }
 });
 
 test('no uncaught errors in the browser', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { guessDelimiter, importRows, importSummary, looksLikeEmail, parseCsv, readClassList, readHeader, wayInOf, wayInPreview } from './classlist';
+import { guessDelimiter, importRows, importSummary, looksLikeEmail, parseCsv, readClassList, readHeader, wayInEntries, wayInOf, wayInPreview } from './classlist';
 
 describe('parseCsv', () => {
   it('reads quotes, doubled quotes, CRLF and newlines inside quotes', () => {
@@ -124,5 +124,22 @@ describe('ways in', () => {
     expect(items.map(wayInOf)).toEqual(['link', 'code', 'code', 'both']);
     expect(importSummary(items)).toBe('Imported 4 members: 1 got an invitation link, 2 got a sign-in code, 1 got an invitation link and a sign-in code.');
     expect(importSummary([{ code: 'X' }])).toBe('Imported 1 member: 1 got a sign-in code.');
+  });
+});
+
+describe('wayInEntries', () => {
+  it('puts each imported member on one slip with their link, their code, or both', () => {
+    const member = (id: number, name: string, email: string) => ({ id, name, email, group: '7B' }) as never;
+    const entries = wayInEntries([
+      { member: member(1, 'Ada', 'ada@school.example'), inviteUrl: 'https://jar/invite/abc', inviteExpiresAt: '2026-12-20T00:00:00Z' },
+      { member: member(2, 'Bo', ''), code: 'K7P2-QM4X', codeExpiresAt: '2026-12-13T00:00:00Z' },
+      { member: member(3, 'Cy', 'cy@school.example'), inviteUrl: 'https://jar/invite/def', code: 'ZZZZ-1111' },
+    ]);
+    expect(entries).toHaveLength(3);
+    expect(entries[0]).toMatchObject({ name: 'Ada', group: '7B', link: 'https://jar/invite/abc', linkExpiresAt: '2026-12-20T00:00:00Z' });
+    expect(entries[0].code).toBeUndefined();
+    expect(entries[1]).toMatchObject({ name: 'Bo', code: 'K7P2-QM4X', expiresAt: '2026-12-13T00:00:00Z' });
+    expect(entries[1].link).toBeUndefined();
+    expect(entries[2]).toMatchObject({ link: 'https://jar/invite/def', code: 'ZZZZ-1111' });
   });
 });

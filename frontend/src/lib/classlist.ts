@@ -1,7 +1,9 @@
 // Reading a class list (pasted text or a .csv file) into members to import, with a preview
 // that names every problem by its line before anything is sent.
 
-import type { ImportRow } from './api';
+import type { ImportedMemberWayIn, ImportRow } from './api';
+import type { SheetEntry } from './CodeSheet.svelte';
+import { count } from './words';
 
 /** Splits CSV text into rows of cells (RFC 4180: quotes, doubled quotes, newlines inside quotes). */
 export function parseCsv(text: string, delimiter = ','): string[][] {
@@ -220,5 +222,18 @@ export function importSummary(items: { code?: string | null; inviteUrl?: string 
   if (n.link) parts.push(`${n.link} got an invitation link`);
   if (n.code) parts.push(`${n.code} got a sign-in code`);
   if (n.both) parts.push(`${n.both} got an invitation link and a sign-in code`);
-  return `Imported ${items.length} ${items.length === 1 ? 'member' : 'members'}${parts.length ? `: ${parts.join(', ')}` : ''}.`;
+  return `Imported ${count(items.length, 'member')}${parts.length ? `: ${parts.join(', ')}` : ''}.`;
+}
+
+/** An import's ways in as the slips of the printable sheet: each member's link and/or code. */
+export function wayInEntries(items: ImportedMemberWayIn[]): SheetEntry[] {
+  return items.map((i) => ({
+    name: i.member.name,
+    group: i.member.group,
+    email: i.member.email,
+    code: i.code,
+    expiresAt: i.codeExpiresAt,
+    link: i.inviteUrl,
+    linkExpiresAt: i.inviteExpiresAt,
+  }));
 }

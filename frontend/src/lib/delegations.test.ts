@@ -11,7 +11,9 @@ import {
   changeWaitsForNextPeriod,
   endsAtForDay,
   filterDelegations,
+  grantedPart,
   isEditable,
+  notPaidInFullText,
   lastDay,
   lastDayText,
   patchFor,
@@ -172,5 +174,40 @@ describe('a log row says what paid it', () => {
   it('gives the reason when the allowance paid nothing, and nothing otherwise', () => {
     expect(sourceNoteFor({ credits: 5, sourceNote: 'delegation 7: paused' }, received)).toEqual({ badge: 'allowance did not pay', text: 'delegation 7: paused' });
     expect(sourceNoteFor({ credits: 5, delegationId: 7 }, received)).toBeNull();
+  });
+});
+
+describe('the usage log says what an allowance did not pay', () => {
+  const received = [{ id: 7, note: 'Homework', granterName: 'Mum' }];
+  const split = { credits: 80, delegationCredits: 20, delegationId: 7, sourceNote: 'delegation 7 (Mum) paid 20: allowance for this period is spent; the rest went to the next source' };
+  const own = { credits: 5, delegationId: null, sourceNote: 'delegation 7 (Mum): paused; charged to the next source' };
+  const paidInFull = { credits: 3, delegationId: 7 };
+  it('tells one split charge by its parts, both adding up to the request', () => {
+    expect(notPaidInFullText([split, paidInFull], received)).toBe(
+      '1 of these requests was split: Homework allowance paid 20 of 80, your own credits 60.',
+    );
+  });
+  it('counts split and own-paid requests apart, in the right plural', () => {
+    expect(notPaidInFullText([split, { ...split, credits: 100.5 }, own], received)).toBe(
+      '2 of these requests were split: an allowance paid what it had left this period, and your own credits the rest. ' +
+        '1 request was paid by your own credits because an allowance could not pay (spent for this period, paused, or not for that app or model).',
+    );
+    expect(notPaidInFullText([own, own], received)).toMatch(/^2 requests were paid by your own credits because/);
+  });
+  it('says when another allowance paid the whole request, and nothing when every allowance paid in full', () => {
+    expect(notPaidInFullText([{ credits: 4, delegationId: 9, sourceNote: 'delegation 7 (Mum): paused; charged to the next source' }], received)).toBe(
+      '1 request was paid by another of your allowances because the first could not pay.',
+    );
+    expect(notPaidInFullText([paidInFull], received)).toBe('');
+  });
+});
+
+describe("a granter's log shows their allowance's part", () => {
+  it('shows the part of a split charge with the whole request beside it', () => {
+    expect(grantedPart({ credits: 80, delegationCredits: 20 })).toEqual({ part: 20, of: 80 });
+  });
+  it('shows the whole request when the allowance paid it all', () => {
+    expect(grantedPart({ credits: 80, delegationCredits: null })).toEqual({ part: 80, of: null });
+    expect(grantedPart({ credits: '1.5' })).toEqual({ part: '1.5', of: null });
   });
 });

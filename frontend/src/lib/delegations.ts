@@ -3,6 +3,7 @@
 import type { Delegation, DelegationPatch, Period } from './api';
 import { formatCredits, formatDate, formatMilli, fromMilli, toMilli } from './format';
 import { addDays, isYmd, ymdInZone } from './range';
+import { count } from './words';
 
 export const PERIODS: { value: Period; label: string; per: string }[] = [
   { value: 'day', label: 'per day', per: 'a day' },
@@ -199,7 +200,7 @@ export function bulkConfirmText(action: string, target: string): string {
 /** What a bulk action did: "Paused 24 allowances." */
 export function bulkDoneText(action: string, n: number): string {
   const verb = { pause: 'Paused', resume: 'Resumed', revoke: 'Revoked', edit: 'Changed' }[action] ?? 'Changed';
-  return `${verb} ${n} allowance${n === 1 ? '' : 's'}.`;
+  return `${verb} ${count(n, 'allowance')}.`;
 }
 
 // ---- who paid a request ----
@@ -263,4 +264,59 @@ export function sourceNoteFor(
   }
   if (ev.sourceNote) return { badge: 'allowance did not pay', text: ev.sourceNote };
   return null;
+}
+
+/**
+ * A request's credits as a granter's log shows them: what their allowance paid (`part`) and, for a
+ * split charge, the whole request (`of`, else null), so "20 of 80" agrees with the granted CSV and
+ * the footer, which count the allowance's part.
+ */
+export function grantedPart(ev: { credits: number | string; delegationCredits?: number | string | null }): {
+  part: number | string;
+  of: number | string | null;
+} {
+  if (ev.delegationCredits === null || ev.delegationCredits === undefined) return { part: ev.credits, of: null };
+  return { part: ev.delegationCredits, of: ev.credits };
+}
+
+type LogRow = {
+  credits: number | string;
+  delegationCredits?: number | string | null;
+  delegationId?: number | null;
+  sourceNote?: string | null;
+};
+
+/**
+ * The usage log's note on the loaded requests an allowance did not pay in full, in plain words:
+ * split ones ("1 of these requests was split: Homework allowance paid 20 of 80, your own credits
+ * 60.") and whole ones that the member's own credits (or another allowance) paid. `own` names
+ * what paid the rest of a split: the member's own credits, unless another allowance may have.
+ * Empty when there are none.
+ */
+export function notPaidInFullText(
+  items: LogRow[],
+  received: Pick<Delegation, 'id' | 'note' | 'granterName'>[],
+  own = 'your own credits',
+): string {
+  const split = items.filter((i) => i.delegationCredits !== null && i.delegationCredits !== undefined && i.delegationId);
+  const whole = items.filter((i) => i.sourceNote && !split.includes(i));
+  const said: string[] = [];
+  if (split.length === 1) {
+    const ev = split[0];
+    const rest = toMilli(ev.credits) - toMilli(ev.delegationCredits);
+    const name = allowanceName(received.find((d) => d.id === ev.delegationId));
+    said.push(`1 of these requests was split: ${splitText(ev, name)}, ${own} ${formatMilli(rest)}.`);
+  } else if (split.length > 1) {
+    said.push(`${split.length.toLocaleString('en-US')} of these requests were split: an allowance paid what it had left this period, and ${own} the rest.`);
+  }
+  // Whole requests an allowance did not pay: the member's own credits paid them, or (when the
+  // first allowance could not) another allowance did.
+  const mine = whole.filter((i) => !i.delegationId).length;
+  const other = whole.length - mine;
+  const were = (n: number) => (n === 1 ? 'was' : 'were');
+  if (mine) {
+    said.push(`${count(mine, 'request')} ${were(mine)} paid by your own credits because an allowance could not pay (spent for this period, paused, or not for that app or model).`);
+  }
+  if (other) said.push(`${count(other, 'request')} ${were(other)} paid by another of your allowances because the first could not pay.`);
+  return said.join(' ');
 }

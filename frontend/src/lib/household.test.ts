@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Household, HouseholdMember } from './api';
-import { countOf, householdSummary, paidBy, shareOf, shareText, spenders } from './household';
+import { householdSummary, paidBy, shareOf, shareText, spenders } from './household';
 
 const member = (id: number, credits: number, own = credits, requests = 1): HouseholdMember => ({
   id,
@@ -15,12 +15,6 @@ const member = (id: number, credits: number, own = credits, requests = 1): House
 });
 
 describe('household helpers', () => {
-  it('counts in plain words', () => {
-    expect(countOf(1, 'member')).toBe('1 member');
-    expect(countOf(2, 'member')).toBe('2 members');
-    expect(countOf(0, 'person', 'people')).toBe('0 people');
-  });
-
   it('gives shares that add up and never divide by zero', () => {
     const h: Household = { scope: 'all', members: [member(1, 75), member(2, 25)], totals: { credits: 100, requests: 2, tokens: 0 } };
     expect(h.members.map((m) => shareOf(m, h))).toEqual([75, 25]);

@@ -1,13 +1,9 @@
-// Pure helpers for the household page (who spent what): counts in plain words and each member's
-// share of the range's credits.
+// Pure helpers for the household page (who spent what): its summary in plain words and each
+// member's share of the range's credits.
 
 import type { Household, HouseholdMember } from './api';
 import { formatCredits, toMilli } from './format';
-
-/** "1 member", "2 members": a count with its noun, singular for one. */
-export function countOf(n: number, one: string, many = `${one}s`): string {
-  return `${n.toLocaleString()} ${n === 1 ? one : many}`;
-}
+import { count } from './words';
 
 /** A member's share of the range's credits, in whole percent (0 when nothing was spent). */
 export function shareOf(m: Pick<HouseholdMember, 'credits'>, h: Pick<Household, 'totals'>): number {
@@ -35,8 +31,8 @@ export function householdSummary(h: Household): string {
   const { active } = spenders(h.members);
   const who = h.scope === 'granted' ? 'person' : 'member';
   const whoMany = h.scope === 'granted' ? 'people' : 'members';
-  const by = active.length === h.members.length ? countOf(h.members.length, who, whoMany) : `${active.length} of ${countOf(h.members.length, who, whoMany)}`;
-  return `${formatCredits(h.totals.credits)} credits in ${countOf(h.totals.requests, 'request')} by ${by}`;
+  const by = active.length === h.members.length ? count(h.members.length, who, whoMany) : `${active.length} of ${count(h.members.length, who, whoMany)}`;
+  return `${formatCredits(h.totals.credits)} credits in ${count(h.totals.requests, 'request')} by ${by}`;
 }
 
 /** How a member's credits were paid, in words: "30 own credits, 50 from allowances". */

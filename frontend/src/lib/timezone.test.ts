@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { matchesFilters } from './filters';
-import { formatDateTimeShort, formatPeriod, timeZoneNote } from './format';
+import { formatDate, formatDateTime, formatDateTimeLong, formatDateTimeShort, formatPeriod, timeZoneNote } from './format';
 import { rangeFor, ymdInZone } from './range';
 import type { UsageEvent } from './api';
 
@@ -42,6 +42,13 @@ describe('one time zone, the instance’s', () => {
     expect(formatPeriod('2026-11-30T11:00:00Z', '2026-12-31T11:00:00Z', { timeZone: INSTANCE, locale: 'en-US' })).toBe(
       'Dec 1, 2026 – Dec 31, 2026',
     );
+  });
+  it('the ledger, a request’s details and the granted pages give the instance’s day too', () => {
+    // LedgerRow (title), UsageDetail (Time), Invites and EditAllowance pass the instance's zone.
+    expect(formatDateTime(at, { timeZone: INSTANCE, locale: 'en-US' })).toBe('Dec 7, 2026, 1:30 AM');
+    expect(formatDateTimeLong(at, { timeZone: INSTANCE, locale: 'en-US' })).toBe('Dec 7, 2026, 1:30:00 AM');
+    expect(formatDate(at, { timeZone: INSTANCE, locale: 'en-US' })).toBe('Dec 7, 2026');
+    expect(formatDate(at, { locale: 'en-US' })).toBe('Dec 6, 2026');
   });
   it('says which zone the times are in only when the viewer’s differs', () => {
     expect(timeZoneNote(INSTANCE, 'America/Los_Angeles', now)).toBe(
