@@ -14,15 +14,8 @@ import (
 // nothing.
 func TestSplitChargeGoesLiveToEveryGranterWhoPaid(t *testing.T) {
 	ts := newTestServer(t)
-	parentID, parent := ts.member("parent@example.org")
-	teacherID, teacher := ts.member("teacher@example.org")
-	_, stranger := ts.member("stranger@example.org")
-	ts.grant(parentID, "addon", "1000")
-	ts.grant(teacherID, "addon", "1000")
-	kidID, kid := ts.member("kid@example.org")
-	var fromParent, fromTeacher delegationReply
-	ts.do("POST", "/api/v1/delegations", parent, map[string]any{"granteeId": kidID, "credits": 10, "period": "day"}, 201, &fromParent)
-	ts.do("POST", "/api/v1/delegations", teacher, map[string]any{"granteeId": kidID, "credits": 30, "period": "day"}, 201, &fromTeacher)
+	f := twoGranters(ts)
+	parent, teacher, stranger, kid, fromParent, fromTeacher := f.parent, f.teacher, f.stranger, f.kid, f.fromParent, f.fromTeacher
 
 	streams := map[string]*liveStream{}
 	for name, token := range map[string]string{"parent": parent, "teacher": teacher, "kid": kid, "stranger": stranger} {
