@@ -2,7 +2,6 @@ package core
 
 import (
 	"database/sql"
-	"fmt"
 
 	"tokenjar/db"
 )
@@ -128,7 +127,7 @@ func (g *chargeGroup) applyPlan(out *chargeOutcome, e db.UsageEvent, pc prepared
 		ev.DelegationID = sql.NullInt64{}
 		if l.delegation != nil {
 			// The granter's ledger would otherwise show the grantee's request as their own.
-			note = fmt.Sprintf("%s, through allowance %d", pc.user.Name, l.delegation.ID)
+			note = pc.user.Name + ", through " + allowanceName(*l.delegation)
 			source = sourceName(sql.NullInt64{Int64: l.delegation.ID, Valid: true})
 			ev.DelegationID = sql.NullInt64{Int64: l.delegation.ID, Valid: true}
 			l.delegation.PeriodKey, l.delegation.PeriodUsed = l.periodKey, l.used+l.amount
