@@ -315,7 +315,7 @@ func TestAGranteeSeesNotTheGrantersWallet(t *testing.T) {
 	ts.grant(gID, "addon", "1000")
 	ts.grant(kID, "addon", "50")
 	var d struct{ ID int64 }
-	ts.do("POST", "/api/v1/delegations", g, map[string]any{"granteeId": kID, "credits": 100, "period": "week"}, 201, &d)
+	ts.do("POST", "/api/v1/delegations", g, map[string]any{"granteeId": kID, "credits": 100, "period": "week", "note": "Homework"}, 201, &d)
 	var res struct {
 		ID            int64
 		BillingSource string
@@ -347,8 +347,8 @@ func TestAGranteeSeesNotTheGrantersWallet(t *testing.T) {
 		t.Fatalf("the grantee's detail: %+v; want the parts and none of the granter's ledger rows", seen)
 	}
 	ts.do("GET", "/api/v1/usage/"+itoa(res.ID), g, nil, 200, &seen)
-	if len(seen.Ledger) != 1 || seen.Ledger[0].BalanceAfter != "999" || seen.Ledger[0].Note != "grantee@example.org, through allowance "+itoa(d.ID) {
-		t.Fatalf("the granter's detail: %+v; want its own ledger row, balance after 999, naming the grantee", seen)
+	if len(seen.Ledger) != 1 || seen.Ledger[0].BalanceAfter != "999" || seen.Ledger[0].Note != "grantee@example.org, through granter@example.org's allowance (Homework)" {
+		t.Fatalf("the granter's detail: %+v; want its own ledger row, balance after 999, naming the grantee and the allowance by its granter and note", seen)
 	}
 	// This cycle: the grantee used 5 of its own; the granter's credits paid 1 for the grantee.
 	var bal struct {

@@ -15,20 +15,35 @@ type grantedEvent struct {
 	DelegationCredits json.Number
 }
 
+// twoGrantersKid is a kid with two allowances a day: 10 from a parent (the older, so it pays
+// first), 30 from a teacher; both granters have 1000 credits. The stranger gives nothing.
+type twoGrantersKid struct {
+	parent, teacher, stranger, kid string // tokens
+	fromParent, fromTeacher        delegationReply
+}
+
+func twoGranters(ts *testServer) twoGrantersKid {
+	ts.t.Helper()
+	var f twoGrantersKid
+	var parentID, teacherID, kidID int64
+	parentID, f.parent = ts.member("parent@example.org")
+	teacherID, f.teacher = ts.member("teacher@example.org")
+	_, f.stranger = ts.member("stranger@example.org")
+	ts.grant(parentID, "addon", "1000")
+	ts.grant(teacherID, "addon", "1000")
+	kidID, f.kid = ts.member("kid@example.org")
+	ts.do("POST", "/api/v1/delegations", f.parent, map[string]any{"granteeId": kidID, "credits": 10, "period": "day"}, 201, &f.fromParent)
+	ts.do("POST", "/api/v1/delegations", f.teacher, map[string]any{"granteeId": kidID, "credits": 30, "period": "day"}, 201, &f.fromTeacher)
+	return f
+}
+
 // TestEachGranterOfASplitChargeSeesTheirPart: a report larger than the first allowance's
 // remainder is paid by two allowances of two granters. Each granter's log, detail and CSV show
 // the event with their own allowance and part; someone who paid nothing sees nothing.
 func TestEachGranterOfASplitChargeSeesTheirPart(t *testing.T) {
 	ts := newTestServer(t)
-	parentID, parent := ts.member("parent@example.org")
-	teacherID, teacher := ts.member("teacher@example.org")
-	_, stranger := ts.member("stranger@example.org")
-	ts.grant(parentID, "addon", "1000")
-	ts.grant(teacherID, "addon", "1000")
-	kidID, kid := ts.member("kid@example.org")
-	var fromParent, fromTeacher delegationReply
-	ts.do("POST", "/api/v1/delegations", parent, map[string]any{"granteeId": kidID, "credits": 10, "period": "day"}, 201, &fromParent)
-	ts.do("POST", "/api/v1/delegations", teacher, map[string]any{"granteeId": kidID, "credits": 30, "period": "day"}, 201, &fromTeacher)
+	f := twoGranters(ts)
+	parent, teacher, stranger, kid, fromParent, fromTeacher := f.parent, f.teacher, f.stranger, f.kid, f.fromParent, f.fromTeacher
 	var split struct{ ID int64 }
 	ts.do("POST", "/api/v1/usage", kid, map[string]any{"description": "essay", "credits": 25, "project": "Essay"}, 201, &split)
 	var whole struct{ ID int64 }

@@ -79,12 +79,12 @@ func TestAdminPasswordResetCanEndTokens(t *testing.T) {
 		t.Fatal("with revokeTokens the member's tokens end")
 	}
 	var audit struct {
-		Items []struct{ Action, Target string }
+		Items []struct{ Action, Target, Detail string }
 	}
 	ts.do("GET", "/api/v1/audit", ts.owner, nil, 200, &audit)
 	found := false
 	for _, e := range audit.Items {
-		found = found || (e.Action == "tokens_revoked" && e.Target == "member "+itoa(kid))
+		found = found || (e.Action == "tokens_revoked" && e.Target == "kid@example.org" && e.Detail == "1 personal token, with a password reset")
 	}
 	if !found {
 		t.Fatalf("no tokens_revoked audit entry: %+v", audit.Items)

@@ -20,6 +20,7 @@ type liveStream struct {
 	t   *testing.T
 	mu  sync.Mutex
 	got []int64
+	raw map[int64]string // each usage event's data, as sent
 	// balances counts "balance" notices, whose data must be {} (anything else is counted in bad).
 	balances, bad int
 	ended         chan struct{} // closed when the server ends the response
@@ -69,6 +70,10 @@ func openStream(t *testing.T, ts *testServer, client *http.Client, token string)
 				json.Unmarshal([]byte(data), &it)
 				ls.mu.Lock()
 				ls.got = append(ls.got, it.ID)
+				if ls.raw == nil {
+					ls.raw = map[int64]string{}
+				}
+				ls.raw[it.ID] = data
 				ls.mu.Unlock()
 			}
 		}

@@ -188,11 +188,17 @@ func allowanceLabel(ctx context.Context, r *db.Conn, id int64) string {
 	if err != nil {
 		return "allowance " + strconv.FormatInt(id, 10)
 	}
-	label := d.GranterName + "'s allowance"
+	return allowanceName(d)
+}
+
+// allowanceName names an allowance as people know it, by its granter and its note if it has
+// one: "Mum's allowance (Homework)", never by its number.
+func allowanceName(d db.Delegation) string {
+	name := d.GranterName + "'s allowance"
 	if d.Note != "" {
-		label += " (" + d.Note + ")"
+		name += " (" + d.Note + ")"
 	}
-	return label
+	return name
 }
 
 // foldMonths turns day-keyed rows into YYYY-MM rows.

@@ -19,6 +19,22 @@ func (s *Service) audit(ctx context.Context, actor int64, action, target, ip, de
 	}
 }
 
+// memberTarget names a member in the audit log as people know them: by name, else by email.
+func memberTarget(name, email string) string {
+	if name != "" {
+		return name
+	}
+	return email
+}
+
+// plural counts things in plain words: "1 personal token", "2 personal tokens".
+func plural(n int64, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return strconv.FormatInt(n, 10) + " " + thing + "s"
+}
+
 // auditTx records a security event inside a write that is already under way.
 func (s *Service) auditTx(ctx context.Context, c *db.Conn, actor int64, action, target, ip, detail string) error {
 	return c.InsertAudit(ctx, db.AuditEntry{At: ms(s.clock.Now()), ActorID: actor, Action: action, Target: target, IP: ip, Detail: detail})

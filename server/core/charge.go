@@ -240,7 +240,8 @@ type chargeOutcome struct {
 	res       ChargeResult
 	duplicate bool // the idempotency key was taken: answer with the first result
 	event     db.UsageEvent
-	granterID int64
+	// The granters whose allowances paid a part: each one's granted view lists the event.
+	granters []granterPart
 	// Gateway steps.
 	hold     GatewayHold
 	refusal  error // a hold that does not fit: the request's answer, not the group's failure
@@ -255,7 +256,8 @@ func (s *Service) publish(o chargeOutcome) {
 		return
 	}
 	if o.event.ID != 0 {
-		s.hub.publish(s.usageItem(context.Background(), o.event), o.granterID)
+		it := s.usageItem(context.Background(), o.event)
+		s.hub.publish(it, grantedItems(it, o.granters))
 	}
 	s.hub.notifyBalance(o.notify)
 }

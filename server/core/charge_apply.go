@@ -2,7 +2,6 @@ package core
 
 import (
 	"database/sql"
-	"fmt"
 
 	"tokenjar/db"
 )
@@ -128,13 +127,13 @@ func (g *chargeGroup) applyPlan(out *chargeOutcome, e db.UsageEvent, pc prepared
 		ev.DelegationID = sql.NullInt64{}
 		if l.delegation != nil {
 			// The granter's ledger would otherwise show the grantee's request as their own.
-			note = fmt.Sprintf("%s, through allowance %d", pc.user.Name, l.delegation.ID)
+			note = pc.user.Name + ", through " + allowanceName(*l.delegation)
 			source = sourceName(sql.NullInt64{Int64: l.delegation.ID, Valid: true})
 			ev.DelegationID = sql.NullInt64{Int64: l.delegation.ID, Valid: true}
 			l.delegation.PeriodKey, l.delegation.PeriodUsed = l.periodKey, l.used+l.amount
 			g.touched[l.delegation.ID] = true
-			if out.granterID == 0 && l.amount > 0 || len(plan.legs) == 1 {
-				out.granterID = l.delegation.GranterID // the first granter who paid: whose granted view lists it
+			if l.amount > 0 || len(plan.legs) == 1 {
+				out.granters = addGranterPart(out.granters, *l.delegation, l.amount)
 			}
 		}
 		if err := l.payer.applyDeduction(l.live, l.d, e.ID, note); err != nil {

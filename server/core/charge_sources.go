@@ -213,10 +213,10 @@ func (g *chargeGroup) noteWhy(plan *fundingPlan, id int64, why string, explicit 
 		return
 	}
 	if paid > 0 {
-		plan.note = fmt.Sprintf("delegation %d (%s) paid %s: %s; the rest went to the next source", id, d.GranterName, Credits(paid), why)
+		plan.note = fmt.Sprintf("%s paid %s: %s; the rest went to the next source", allowanceName(*d), Credits(paid), why)
 		return
 	}
-	plan.note = fmt.Sprintf("delegation %d (%s): %s; charged to the next source", id, d.GranterName, why)
+	plan.note = fmt.Sprintf("%s: %s; charged to the next source", allowanceName(*d), why)
 }
 
 // personalLeg adds the member's own credits (and, for a report or a settle, any debt).

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
-	"fmt"
 	"math/big"
 	"strings"
 	"time"
@@ -125,7 +124,7 @@ func (s *Service) LoginWithCode(ctx context.Context, code, ip string) (Member, s
 	}
 	id, sess, err := s.openSession(ctx, u.ID)
 	if err == nil {
-		s.audit(ctx, u.ID, "signin", fmt.Sprintf("member %d", u.ID), ip, "one-time code")
+		s.audit(ctx, u.ID, "signin", memberTarget(u.Name, u.Email), ip, "one-time code")
 	}
 	return memberOf(u), id, sess, err
 }

@@ -68,7 +68,7 @@ func (s *Service) checkEdit(ctx context.Context, e DelegationEdit, now time.Time
 func givenDelegation(ctx context.Context, c *db.Conn, p Principal, id int64) (db.Delegation, error) {
 	d, err := c.DelegationByID(ctx, id)
 	if errors.Is(err, db.ErrNotFound) || (err == nil && d.GranterID != p.UserID && d.GranteeID != p.UserID) {
-		return d, Errorf(ENOTFOUND, "no delegation %d", id)
+		return d, Errorf(ENOTFOUND, "no such allowance")
 	}
 	if err != nil {
 		return d, err
@@ -142,7 +142,7 @@ func (s *Service) EditDelegation(ctx context.Context, p Principal, id int64, e D
 			return err
 		}
 		if d.Status == "revoked" {
-			return Errorf(ECONFLICT, "delegation %d is revoked; create a new one", id)
+			return Errorf(ECONFLICT, "this allowance is revoked; create a new one")
 		}
 		if err := s.applyEdit(ctx, c, d, ce, now); err != nil {
 			return err

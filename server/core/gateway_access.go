@@ -192,7 +192,7 @@ func (s *Service) SetMemberGatewayAccess(ctx context.Context, p Principal, id in
 	err := s.db.Update(ctx, func(c *db.Conn) error {
 		g, err := c.MemberGatewayByID(ctx, id)
 		if errors.Is(err, db.ErrNotFound) {
-			return Errorf(ENOTFOUND, "no member %d", id)
+			return Errorf(ENOTFOUND, "no such member")
 		} else if err != nil {
 			return err
 		}
@@ -224,7 +224,11 @@ func (s *Service) SetMemberGatewayAccess(ctx context.Context, p Principal, id in
 		if out.AllowedModels == nil {
 			out.AllowedModels = []string{}
 		}
-		return s.auditTx(ctx, c, p.UserID, "member_gateway_access", fmt.Sprintf("user %d", id), p.IP, "")
+		u, err := c.UserByID(ctx, id)
+		if err != nil {
+			return err
+		}
+		return s.auditTx(ctx, c, p.UserID, "member_gateway_access", memberTarget(u.Name, u.Email), p.IP, "")
 	})
 	return out, err
 }

@@ -18,13 +18,18 @@ type NewGrant struct {
 	Note      string
 }
 
-// GrantResult is the new bucket and the ledger rows the grant wrote.
+// GrantResult is the new bucket and the ledger rows the grant wrote. A grant pays the member's
+// debt first: RepaidDebt is what went to the debt and KeptCredits what the member kept
+// ("300 reward: 240 repaid debt, 60 left"); the grant's ledger row carries both too, as on
+// GET /ledger.
 type GrantResult struct {
-	BucketID  int64       `json:"bucketId"`
-	Kind      string      `json:"kind"`
-	Credits   Credits     `json:"credits"`
-	ExpiresAt *string     `json:"expiresAt"`
-	Ledger    []LedgerRow `json:"ledger"`
+	BucketID    int64       `json:"bucketId"`
+	Kind        string      `json:"kind"`
+	Credits     Credits     `json:"credits"`
+	RepaidDebt  Credits     `json:"repaidDebt"`
+	KeptCredits Credits     `json:"keptCredits"`
+	ExpiresAt   *string     `json:"expiresAt"`
+	Ledger      []LedgerRow `json:"ledger"`
 }
 
 // Grant credits a member with a new bucket (admins only). A grant pays any debt first.
@@ -71,7 +76,7 @@ func (s *Service) Grant(ctx context.Context, p Principal, userID int64, g NewGra
 	err := s.db.Update(ctx, func(c *db.Conn) error {
 		w, err := openWallet(ctx, c, userID, ms(now))
 		if errors.Is(err, db.ErrNotFound) {
-			return Errorf(ENOTFOUND, "no member %d", userID)
+			return Errorf(ENOTFOUND, "no such member")
 		}
 		if err != nil {
 			return err
@@ -83,7 +88,7 @@ func (s *Service) Grant(ctx context.Context, p Principal, userID int64, g NewGra
 		if err := w.save(); err != nil {
 			return err
 		}
-		res = GrantResult{BucketID: nb.ID, Kind: nb.Kind, Credits: g.Credits, ExpiresAt: optTime(nb.ExpiresAt), Ledger: ledgerRows(w.written)}
+		res = grantResult(nb, g.Credits, w.written)
 		return nil
 	})
 	if err == nil {
@@ -93,7 +98,27 @@ func (s *Service) Grant(ctx context.Context, p Principal, userID int64, g NewGra
 	return res, err
 }
 
-// SetPlan sets a member's monthly allowance. It takes effect at the next cycle, or with now
+// grantResult is the reply to a grant of credits that wrote the bucket b and the ledger rows
+// written: the grant's row, then (if the member was in debt) the pair that repaid it.
+func grantResult(b db.Bucket, credits Credits, written []db.LedgerRow) GrantResult {
+	res := GrantResult{BucketID: b.ID, Kind: b.Kind, Credits: credits, ExpiresAt: optTime(b.ExpiresAt), Ledger: ledgerRows(written)}
+	for _, r := range written {
+		if r.Action == "debt" && !r.UsageID.Valid && r.Amount < 0 && r.BucketID.Int64 == b.ID {
+			res.RepaidDebt -= Credits(r.Amount)
+		}
+	}
+	res.KeptCredits = credits - res.RepaidDebt
+	for i, r := range written {
+		if res.RepaidDebt > 0 && r.Action != "debt" && r.Amount > 0 && r.BucketID.Int64 == b.ID {
+			repaid, kept := res.RepaidDebt, res.KeptCredits
+			res.Ledger[i].RepaidDebt, res.Ledger[i].KeptCredits = &repaid, &kept
+			break
+		}
+	}
+	return res
+}
+
+// SetPlan sets a member's monthly credits. It takes effect at the next cycle, or with now
 // at once: this cycle's Monthly credits are raised or cut to the new allowance, and what was
 // already used stays used.
 func (s *Service) SetPlan(ctx context.Context, p Principal, userID int64, monthly Credits, now bool) (Member, error) {
@@ -107,7 +132,7 @@ func (s *Service) SetPlan(ctx context.Context, p Principal, userID int64, monthl
 	err := s.db.Update(ctx, func(c *db.Conn) error {
 		u, err := c.UserByID(ctx, userID)
 		if errors.Is(err, db.ErrNotFound) {
-			return Errorf(ENOTFOUND, "no member %d", userID)
+			return Errorf(ENOTFOUND, "no such member")
 		}
 		if err != nil {
 			return err
@@ -131,7 +156,7 @@ func (s *Service) SetPlan(ctx context.Context, p Principal, userID int64, monthl
 	return out, err
 }
 
-// applyPlanNow moves this cycle's plan bucket to a new allowance.
+// applyPlanNow moves this cycle's plan bucket to new monthly credits.
 func (s *Service) applyPlanNow(ctx context.Context, c *db.Conn, userID, monthly int64) error {
 	t := s.clock.Now()
 	cy := CycleAt(t, s.Settings().Location)

@@ -55,15 +55,20 @@ func (h *Hub) empty() bool {
 	return len(h.subs) == 0
 }
 
-// publish delivers an event to the member it belongs to and to the granter who paid for it.
+// publish delivers an event to the member it belongs to, and to each granter whose allowances
+// paid a part of it as that granter's granted view shows it (granted, by granter).
 // A slow viewer misses events rather than slowing ingest.
-func (h *Hub) publish(item UsageItem, granterID int64) {
+func (h *Hub) publish(item UsageItem, granted map[int64]UsageItem) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for sub := range h.subs {
-		if sub.UserID == item.UserID || (granterID != 0 && sub.UserID == granterID) {
+		it, ok := item, sub.UserID == item.UserID
+		if !ok {
+			it, ok = granted[sub.UserID]
+		}
+		if ok {
 			select {
-			case sub.C <- item:
+			case sub.C <- it:
 			default:
 			}
 		}

@@ -85,7 +85,7 @@ func (s *Service) SignInWithIdentity(ctx context.Context, id ExternalIdentity, i
 			return err
 		}
 		linked = true
-		return s.auditTx(ctx, c, user.ID, "identity_linked", fmt.Sprintf("member %d", user.ID), ip, id.Provider+" "+id.Email)
+		return s.auditTx(ctx, c, user.ID, "identity_linked", memberTarget(user.Name, user.Email), ip, id.Provider+" "+id.Email)
 	})
 	if err != nil {
 		if e, ok := err.(*Error); ok && e.Code == EUNAUTHORIZED {
@@ -104,7 +104,7 @@ func (s *Service) SignInWithIdentity(ctx context.Context, id ExternalIdentity, i
 	if linked {
 		detail += " (first sign-in, identity linked)"
 	}
-	s.audit(ctx, user.ID, "signin", fmt.Sprintf("member %d", user.ID), ip, detail)
+	s.audit(ctx, user.ID, "signin", memberTarget(user.Name, user.Email), ip, detail)
 	return memberOf(user), sid, sess, nil
 }
 
@@ -179,7 +179,7 @@ func (s *Service) UnlinkIdentity(ctx context.Context, p Principal, id int64) err
 		} else if err != nil {
 			return err
 		}
-		return s.auditTx(ctx, c, p.UserID, "identity_unlinked", fmt.Sprintf("member %d", p.UserID), p.IP, fmt.Sprintf("identity %d", id))
+		return s.auditTx(ctx, c, p.UserID, "identity_unlinked", memberTarget(p.Name, p.Email), p.IP, fmt.Sprintf("identity %d", id))
 	})
 }
 
@@ -211,11 +211,11 @@ func (s *Service) ChangePassword(ctx context.Context, p Principal, current, next
 			return err
 		}
 		if endTokens {
-			if err := s.revokeAllTokensTx(ctx, c, p, u.ID, "with a password change"); err != nil {
+			if err := s.revokeAllTokensTx(ctx, c, p, u.ID, memberTarget(u.Name, u.Email), "with a password change"); err != nil {
 				return err
 			}
 		}
-		return s.auditTx(ctx, c, u.ID, "password_reset", fmt.Sprintf("member %d", u.ID), p.IP, "changed by the member")
+		return s.auditTx(ctx, c, u.ID, "password_reset", memberTarget(u.Name, u.Email), p.IP, "changed by the member")
 	})
 	if err == nil {
 		s.credentialsEnded(credentialEnd{userID: p.UserID, allSessions: true, keepSession: p.SessionHash, allTokens: endTokens})
@@ -239,7 +239,7 @@ func (s *Service) ResetPassword(ctx context.Context, p Principal, userID int64, 
 	err = s.db.Update(ctx, func(c *db.Conn) error {
 		u, err := c.UserByID(ctx, userID)
 		if errors.Is(err, db.ErrNotFound) {
-			return Errorf(ENOTFOUND, "no member %d", userID)
+			return Errorf(ENOTFOUND, "no such member")
 		}
 		if err != nil {
 			return err
@@ -254,11 +254,11 @@ func (s *Service) ResetPassword(ctx context.Context, p Principal, userID int64, 
 			return err
 		}
 		if endTokens {
-			if err := s.revokeAllTokensTx(ctx, c, p, userID, "with a password reset"); err != nil {
+			if err := s.revokeAllTokensTx(ctx, c, p, userID, memberTarget(u.Name, u.Email), "with a password reset"); err != nil {
 				return err
 			}
 		}
-		return s.auditTx(ctx, c, p.UserID, "password_reset", fmt.Sprintf("member %d", userID), p.IP, "reset by an admin")
+		return s.auditTx(ctx, c, p.UserID, "password_reset", memberTarget(u.Name, u.Email), p.IP, "reset by an admin")
 	})
 	if err == nil {
 		s.credentialsEnded(credentialEnd{userID: userID, allSessions: true, allTokens: endTokens})
@@ -277,11 +277,11 @@ func (s *Service) LogoutAll(ctx context.Context, p Principal, endTokens bool) er
 			return err
 		}
 		if endTokens {
-			if err := s.revokeAllTokensTx(ctx, c, p, p.UserID, "with sign out everywhere"); err != nil {
+			if err := s.revokeAllTokensTx(ctx, c, p, p.UserID, memberTarget(p.Name, p.Email), "with sign out everywhere"); err != nil {
 				return err
 			}
 		}
-		return s.auditTx(ctx, c, p.UserID, "signout_all", fmt.Sprintf("member %d", p.UserID), p.IP, "")
+		return s.auditTx(ctx, c, p.UserID, "signout_all", memberTarget(p.Name, p.Email), p.IP, "")
 	})
 	if err == nil {
 		s.credentialsEnded(credentialEnd{userID: p.UserID, allSessions: true, allTokens: endTokens})

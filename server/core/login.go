@@ -3,7 +3,6 @@ package core
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 	"sync"
 
@@ -47,7 +46,7 @@ func (s *Service) Login(ctx context.Context, email, password, ip string) (Member
 	}
 	id, sess, err := s.openSession(ctx, u.ID)
 	if err == nil {
-		s.audit(ctx, u.ID, "signin", fmt.Sprintf("member %d", u.ID), ip, "password")
+		s.audit(ctx, u.ID, "signin", memberTarget(u.Name, u.Email), ip, "password")
 	}
 	return memberOf(u), id, sess, err
 }

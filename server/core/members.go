@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"net/mail"
 	"strings"
 	"time"
@@ -174,7 +173,7 @@ func (s *Service) UpdateMember(ctx context.Context, p Principal, id int64, upd M
 				return err
 			}
 		}
-		target := fmt.Sprintf("member %d", id)
+		target := memberTarget(name, u.Email)
 		if role != u.Role {
 			if err := s.auditTx(ctx, c, p.UserID, "role_changed", target, p.IP, u.Role+" → "+role); err != nil {
 				return err

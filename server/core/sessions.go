@@ -3,7 +3,6 @@ package core
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"tokenjar/db"
 )
@@ -59,11 +58,12 @@ func (s *Service) credentialsEnded(e credentialEnd) {
 	s.hub.end(e)
 }
 
-// revokeAllTokensTx revokes every personal token of a member, inside a write, and audits it.
-func (s *Service) revokeAllTokensTx(ctx context.Context, c *db.Conn, p Principal, userID int64, why string) error {
+// revokeAllTokensTx revokes every personal token of a member (target names them, see
+// memberTarget), inside a write, and audits it.
+func (s *Service) revokeAllTokensTx(ctx context.Context, c *db.Conn, p Principal, userID int64, target, why string) error {
 	n, err := c.RevokeUserTokens(ctx, userID, ms(s.clock.Now()))
 	if err != nil || n == 0 {
 		return err
 	}
-	return s.auditTx(ctx, c, p.UserID, "tokens_revoked", fmt.Sprintf("member %d", userID), p.IP, fmt.Sprintf("%d personal tokens, %s", n, why))
+	return s.auditTx(ctx, c, p.UserID, "tokens_revoked", target, p.IP, plural(n, "personal token")+", "+why)
 }
