@@ -279,6 +279,10 @@ export interface GrantReply {
   credits: Credits;
   expiresAt: Timestamp | null;
   ledger: LedgerRow[];
+  /** What the grant repaid of the member's debt at once (0 without debt). */
+  repaidDebt?: Credits;
+  /** What the member kept of it. */
+  keptCredits?: Credits;
 }
 
 // ---- apps and keys ----

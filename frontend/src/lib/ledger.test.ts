@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { LedgerEntry } from './api';
-import { appendRows, isRepayment, ledgerNote, ledgerRef, repaidText } from './ledger';
+import { appendRows, grantDoneText, isRepayment, ledgerNote, ledgerRef, repaidText } from './ledger';
 
 function row(over: Partial<LedgerEntry>): LedgerEntry {
   return { id: 1, at: '2026-12-06T10:00:00Z', action: 'grant', credits: 300, bucketId: 7, kind: 'addon', ref: 'bucket:7', balanceAfter: 60, note: '', ...over };
@@ -47,5 +47,13 @@ describe('appendRows', () => {
     const got = appendRows(have, [row({ id: 2 }), row({ id: 3 }), row({ id: 4 })]);
     expect(got.map((r) => r.id)).toEqual([1, 2, 3, 4]);
     expect(appendRows(have, [row({ id: 1 })])).toBe(have);
+  });
+});
+
+describe('grantDoneText', () => {
+  it('says what a grant repaid of the debt, and nothing more without debt', () => {
+    expect(grantDoneText('300', 'Recharge', { repaidDebt: 240, keptCredits: 60 })).toBe('Granted 300 Recharge credits: 240 repaid debt, 60 left.');
+    expect(grantDoneText('50', 'Recharge', { repaidDebt: 0, keptCredits: 50 })).toBe('Granted 50 Recharge credits.');
+    expect(grantDoneText('50', 'Recharge', {})).toBe('Granted 50 Recharge credits.');
   });
 });

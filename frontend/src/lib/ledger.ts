@@ -10,6 +10,12 @@ export function repaidText(r: LedgerEntry): string {
   return `${formatCredits(r.repaidDebt)} repaid debt, ${formatCredits(r.keptCredits ?? 0)} left`;
 }
 
+/** What an admin reads after a grant: "Granted 300 Recharge credits: 240 repaid debt, 60 left." */
+export function grantDoneText(credits: string, kind: string, r: { repaidDebt?: LedgerEntry['repaidDebt']; keptCredits?: LedgerEntry['keptCredits'] }): string {
+  const repaid = repaidText(r as LedgerEntry);
+  return `Granted ${credits} ${kind} credits${repaid ? `: ${repaid}` : ''}.`;
+}
+
 /** The note column: the row's note, then what it repaid ("reward: 240 repaid debt, 60 left"). */
 export function ledgerNote(r: LedgerEntry): string {
   const note = (r.note ?? '').trim();
