@@ -26,6 +26,9 @@ import (
 //go:embed migrations/*.sql
 var migrations embed.FS
 
+//go:embed migrations_postgres/*.sql
+var pgMigrations embed.FS
+
 // Queryer is what both a pool and a transaction offer.
 type Queryer interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
@@ -33,9 +36,12 @@ type Queryer interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
-// DB is one tokenjar database file.
+// DB is one tokenjar database: a SQLite file, or a PostgreSQL database (pg set) that several
+// replicas may share.
 type DB struct {
-	Path      string
+	Path      string // the SQLite file; empty on PostgreSQL
+	engine    Engine
+	pg        *pgStore
 	write     *sql.DB
 	read      *sql.DB
 	writer    *Writer
@@ -82,8 +88,19 @@ func dsn(path string, readOnly bool) string {
 	return "file:" + path + "?" + q.Encode()
 }
 
-// Open opens (creating if needed) the database file at path.
-func Open(path string) (*DB, error) {
+// Open opens a database: target is a PostgreSQL URL (postgres://…) or the path of a SQLite
+// file, created if needed.
+func Open(target string) (*DB, error) {
+	if IsPostgresURL(target) {
+		return openPostgres(target)
+	}
+	return openSQLite(target)
+}
+
+// Engine is the engine the database runs on.
+func (d *DB) Engine() Engine { return d.engine }
+
+func openSQLite(path string) (*DB, error) {
 	write, err := sql.Open("sqlite", dsn(path, false))
 	if err != nil {
 		return nil, fmt.Errorf("open write pool: %w", err)
@@ -135,6 +152,9 @@ const syncNormal = 1
 const readMmapSize = 2 << 30
 
 func (d *DB) Close() error {
+	if d.pg != nil {
+		return d.pg.pool.Close()
+	}
 	d.writer.close()
 	d.stopCheckpointer()
 	d.readStmts.close()
@@ -144,19 +164,30 @@ func (d *DB) Close() error {
 }
 
 // Read returns a Conn on the read pool.
-func (d *DB) Read() *Conn { return &Conn{q: d.read, cache: d.readStmts} }
+func (d *DB) Read() *Conn {
+	if d.pg != nil {
+		return &Conn{q: d.pg.pool, pg: true}
+	}
+	return &Conn{q: d.read, cache: d.readStmts}
+}
 
 // Update runs fn inside the writer's current batch transaction. fn's changes commit
 // (durably) before Update returns nil; an error from fn rolls back only fn's changes, while an
 // I/O error (ErrDiskFull, ErrStorage) fails the whole batch.
 // fn must be quick and must not wait on anything but the Conn it is given.
 func (d *DB) Update(ctx context.Context, fn func(*Conn) error) error {
+	if d.pg != nil {
+		return d.pgUpdate(ctx, fn, false)
+	}
 	return d.writer.do(ctx, fn)
 }
 
 // UpdateKeepingCaches runs fn like Update, promising that fn changes nothing other writers'
 // callers cache: it does not move the WriteGeneration.
 func (d *DB) UpdateKeepingCaches(ctx context.Context, fn func(*Conn) error) error {
+	if d.pg != nil {
+		return d.pgUpdate(ctx, fn, true)
+	}
 	o := &op{ctx: ctx, fn: fn, done: make(chan error, 1), keepCaches: true}
 	if err := d.writer.queue(ctx, o); err != nil {
 		return err
@@ -170,6 +201,13 @@ func (d *DB) UpdateKeepingCaches(ctx context.Context, fn func(*Conn) error) erro
 // outcome once the log holding it is fsynced. Nobody may be told the write is done before
 // durable says so; a nil committed can still end in a durable error.
 func (d *DB) UpdateInStages(ctx context.Context, fn func(*Conn) error) (committed error, durable <-chan error) {
+	if d.pg != nil {
+		// PostgreSQL's COMMIT returns once the commit is durable (synchronous_commit=on).
+		err := d.pgUpdate(ctx, fn, true)
+		ch := make(chan error, 1)
+		ch <- err
+		return err, ch
+	}
 	o := &op{ctx: ctx, fn: fn, done: make(chan error, 1), committed: make(chan error, 1), keepCaches: true}
 	if err := d.writer.queue(ctx, o); err != nil {
 		o.done <- err
@@ -180,6 +218,9 @@ func (d *DB) UpdateInStages(ctx context.Context, fn func(*Conn) error) (committe
 
 // Migrate applies every embedded migration that has not run yet, in file name order.
 func (d *DB) Migrate(ctx context.Context) error {
+	if d.pg != nil {
+		return d.migratePostgres(ctx)
+	}
 	err := d.Update(ctx, func(c *Conn) error {
 		if _, err := c.q.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP) STRICT`); err != nil {
 			return err
@@ -242,6 +283,7 @@ func (d *DB) Backup(ctx context.Context, dest string) error {
 // Conn runs tokenjar's queries on a pool or inside the writer's transaction.
 type Conn struct {
 	q     Queryer
+	pg    bool           // PostgreSQL: placeholders are rewritten (rebind)
 	cache *stmtCache     // prepared statements of the pool q belongs to
 	gen   *atomic.Uint64 // the writer's generation, inside the writer's transaction
 }
@@ -258,6 +300,11 @@ func (c *Conn) WriteGeneration() uint64 {
 
 // DataVersion changes when another connection (another process) has committed to the file.
 func (c *Conn) DataVersion(ctx context.Context) (int64, error) {
+	if c.pg {
+		// Other replicas write at any time and nothing tells this one in time to decide about
+		// money: a caller comparing versions never keeps rows across writes.
+		return pgVersion.Add(1), nil
+	}
 	var v int64
 	err := c.q.QueryRowContext(ctx, "PRAGMA data_version").Scan(&v)
 	return v, err

@@ -33,6 +33,15 @@ func IsStorageError(err error) bool {
 // storageError wraps an SQLite error caused by the disk in ErrDiskFull or ErrStorage, so the
 // layers above can answer "the disk is full" instead of a generic failure.
 func storageError(err error) error {
+	if code := pgCode(err); code != "" {
+		switch {
+		case code == "53100": // disk_full
+			return fmt.Errorf("%w: %w", ErrDiskFull, err)
+		case code[:2] == "58": // system_error, io_error
+			return fmt.Errorf("%w: %w", ErrStorage, err)
+		}
+		return err
+	}
 	var se *sqlite.Error
 	if err == nil || !errors.As(err, &se) {
 		return err

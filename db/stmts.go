@@ -62,6 +62,9 @@ func (c *Conn) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 }
 
 func (c *Conn) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if c.pg {
+		return c.q.ExecContext(ctx, rebind(query), pgArgs(args)...)
+	}
 	st, err := c.stmt(ctx, query)
 	if err != nil {
 		return nil, err
@@ -73,6 +76,9 @@ func (c *Conn) exec(ctx context.Context, query string, args ...any) (sql.Result,
 }
 
 func (c *Conn) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if c.pg {
+		return c.q.QueryContext(ctx, rebind(query), pgArgs(args)...)
+	}
 	st, err := c.stmt(ctx, query)
 	if err != nil {
 		return nil, err
@@ -97,6 +103,9 @@ func (r row) Scan(dest ...any) error {
 }
 
 func (c *Conn) queryRow(ctx context.Context, query string, args ...any) row {
+	if c.pg {
+		return row{r: c.q.QueryRowContext(ctx, rebind(query), pgArgs(args)...)}
+	}
 	st, err := c.stmt(ctx, query)
 	if err != nil {
 		return row{err: err}
@@ -105,4 +114,19 @@ func (c *Conn) queryRow(ctx context.Context, query string, args ...any) row {
 		return row{r: st.QueryRowContext(ctx, args...)}
 	}
 	return row{r: c.q.QueryRowContext(ctx, query, args...)}
+}
+
+// insertID runs an INSERT of one row and returns the id it was given: SQLite reports the last
+// rowid; PostgreSQL has no such thing and returns the id from the statement itself.
+func (c *Conn) insertID(ctx context.Context, query string, args ...any) (int64, error) {
+	if c.pg {
+		var id int64
+		err := c.queryRow(ctx, query+" RETURNING id", args...).Scan(&id)
+		return id, err
+	}
+	res, err := c.exec(ctx, query, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.LastInsertId()
 }

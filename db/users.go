@@ -71,18 +71,15 @@ func (c *Conn) ListUsers(ctx context.Context) ([]User, error) {
 	return out, rows.Err()
 }
 
-// IsUniqueViolation tells whether err is a UNIQUE constraint failure.
+// IsUniqueViolation tells whether err is a UNIQUE constraint failure (SQLite's, or
+// PostgreSQL's unique_violation, 23505).
 func IsUniqueViolation(err error) bool {
-	return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
+	return err != nil && (strings.Contains(err.Error(), "UNIQUE constraint failed") || pgCode(err) == "23505")
 }
 
 func (c *Conn) InsertUser(ctx context.Context, u User) (int64, error) {
-	res, err := c.exec(ctx, `INSERT INTO users(email, name, role, password_hash, plan_credits, created_at, group_name) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+	return c.insertID(ctx, `INSERT INTO users(email, name, role, password_hash, plan_credits, created_at, group_name) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		strings.TrimSpace(u.Email), u.Name, u.Role, u.PasswordHash, u.PlanCredits, u.CreatedAt, u.Group)
-	if err != nil {
-		return 0, err
-	}
-	return res.LastInsertId()
 }
 
 func (c *Conn) UpdateUserProfile(ctx context.Context, id int64, name, role string, disabled bool, group string) error {
