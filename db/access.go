@@ -39,11 +39,7 @@ type Session struct {
 }
 
 func (c *Conn) InsertApp(ctx context.Context, a App) (int64, error) {
-	res, err := c.exec(ctx, `INSERT INTO apps(slug, name, created_at) VALUES (?, ?, ?)`, a.Slug, a.Name, a.CreatedAt)
-	if err != nil {
-		return 0, err
-	}
-	return res.LastInsertId()
+	return c.insertID(ctx, `INSERT INTO apps(slug, name, created_at) VALUES (?, ?, ?)`, a.Slug, a.Name, a.CreatedAt)
 }
 
 func scanApp(row interface{ Scan(...any) error }) (App, error) {
@@ -94,19 +90,12 @@ var (
 )
 
 func (c *Conn) insertKey(ctx context.Context, t keyTable, k Key, hash string) (int64, error) {
-	var res sql.Result
-	var err error
 	if t == personalTokens {
-		res, err = c.exec(ctx, `INSERT INTO tokens(user_id, name, prefix, hash, delegation_id, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+		return c.insertID(ctx, `INSERT INTO tokens(user_id, name, prefix, hash, delegation_id, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
 			k.OwnerID, k.Name, k.Prefix, hash, k.DelegationID, k.CreatedAt)
-	} else {
-		res, err = c.exec(ctx, `INSERT INTO app_keys(app_id, prefix, hash, delegation_id, created_at) VALUES (?, ?, ?, ?, ?)`,
-			k.OwnerID, k.Prefix, hash, k.DelegationID, k.CreatedAt)
 	}
-	if err != nil {
-		return 0, err
-	}
-	return res.LastInsertId()
+	return c.insertID(ctx, `INSERT INTO app_keys(app_id, prefix, hash, delegation_id, created_at) VALUES (?, ?, ?, ?, ?)`,
+		k.OwnerID, k.Prefix, hash, k.DelegationID, k.CreatedAt)
 }
 
 func (t keyTable) cols() string {

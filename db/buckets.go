@@ -70,12 +70,8 @@ func (c *Conn) UsersWithExpiredCredits(ctx context.Context, now int64) ([]int64,
 }
 
 func (c *Conn) InsertBucket(ctx context.Context, b Bucket) (int64, error) {
-	res, err := c.exec(ctx, `INSERT INTO buckets(user_id, kind, granted, remaining, granted_at, expires_at, cycle, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+	return c.insertID(ctx, `INSERT INTO buckets(user_id, kind, granted, remaining, granted_at, expires_at, cycle, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		b.UserID, b.Kind, b.Granted, b.Remaining, b.GrantedAt, b.ExpiresAt, b.Cycle, b.Note)
-	if err != nil {
-		return 0, err
-	}
-	return res.LastInsertId()
 }
 
 func (c *Conn) SetBucketRemaining(ctx context.Context, id, remaining int64) error {

@@ -39,21 +39,29 @@ func (d *DB) BulkLoad(ctx context.Context, load func() error) error {
 	return loadErr
 }
 
+// indexDefinitionSQL reads the statement that creates an index, by name.
+func indexDefinitionSQL(c *Conn) string {
+	if c.pg {
+		return `SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema() AND indexname = ?`
+	}
+	return `SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?`
+}
+
 func deferIndexes(c *Conn) error {
 	ctx := context.Background()
 	for _, name := range bulkDeferredIndexes {
 		var def string
-		err := c.q.QueryRowContext(ctx, `SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?`, name).Scan(&def)
+		err := c.queryRow(ctx, indexDefinitionSQL(c), name).Scan(&def)
 		if err != nil {
 			if errors.Is(err, sql.ErrNoRows) {
 				continue // deferred already, or never made
 			}
 			return err
 		}
-		if _, err := c.q.ExecContext(ctx, `INSERT INTO deferred_indexes(name, sql) VALUES (?, ?)`, name, def); err != nil {
+		if _, err := c.exec(ctx, `INSERT INTO deferred_indexes(name, sql) VALUES (?, ?)`, name, def); err != nil {
 			return err
 		}
-		if _, err := c.q.ExecContext(ctx, `DROP INDEX `+name); err != nil {
+		if _, err := c.exec(ctx, `DROP INDEX `+name); err != nil {
 			return err
 		}
 	}
@@ -65,7 +73,7 @@ func deferIndexes(c *Conn) error {
 func (d *DB) buildDeferredIndexes(ctx context.Context) error {
 	type deferred struct{ name, sql string }
 	var todo []deferred
-	rows, err := d.read.QueryContext(ctx, `SELECT name, sql FROM deferred_indexes ORDER BY name`)
+	rows, err := d.Read().query(ctx, `SELECT name, sql FROM deferred_indexes ORDER BY name`)
 	if err != nil {
 		return fmt.Errorf("db: deferred indexes: %w", err)
 	}
@@ -88,7 +96,7 @@ func (d *DB) buildDeferredIndexes(ctx context.Context) error {
 				if err := buildIndex(ctx, c, x.sql, inFiles); err != nil {
 					return err
 				}
-				_, err := c.q.ExecContext(ctx, `DELETE FROM deferred_indexes WHERE name = ?`, x.name)
+				_, err := c.exec(ctx, `DELETE FROM deferred_indexes WHERE name = ?`, x.name)
 				return err
 			})
 		}
@@ -122,6 +130,10 @@ var indexBuildThreads = min(runtime.NumCPU(), 8)
 // once the connection has a temporary database open, and then the index is built the slow way.
 // With inFiles false it is built the slow way from the start.
 func buildIndex(ctx context.Context, c *Conn, def string, inFiles bool) error {
+	if c.pg {
+		_, err := c.exec(ctx, def)
+		return err
+	}
 	pragmas := []string{"PRAGMA temp_store = FILE", fmt.Sprintf("PRAGMA threads = %d", indexBuildThreads)}
 	if !inFiles {
 		pragmas = nil

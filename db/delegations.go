@@ -65,12 +65,8 @@ func (c *Conn) delegations(ctx context.Context, where string, args ...any) ([]De
 }
 
 func (c *Conn) InsertDelegation(ctx context.Context, d Delegation) (int64, error) {
-	res, err := c.exec(ctx, `INSERT INTO delegations(granter_id, grantee_id, credits, period, starts_at, ends_at, note, status, created_at, apps, models)
+	return c.insertID(ctx, `INSERT INTO delegations(granter_id, grantee_id, credits, period, starts_at, ends_at, note, status, created_at, apps, models)
 		VALUES (?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, ?)`, d.GranterID, d.GranteeID, d.Credits, d.Period, d.StartsAt, d.EndsAt, d.Note, d.CreatedAt, d.Apps, d.Models)
-	if err != nil {
-		return 0, err
-	}
-	return res.LastInsertId()
 }
 
 func (c *Conn) DelegationByID(ctx context.Context, id int64) (Delegation, error) {

@@ -33,11 +33,7 @@ type HoldPart struct {
 
 // InsertHold stores a hold and its parts.
 func (c *Conn) InsertHold(ctx context.Context, userID, credits, at, expires int64, parts []HoldPart) (int64, error) {
-	res, err := c.exec(ctx, `INSERT INTO holds(user_id, credits, created_at, expires_at) VALUES (?, ?, ?, ?)`, userID, credits, at, expires)
-	if err != nil {
-		return 0, err
-	}
-	id, err := res.LastInsertId()
+	id, err := c.insertID(ctx, `INSERT INTO holds(user_id, credits, created_at, expires_at) VALUES (?, ?, ?, ?)`, userID, credits, at, expires)
 	if err != nil {
 		return 0, err
 	}
@@ -110,7 +106,7 @@ func (c *Conn) InsertUsageSources(ctx context.Context, rows []UsageSource) error
 
 // UsageSources lists the shares of a split charge; none for a charge with one source.
 func (c *Conn) UsageSources(ctx context.Context, usageID int64) ([]UsageSource, error) {
-	rows, err := c.query(ctx, `SELECT usage_id, delegation_id, payer_id, credits FROM usage_sources WHERE usage_id = ? ORDER BY rowid`, usageID)
+	rows, err := c.query(ctx, `SELECT usage_id, delegation_id, payer_id, credits FROM usage_sources WHERE usage_id = ? ORDER BY `+sourcesOrder(c), usageID)
 	if err != nil {
 		return nil, err
 	}
@@ -124,4 +120,12 @@ func (c *Conn) UsageSources(ctx context.Context, usageID int64) ([]UsageSource, 
 		out = append(out, r)
 	}
 	return out, rows.Err()
+}
+
+// sourcesOrder is the column that keeps a split charge's sources in the order they paid.
+func sourcesOrder(c *Conn) string {
+	if c.pg {
+		return "seq"
+	}
+	return "rowid"
 }

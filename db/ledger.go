@@ -23,12 +23,8 @@ type LedgerRow struct {
 const ledgerCols = `id, user_id, at, action, amount, bucket_id, kind, usage_id, balance_after, note`
 
 func (c *Conn) InsertLedger(ctx context.Context, r LedgerRow) (int64, error) {
-	res, err := c.exec(ctx, `INSERT INTO ledger(user_id, at, action, amount, bucket_id, kind, usage_id, balance_after, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	return c.insertID(ctx, `INSERT INTO ledger(user_id, at, action, amount, bucket_id, kind, usage_id, balance_after, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		r.UserID, r.At, r.Action, r.Amount, r.BucketID, r.Kind, r.UsageID, r.BalanceAfter, r.Note)
-	if err != nil {
-		return 0, err
-	}
-	return res.LastInsertId()
 }
 
 func (c *Conn) ledger(ctx context.Context, query string, args ...any) ([]LedgerRow, error) {
@@ -57,7 +53,7 @@ func (c *Conn) LedgerBetween(ctx context.Context, userID, from, to int64) ([]Led
 // balance after their last row before it, or 0 if they had none.
 func (c *Conn) BalanceBefore(ctx context.Context, userID, at, id int64) (int64, error) {
 	var b int64
-	err := c.q.QueryRowContext(ctx, `SELECT balance_after FROM ledger WHERE user_id = ? AND (at, id) < (?, ?) ORDER BY at DESC, id DESC LIMIT 1`,
+	err := c.queryRow(ctx, `SELECT balance_after FROM ledger WHERE user_id = ? AND (at, id) < (?, ?) ORDER BY at DESC, id DESC LIMIT 1`,
 		userID, at, id).Scan(&b)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, nil

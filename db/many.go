@@ -16,14 +16,25 @@ const maxChunk = 64
 // placeholder tuple.
 type manyText struct {
 	head, tuple, tail string
-	mu                sync.Mutex
-	texts             map[int]string
+	// pgTuple, if set, is tuple for PostgreSQL, which types a VALUES list in an UPDATE's FROM
+	// by its first row: bare parameters there would be text.
+	pgTuple string
+	mu      sync.Mutex
+	texts   map[int]string
 }
 
-func (m *manyText) text(n int) string {
+func (m *manyText) text(n int) string { return m.build(n, false) }
+
+func (m *manyText) textFor(c *Conn, n int) string { return m.build(n, c.pg) }
+
+func (m *manyText) build(n int, pg bool) string {
+	key := n
+	if pg {
+		key = -n
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if t, ok := m.texts[n]; ok {
+	if t, ok := m.texts[key]; ok {
 		return t
 	}
 	var b strings.Builder
@@ -32,14 +43,18 @@ func (m *manyText) text(n int) string {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		b.WriteString(m.tuple)
+		if pg && m.pgTuple != "" {
+			b.WriteString(m.pgTuple)
+		} else {
+			b.WriteString(m.tuple)
+		}
 	}
 	b.WriteString(m.tail)
 	if m.texts == nil {
 		m.texts = map[int]string{}
 	}
-	m.texts[n] = b.String()
-	return m.texts[n]
+	m.texts[key] = b.String()
+	return m.texts[key]
 }
 
 // execMany runs m over rows in power-of-two chunks; args appends one row's arguments.
@@ -54,7 +69,7 @@ func execMany[T any](ctx context.Context, c *Conn, m *manyText, rows []T, args f
 		for i := range rows[:n] {
 			buf = args(buf, &rows[i])
 		}
-		if _, err := c.exec(ctx, m.text(n), buf...); err != nil {
+		if _, err := c.exec(ctx, m.textFor(c, n), buf...); err != nil {
 			return err
 		}
 		rows = rows[n:]
@@ -66,9 +81,7 @@ var addDailyMany = &manyText{
 	head: `INSERT INTO usage_daily(user_id, day, app_id, model, provider, usage_type, project, modality, delegation_id,
 		requests, credits, tokens, c_subscription, c_addon, c_event, c_debt) VALUES `,
 	tuple: `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-	tail: ` ON CONFLICT DO UPDATE SET requests = requests + excluded.requests, credits = credits + excluded.credits,
-		tokens = tokens + excluded.tokens, c_subscription = c_subscription + excluded.c_subscription,
-		c_addon = c_addon + excluded.c_addon, c_event = c_event + excluded.c_event, c_debt = c_debt + excluded.c_debt`,
+	tail:  addDailyUpsert,
 }
 
 // AddDailyMany adds each delta to its rollup row. The deltas must have distinct keys: one
@@ -96,9 +109,10 @@ func (c *Conn) InsertLedgerMany(ctx context.Context, rs []LedgerRow) error {
 type Remaining struct{ BucketID, Remaining int64 }
 
 var setRemainingMany = &manyText{
-	head:  `UPDATE buckets SET remaining = v.column2 FROM (VALUES `,
-	tuple: `(?, ?)`,
-	tail:  `) AS v WHERE buckets.id = v.column1`,
+	head:    `UPDATE buckets SET remaining = v.column2 FROM (VALUES `,
+	tuple:   `(?, ?)`,
+	pgTuple: `(?::bigint, ?::bigint)`,
+	tail:    `) AS v WHERE buckets.id = v.column1`,
 }
 
 // SetBucketsRemaining stores several buckets' remainders.
@@ -112,9 +126,10 @@ func (c *Conn) SetBucketsRemaining(ctx context.Context, rs []Remaining) error {
 type Money struct{ UserID, Balance, Debt int64 }
 
 var setMoneyMany = &manyText{
-	head:  `UPDATE users SET balance = v.column2, debt = v.column3 FROM (VALUES `,
-	tuple: `(?, ?, ?)`,
-	tail:  `) AS v WHERE users.id = v.column1`,
+	head:    `UPDATE users SET balance = v.column2, debt = v.column3 FROM (VALUES `,
+	tuple:   `(?, ?, ?)`,
+	pgTuple: `(?::bigint, ?::bigint, ?::bigint)`,
+	tail:    `) AS v WHERE users.id = v.column1`,
 }
 
 // SetMoneyMany stores several members' balances and debts.

@@ -9,12 +9,8 @@ import (
 // InsertMemberInvite stores an invitation for an existing member (an imported student), who
 // sets their password with it.
 func (c *Conn) InsertMemberInvite(ctx context.Context, i Invite, userID int64, hash string) (int64, error) {
-	res, err := c.exec(ctx, `INSERT INTO invites(hash, email, role, monthly_credits, note, created_by, created_at, expires_at, user_id)
+	return c.insertID(ctx, `INSERT INTO invites(hash, email, role, monthly_credits, note, created_by, created_at, expires_at, user_id)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, hash, i.Email, i.Role, i.MonthlyCredits, i.Note, i.CreatedBy, i.CreatedAt, i.ExpiresAt, userID)
-	if err != nil {
-		return 0, err
-	}
-	return res.LastInsertId()
 }
 
 // InviteMemberID is the existing member an invitation is for; 0 for an invitation that creates

@@ -36,13 +36,9 @@ func scanProvider(row interface{ Scan(...any) error }) (Provider, error) {
 
 // InsertProvider stores a new provider and returns its id.
 func (c *Conn) InsertProvider(ctx context.Context, p Provider) (int64, error) {
-	res, err := c.exec(ctx, `INSERT INTO providers(name, kind, base_url, api_key_enc, models, free, include_usage, timeout_ms, created_at, updated_at)
+	return c.insertID(ctx, `INSERT INTO providers(name, kind, base_url, api_key_enc, models, free, include_usage, timeout_ms, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		p.Name, p.Kind, p.BaseURL, p.APIKeyEnc, p.Models, p.Free, p.IncludeUsage, p.TimeoutMS, p.CreatedAt, p.UpdatedAt)
-	if err != nil {
-		return 0, err
-	}
-	return res.LastInsertId()
 }
 
 // UpdateProvider writes every field of p but its id and creation time.

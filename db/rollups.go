@@ -30,12 +30,16 @@ type KindSplit struct {
 	Subscription, Addon, Event, Debt int64
 }
 
+// addDailyUpsert adds a delta to its rollup row. The old row's columns are named by the table
+// (PostgreSQL finds a bare name ambiguous with excluded's).
+const addDailyUpsert = ` ON CONFLICT (user_id, day, app_id, model, provider, usage_type, project, modality, delegation_id)
+		DO UPDATE SET requests = usage_daily.requests + excluded.requests, credits = usage_daily.credits + excluded.credits,
+		tokens = usage_daily.tokens + excluded.tokens, c_subscription = usage_daily.c_subscription + excluded.c_subscription,
+		c_addon = usage_daily.c_addon + excluded.c_addon, c_event = usage_daily.c_event + excluded.c_event,
+		c_debt = usage_daily.c_debt + excluded.c_debt`
+
 func (c *Conn) AddDaily(ctx context.Context, d DailyDelta) error {
-	_, err := c.exec(ctx, `INSERT INTO usage_daily(user_id, day, app_id, model, provider, usage_type, project, modality, delegation_id,
-		requests, credits, tokens, c_subscription, c_addon, c_event, c_debt) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT DO UPDATE SET requests = requests + excluded.requests, credits = credits + excluded.credits,
-		tokens = tokens + excluded.tokens, c_subscription = c_subscription + excluded.c_subscription,
-		c_addon = c_addon + excluded.c_addon, c_event = c_event + excluded.c_event, c_debt = c_debt + excluded.c_debt`,
+	_, err := c.exec(ctx, addDailyMany.text(1),
 		d.UserID, d.Day, d.AppID, d.Model, d.Provider, d.UsageType, d.Project, d.Modality, d.DelegationID,
 		d.Requests, d.Credits, d.Tokens, d.Kinds.Subscription, d.Kinds.Addon, d.Kinds.Event, d.Kinds.Debt)
 	return err

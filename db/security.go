@@ -76,12 +76,8 @@ func (c *Conn) IdentityBySubject(ctx context.Context, provider, subject string) 
 }
 
 func (c *Conn) InsertIdentity(ctx context.Context, i Identity) (int64, error) {
-	res, err := c.exec(ctx, `INSERT INTO identities(user_id, provider, subject, email, created_at) VALUES (?, ?, ?, ?, ?)`,
+	return c.insertID(ctx, `INSERT INTO identities(user_id, provider, subject, email, created_at) VALUES (?, ?, ?, ?, ?)`,
 		i.UserID, i.Provider, i.Subject, i.Email, i.CreatedAt)
-	if err != nil {
-		return 0, err
-	}
-	return res.LastInsertId()
 }
 
 func (c *Conn) IdentitiesOf(ctx context.Context, userID int64) ([]Identity, error) {
@@ -139,12 +135,8 @@ func scanInvite(row interface{ Scan(...any) error }) (Invite, error) {
 }
 
 func (c *Conn) InsertInvite(ctx context.Context, i Invite, hash string) (int64, error) {
-	res, err := c.exec(ctx, `INSERT INTO invites(hash, email, role, monthly_credits, note, created_by, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+	return c.insertID(ctx, `INSERT INTO invites(hash, email, role, monthly_credits, note, created_by, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		hash, i.Email, i.Role, i.MonthlyCredits, i.Note, i.CreatedBy, i.CreatedAt, i.ExpiresAt)
-	if err != nil {
-		return 0, err
-	}
-	return res.LastInsertId()
 }
 
 func (c *Conn) InviteByHash(ctx context.Context, hash string) (Invite, error) {

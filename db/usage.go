@@ -73,7 +73,7 @@ func scanUsage(row interface{ Scan(...any) error }) (UsageEvent, error) {
 
 func (c *Conn) InsertUsage(ctx context.Context, e UsageEvent) (int64, error) {
 	g := e.Gateway
-	res, err := c.exec(ctx, `INSERT INTO usage_events(user_id, payer_id, delegation_id, app_id, at, day, recorded_at,
+	return c.insertID(ctx, `INSERT INTO usage_events(user_id, payer_id, delegation_id, app_id, at, day, recorded_at,
 		description, short_description, usage_type, model, provider, modality, input_tokens, output_tokens, total_tokens,
 		processing_time_ms, model_parameters, internal_units, project, cost_usd, credits, debt, charged, source_note, idem_scope, idem_key,
 		delegation_credits, cached_input_tokens, cache_write_tokens, reasoning_tokens, estimated, over_hold,
@@ -84,11 +84,15 @@ func (c *Conn) InsertUsage(ctx context.Context, e UsageEvent) (int64, error) {
 		e.ProcessingTimeMs, e.ModelParameters, e.InternalUnits, e.Project, e.CostUSD, e.Credits, e.Debt, e.Charged, e.SourceNote, e.IdemScope, e.IdemKey,
 		e.DelegationCredits, g.CachedInputTokens, g.CacheWriteTokens, g.ReasoningTokens, g.Estimated, g.OverHold,
 		g.PriceInput, g.PriceOutput, g.PriceCached, g.PriceCacheWrite, g.PricePerImage)
-	if err != nil {
-		return 0, err
-	}
-	return res.LastInsertId()
 }
+
+const insertUsageOnceSQL = `INSERT INTO usage_events(user_id, payer_id, delegation_id, app_id, at, day, recorded_at,
+		description, short_description, usage_type, model, provider, modality, input_tokens, output_tokens, total_tokens,
+		processing_time_ms, model_parameters, internal_units, project, cost_usd, credits, debt, charged, source_note, idem_scope, idem_key,
+		delegation_credits, cached_input_tokens, cache_write_tokens, reasoning_tokens, estimated, over_hold,
+		price_input_micro, price_output_micro, price_cached_micro, price_cache_write_micro, price_per_image_micro)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (idem_scope, idem_key) WHERE idem_key IS NOT NULL DO NOTHING`
 
 // InsertUsageOnce inserts an event unless its idempotency key is taken; inserted is false then.
 //
@@ -97,18 +101,20 @@ func (c *Conn) InsertUsage(ctx context.Context, e UsageEvent) (int64, error) {
 // touches) inside the writer's transaction.
 func (c *Conn) InsertUsageOnce(ctx context.Context, e UsageEvent) (id int64, inserted bool, err error) {
 	g := e.Gateway
-	res, err := c.exec(ctx, `INSERT INTO usage_events(user_id, payer_id, delegation_id, app_id, at, day, recorded_at,
-		description, short_description, usage_type, model, provider, modality, input_tokens, output_tokens, total_tokens,
-		processing_time_ms, model_parameters, internal_units, project, cost_usd, credits, debt, charged, source_note, idem_scope, idem_key,
-		delegation_credits, cached_input_tokens, cache_write_tokens, reasoning_tokens, estimated, over_hold,
-		price_input_micro, price_output_micro, price_cached_micro, price_cache_write_micro, price_per_image_micro)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (idem_scope, idem_key) WHERE idem_key IS NOT NULL DO NOTHING`,
-		e.UserID, e.PayerID, e.DelegationID, e.AppID, e.At, e.Day, e.RecordedAt,
+	args := []any{e.UserID, e.PayerID, e.DelegationID, e.AppID, e.At, e.Day, e.RecordedAt,
 		e.Description, e.ShortDescription, e.UsageType, e.Model, e.Provider, e.Modality, e.InputTokens, e.OutputTokens, e.TotalTokens,
 		e.ProcessingTimeMs, e.ModelParameters, e.InternalUnits, e.Project, e.CostUSD, e.Credits, e.Debt, e.Charged, e.SourceNote, e.IdemScope, e.IdemKey,
 		e.DelegationCredits, g.CachedInputTokens, g.CacheWriteTokens, g.ReasoningTokens, g.Estimated, g.OverHold,
-		g.PriceInput, g.PriceOutput, g.PriceCached, g.PriceCacheWrite, g.PricePerImage)
+		g.PriceInput, g.PriceOutput, g.PriceCached, g.PriceCacheWrite, g.PricePerImage}
+	if c.pg {
+		// No row back means the key was taken (DO NOTHING).
+		err = c.queryRow(ctx, insertUsageOnceSQL+" RETURNING id", args...).Scan(&id)
+		if errors.Is(err, sql.ErrNoRows) {
+			return 0, false, nil
+		}
+		return id, err == nil, err
+	}
+	res, err := c.exec(ctx, insertUsageOnceSQL, args...)
 	if err != nil {
 		return 0, false, err
 	}
@@ -340,17 +346,17 @@ const granterSharesSQL = `SELECT usage_id FROM usage_sources WHERE payer_id = ? 
 // that names another source first: only then does the granted log look past the event's own
 // payer (UsageFilter.GranterShares), so other granters keep the plain, indexed walk.
 func (c *Conn) HasLaterShares(ctx context.Context, granterID int64) (bool, error) {
-	var n int64
+	var found bool // SQLite answers 1 or 0, PostgreSQL a boolean: both scan into a bool
 	err := c.queryRow(ctx, `SELECT EXISTS (SELECT 1 FROM usage_sources s JOIN usage_events e ON e.id = s.usage_id
-		WHERE s.payer_id = ? AND s.delegation_id != 0 AND e.payer_id != ?)`, granterID, granterID).Scan(&n)
-	return n == 1, err
+		WHERE s.payer_id = ? AND s.delegation_id != 0 AND e.payer_id != ?)`, granterID, granterID).Scan(&found)
+	return found, err
 }
 
 // GranterShare is what a granter's allowances paid of a split charge, and the allowance (the
 // first of theirs that paid); found is false when they paid no share.
 func (c *Conn) GranterShare(ctx context.Context, usageID, granterID int64) (delegationID, credits int64, found bool, err error) {
 	var n int64
-	err = c.queryRow(ctx, `SELECT ifnull(min(delegation_id), 0), ifnull(sum(credits), 0), count(*) FROM usage_sources
+	err = c.queryRow(ctx, `SELECT coalesce(min(delegation_id), 0), coalesce(sum(credits), 0), count(*) FROM usage_sources
 		WHERE usage_id = ? AND payer_id = ? AND delegation_id != 0`, usageID, granterID).Scan(&delegationID, &credits, &n)
 	return delegationID, credits, n > 0, err
 }

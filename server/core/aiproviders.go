@@ -196,7 +196,7 @@ func applyAIProviderKey(p *db.Provider, key *string, box *KeyBox) error {
 var errAIProviderName = &Error{Code: ECONFLICT, Message: "a provider with this name exists", Field: "name"}
 
 func isAIProviderUniqueErr(err error) bool {
-	return err != nil && strings.Contains(err.Error(), "UNIQUE constraint")
+	return db.IsUniqueViolation(err)
 }
 
 // CreateAIProvider adds a provider (admins only). The key is sealed with box and never shown again.

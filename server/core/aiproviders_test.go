@@ -65,7 +65,7 @@ func TestAIProvidersKeepKeysSealed(t *testing.T) {
 		t.Error("the key is not sealed at rest")
 	}
 	var audit string
-	_ = h.db.Read().QueryRowForTest(h.ctx, `SELECT group_concat(detail || target, '|') FROM audit_log`, &audit)
+	_ = h.db.Read().QueryRowForTest(h.ctx, `SELECT string_agg(detail || target, '|') FROM audit_log`, &audit)
 	if strings.Contains(audit, "VERYSECRET") {
 		t.Error("the audit log holds the key")
 	}
