@@ -9,11 +9,11 @@ import (
 	"net"
 	"net/http"
 	"net/http/cookiejar"
-	"path/filepath"
 	"testing"
 	"testing/fstest"
 
 	"tokenjar/db"
+	"tokenjar/db/dbtest"
 	"tokenjar/server/core"
 )
 
@@ -44,14 +44,8 @@ func newTestServerWith(t *testing.T, cfg Config, opts ...Option) *testServer {
 // newBareTestServer is a fresh instance before its first-run setup: no user, no app.
 func newBareTestServer(t *testing.T, cfg Config, opts ...Option) *testServer {
 	t.Helper()
-	d, err := db.Open(filepath.Join(t.TempDir(), "tokenjar.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := dbtest.Open(t)
 	ctx := context.Background()
-	if err := d.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
 	logs := &bytes.Buffer{}
 	log := slog.New(slog.NewTextHandler(logs, nil))
 	svc, err := core.New(ctx, d, nil, log)

@@ -2,7 +2,6 @@ package core
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -42,7 +41,7 @@ func TestChargerSeesWritesFromAnotherProcess(t *testing.T) {
 
 	// A second pool on the same file is what `tokenjar` run from a shell while the server runs
 	// would open.
-	other, err := db.Open(filepath.Join(h.dir, "tokenjar.db"))
+	other, err := db.Open(h.target)
 	if err != nil {
 		t.Fatal(err)
 	}

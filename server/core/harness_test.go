@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"tokenjar/db"
+	"tokenjar/db/dbtest"
 )
 
 // fakeClock is a settable clock: expiry and cycles are tested without sleeping.
@@ -44,6 +45,9 @@ type harness struct {
 	owner Principal
 	app   Principal // an app key's principal
 	dir   string
+	// target is the database (file or URL) d opened: a second pool opens it again to write as
+	// another process or replica would.
+	target string
 }
 
 // newHarness opens a fresh database file (never :memory:, whose pooled connections would each
@@ -51,7 +55,8 @@ type harness struct {
 func newHarness(t *testing.T, start time.Time) *harness {
 	t.Helper()
 	dir := t.TempDir()
-	d, err := db.Open(filepath.Join(dir, "tokenjar.db"))
+	target := dbtest.Target(t)
+	d, err := db.Open(target)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +71,7 @@ func newHarness(t *testing.T, start time.Time) *harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(svc.Close)
-	h := &harness{t: t, ctx: ctx, svc: svc, db: d, clock: clock, dir: dir}
+	h := &harness{t: t, ctx: ctx, svc: svc, db: d, clock: clock, dir: dir, target: target}
 	tz := "UTC"
 	res, err := svc.Setup(ctx, NewMember{Email: "owner@example.org", Name: "Owner", Password: "password123"}, SettingsUpdate{TimeZone: &tz})
 	if err != nil {

@@ -2,25 +2,18 @@ package demo
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"tokenjar/db"
+	"tokenjar/db/dbtest"
 	"tokenjar/server/core"
 )
 
 func open(t *testing.T) (*db.DB, *core.Service, *Clock, string) {
 	t.Helper()
 	dir := t.TempDir()
-	d, err := db.Open(filepath.Join(dir, "tokenjar.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
-	if err := d.Migrate(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	d := dbtest.Open(t)
 	clock := &Clock{}
 	clock.Set(time.Now())
 	svc, err := core.New(context.Background(), d, clock, nil)
