@@ -41,7 +41,10 @@ Usage:
   tokenjar demo [--data DIR] [--seed N]
   tokenjar check [--data DIR]        verify the ledger invariant for every member and bucket
 
-Flags have environment twins: TOKENJAR_ADDR, TOKENJAR_DATA.
+Every command takes --database postgres://… (env TOKENJAR_DATABASE_URL) to run on PostgreSQL
+instead of the SQLite file in the data folder.
+
+Flags have environment twins: TOKENJAR_ADDR, TOKENJAR_DATA, TOKENJAR_DATABASE_URL.
 `
 
 func main() {
@@ -102,16 +105,46 @@ func defaultDataDir() string {
 	return "tokenjar-data"
 }
 
-func dataFlag(fs *flag.FlagSet) *string {
-	return fs.String("data", envOr("TOKENJAR_DATA", defaultDataDir()), "data folder (env TOKENJAR_DATA)")
+// store is where a command finds tokenjar's data: the data folder (backups, the provider-key
+// secret, the lock) and the database, which is the SQLite file in that folder unless a
+// PostgreSQL URL is given.
+type store struct {
+	dir      string
+	database string // a postgres:// URL, or empty for the SQLite file in dir
+}
+
+// target is what db.Open takes.
+func (s store) target() string {
+	if s.database != "" {
+		return s.database
+	}
+	return filepath.Join(s.dir, "tokenjar.db")
+}
+
+// storeFlags adds --data and --database to a command; the result is valid once fs is parsed.
+func storeFlags(fs *flag.FlagSet) *store {
+	s := &store{}
+	fs.StringVar(&s.dir, "data", envOr("TOKENJAR_DATA", defaultDataDir()), "data folder (env TOKENJAR_DATA)")
+	fs.StringVar(&s.database, "database", os.Getenv("TOKENJAR_DATABASE_URL"), "PostgreSQL URL, postgres://user:pass@host/db (env TOKENJAR_DATABASE_URL); unset: the SQLite file in the data folder")
+	return s
+}
+
+func (s *store) check() error {
+	if s.database != "" && !db.IsPostgresURL(s.database) {
+		return fmt.Errorf("--database must be a postgres:// URL; leave it unset to use the SQLite file in the data folder")
+	}
+	return nil
 }
 
 // open creates the data folder, opens and migrates the database, and builds the domain.
-func open(ctx context.Context, dataDir string, log *slog.Logger) (*db.DB, *core.Service, error) {
-	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+func open(ctx context.Context, st *store, log *slog.Logger) (*db.DB, *core.Service, error) {
+	if err := st.check(); err != nil {
+		return nil, nil, err
+	}
+	if err := os.MkdirAll(st.dir, 0o700); err != nil {
 		return nil, nil, fmt.Errorf("create data folder: %w", err)
 	}
-	d, err := db.Open(filepath.Join(dataDir, "tokenjar.db"))
+	d, err := db.Open(st.target())
 	if err != nil {
 		return nil, nil, err
 	}
@@ -130,7 +163,7 @@ func open(ctx context.Context, dataDir string, log *slog.Logger) (*db.DB, *core.
 func serve(args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	addr := fs.String("addr", envOr("TOKENJAR_ADDR", "127.0.0.1:8420"), "listen address (env TOKENJAR_ADDR)")
-	data := dataFlag(fs)
+	st := storeFlags(fs)
 	noBrowser := fs.Bool("no-browser", false, "do not open the browser")
 	secure := fs.Bool("secure-cookies", os.Getenv("TOKENJAR_SECURE_COOKIES") == "true", "mark cookies Secure (behind HTTPS)")
 	trustProxy := fs.Bool("trust-proxy", os.Getenv("TOKENJAR_TRUST_PROXY") == "true", "trust X-Forwarded-* headers from a reverse proxy")
@@ -150,16 +183,16 @@ func serve(args []string, out io.Writer) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	if err := os.MkdirAll(*data, 0o700); err != nil {
+	if err := os.MkdirAll(st.dir, 0o700); err != nil {
 		return fmt.Errorf("create data folder: %w", err)
 	}
-	unlock, err := lockDataFolder(*data)
+	unlock, err := lockDataFolder(st.dir)
 	if err != nil {
 		return err
 	}
 	defer unlock()
 	ctx := context.Background()
-	d, svc, err := open(ctx, *data, log)
+	d, svc, err := open(ctx, st, log)
 	if err != nil {
 		return err
 	}
@@ -170,7 +203,7 @@ func serve(args []string, out io.Writer) error {
 		return err
 	}
 
-	providerKeys, err := server.LoadOrCreateGatewayKey(*data)
+	providerKeys, err := server.LoadOrCreateGatewayKey(st.dir)
 	if err != nil {
 		return fmt.Errorf("the AI provider key file: %w", err)
 	}
@@ -179,14 +212,14 @@ func serve(args []string, out io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w (is tokenjar already running? try --addr)", *addr, err)
 	}
-	sched, err := server.StartScheduler(svc, *data, log)
+	sched, err := server.StartScheduler(svc, st.dir, log)
 	if err != nil {
 		return err
 	}
 	defer sched.Stop()
 
 	url := "http://" + browserHost(ln.Addr().String())
-	fmt.Fprintf(out, "tokenjar %s is running at %s (data: %s)\n", version, url, *data)
+	fmt.Fprintf(out, "tokenjar %s is running at %s (data: %s)\n", version, url, st.dir)
 	if !*noBrowser && hasDesktop() {
 		openBrowser(url)
 	}
@@ -241,22 +274,22 @@ func openBrowser(url string) {
 
 func backupCmd(args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("backup", flag.ContinueOnError)
-	data := dataFlag(fs)
+	st := storeFlags(fs)
 	dest := fs.String("out", "", "file to write (default: DATA/backups/tokenjar-<time>.db)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	ctx := context.Background()
-	d, _, err := open(ctx, *data, slog.Default())
+	d, _, err := open(ctx, st, slog.Default())
 	if err != nil {
 		return err
 	}
 	defer d.Close()
 	if *dest == "" {
-		if err := os.MkdirAll(filepath.Join(*data, "backups"), 0o700); err != nil {
+		if err := os.MkdirAll(filepath.Join(st.dir, "backups"), 0o700); err != nil {
 			return err
 		}
-		*dest = filepath.Join(*data, "backups", "tokenjar-manual-"+time.Now().Format("20060102-150405")+".db")
+		*dest = filepath.Join(st.dir, "backups", "tokenjar-manual-"+time.Now().Format("20060102-150405")+".db")
 	}
 	if _, err := os.Stat(*dest); err == nil {
 		return fmt.Errorf("%s exists already", *dest)
@@ -277,7 +310,7 @@ func userCmd(args []string, out io.Writer) error {
 	}
 	sub := args[0]
 	fs := flag.NewFlagSet("user "+sub, flag.ContinueOnError)
-	data := dataFlag(fs)
+	st := storeFlags(fs)
 	email := fs.String("email", "", "email")
 	name := fs.String("name", "", "name")
 	password := fs.String("password", "", "password")
@@ -286,7 +319,7 @@ func userCmd(args []string, out io.Writer) error {
 		return err
 	}
 	ctx := context.Background()
-	d, svc, err := open(ctx, *data, slog.Default())
+	d, svc, err := open(ctx, st, slog.Default())
 	if err != nil {
 		return err
 	}
@@ -315,7 +348,7 @@ func jobsCmd(args []string, out io.Writer) error {
 	}
 	name := args[1]
 	fs := flag.NewFlagSet("jobs run", flag.ContinueOnError)
-	data := dataFlag(fs)
+	st := storeFlags(fs)
 	at := fs.String("at", "", "run as of this instant (RFC 3339); default now")
 	if err := fs.Parse(args[2:]); err != nil {
 		return err
@@ -329,12 +362,12 @@ func jobsCmd(args []string, out io.Writer) error {
 		when = t
 	}
 	ctx := context.Background()
-	d, svc, err := open(ctx, *data, slog.Default())
+	d, svc, err := open(ctx, st, slog.Default())
 	if err != nil {
 		return err
 	}
 	defer d.Close()
-	res, err := svc.RunJob(ctx, name, when, *data)
+	res, err := svc.RunJob(ctx, name, when, st.dir)
 	if err != nil {
 		return err
 	}
@@ -344,12 +377,12 @@ func jobsCmd(args []string, out io.Writer) error {
 
 func checkCmd(args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
-	data := dataFlag(fs)
+	st := storeFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	ctx := context.Background()
-	d, _, err := open(ctx, *data, slog.Default())
+	d, _, err := open(ctx, st, slog.Default())
 	if err != nil {
 		return err
 	}
