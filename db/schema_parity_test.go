@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
 )
 
 // The PostgreSQL schema (migrations_postgres/*.sql) must describe the same database as the
@@ -63,7 +63,7 @@ func TestSchemaParityNamesEachDifference(t *testing.T) {
 		`ALTER TABLE hold_parts ADD FOREIGN KEY (hold_id) REFERENCES holds(id)`,
 		`DROP TABLE deferred_indexes`,
 	} {
-		if _, err := pg.Exec(ctx, q); err != nil {
+		if _, err := pg.ExecContext(ctx, q); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
@@ -95,7 +95,7 @@ func TestSchemaParityNamesEachDifference(t *testing.T) {
 
 // scratchPostgres connects to a new empty database on the server of TOKENJAR_TEST_DATABASE, or
 // skips the test when that is unset. The database is dropped when the test ends.
-func scratchPostgres(t *testing.T) (context.Context, *pgx.Conn) {
+func scratchPostgres(t *testing.T) (context.Context, *sql.DB) {
 	t.Helper()
 	admin := os.Getenv(testDatabaseEnv)
 	if admin == "" {
@@ -104,17 +104,17 @@ func scratchPostgres(t *testing.T) (context.Context, *pgx.Conn) {
 	// A deadline for everything the test asks the server, so a hung server fails the test.
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
-	ac, err := pgx.Connect(ctx, admin)
+	ac, err := sql.Open("pgx", admin)
 	if err != nil {
-		t.Fatalf("connect to %s: %v", testDatabaseEnv, err)
+		t.Fatalf("%s: %v", testDatabaseEnv, err)
 	}
-	t.Cleanup(func() { ac.Close(context.Background()) })
+	t.Cleanup(func() { ac.Close() })
 	name := fmt.Sprintf("tokenjar_parity_%d_%d", os.Getpid(), time.Now().UnixNano())
-	if _, err := ac.Exec(ctx, `CREATE DATABASE `+name); err != nil {
+	if _, err := ac.ExecContext(ctx, `CREATE DATABASE `+name); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		if _, err := ac.Exec(ctx, `DROP DATABASE IF EXISTS `+name+` WITH (FORCE)`); err != nil {
+		if _, err := ac.ExecContext(ctx, `DROP DATABASE IF EXISTS `+name+` WITH (FORCE)`); err != nil {
 			t.Errorf("drop the scratch database %s: %v", name, err)
 		}
 	})
@@ -123,15 +123,15 @@ func scratchPostgres(t *testing.T) (context.Context, *pgx.Conn) {
 		t.Fatal(err)
 	}
 	u.Path = "/" + name
-	c, err := pgx.Connect(ctx, u.String())
+	c, err := sql.Open("pgx", u.String())
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { c.Close(context.Background()) })
+	t.Cleanup(func() { c.Close() })
 	return ctx, c
 }
 
-func applyPostgresMigrations(t *testing.T, ctx context.Context, c *pgx.Conn) {
+func applyPostgresMigrations(t *testing.T, ctx context.Context, c *sql.DB) {
 	t.Helper()
 	files, err := filepath.Glob(filepath.Join("migrations_postgres", "*.sql"))
 	if err != nil || len(files) == 0 {
@@ -144,7 +144,7 @@ func applyPostgresMigrations(t *testing.T, ctx context.Context, c *pgx.Conn) {
 			t.Fatal(err)
 		}
 		// Without arguments pgx sends the file as one simple query: one implicit transaction.
-		if _, err := c.Exec(ctx, string(body)); err != nil {
+		if _, err := c.ExecContext(ctx, string(body)); err != nil {
 			t.Fatalf("%s: %v", f, err)
 		}
 	}
@@ -226,6 +226,24 @@ func normWhere(s string) string {
 	return strings.TrimSpace(spaces.ReplaceAllString(s, " "))
 }
 
+// eachRow runs query on db and hands each row to scan; any error fails the test.
+func eachRow(t *testing.T, ctx context.Context, db *sql.DB, query string, args []any, scan func(*sql.Rows) error) {
+	t.Helper()
+	rows, err := db.QueryContext(ctx, query, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := scan(rows); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 var sqliteTypes = map[string]string{"INTEGER": "bigint", "TEXT": "text", "BLOB": "bytea", "REAL": "double precision"}
 
 // sqliteSchema migrates a new SQLite file and describes what the migrations left.
@@ -244,19 +262,7 @@ func sqliteSchema(t *testing.T) schema {
 	}
 	q := func(query string, args []any, scan func(*sql.Rows) error) {
 		t.Helper()
-		rows, err := d.read.QueryContext(ctx, query, args...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer rows.Close()
-		for rows.Next() {
-			if err := scan(rows); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := rows.Err(); err != nil {
-			t.Fatal(err)
-		}
+		eachRow(t, ctx, d.read, query, args, scan)
 	}
 	out := schema{}
 	var tables []string
@@ -349,27 +355,15 @@ func sqliteSchema(t *testing.T) schema {
 }
 
 // postgresSchema describes the tables, columns, indexes and keys of the connection's schema.
-func postgresSchema(t *testing.T, ctx context.Context, c *pgx.Conn) schema {
+func postgresSchema(t *testing.T, ctx context.Context, c *sql.DB) schema {
 	t.Helper()
-	q := func(query string, scan func(pgx.Rows) error) {
+	q := func(query string, scan func(*sql.Rows) error) {
 		t.Helper()
-		rows, err := c.Query(ctx, query)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer rows.Close()
-		for rows.Next() {
-			if err := scan(rows); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := rows.Err(); err != nil {
-			t.Fatal(err)
-		}
+		eachRow(t, ctx, c, query, nil, scan)
 	}
 	out := schema{}
 	skip := func(table string) bool { return slices.Contains(bookkeeping, table) }
-	q(`SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'`, func(r pgx.Rows) error {
+	q(`SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'`, func(r *sql.Rows) error {
 		var name string
 		if err := r.Scan(&name); err != nil {
 			return err
@@ -380,7 +374,7 @@ func postgresSchema(t *testing.T, ctx context.Context, c *pgx.Conn) schema {
 		return nil
 	})
 	q(`SELECT table_name, column_name, data_type, is_nullable = 'NO', coalesce(column_default, ''), coalesce(collation_name, '')
-	   FROM information_schema.columns WHERE table_schema = current_schema()`, func(r pgx.Rows) error {
+	   FROM information_schema.columns WHERE table_schema = current_schema()`, func(r *sql.Rows) error {
 		var tb, name, typ, dflt, collation string
 		var notNull bool
 		if err := r.Scan(&tb, &name, &typ, &notNull, &dflt, &collation); err != nil {
@@ -405,7 +399,7 @@ func postgresSchema(t *testing.T, ctx context.Context, c *pgx.Conn) schema {
 	          (SELECT string_agg(a.attname, ', ' ORDER BY o.n) FROM unnest(k.conkey) WITH ORDINALITY o(att, n)
 	           JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = o.att)
 	   FROM pg_constraint k JOIN pg_class t ON t.oid = k.conrelid
-	   WHERE t.relnamespace = current_schema()::regnamespace AND k.contype IN ('p', 'u')`, func(r pgx.Rows) error {
+	   WHERE t.relnamespace = current_schema()::regnamespace AND k.contype IN ('p', 'u')`, func(r *sql.Rows) error {
 		var tb, kind, cols string
 		if err := r.Scan(&tb, &kind, &cols); err != nil {
 			return err
@@ -425,7 +419,7 @@ func postgresSchema(t *testing.T, ctx context.Context, c *pgx.Conn) schema {
 	   FROM pg_constraint k JOIN pg_class t ON t.oid = k.conrelid JOIN pg_class p ON p.oid = k.confrelid
 	   JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = k.conkey[1]
 	   JOIN pg_attribute pa ON pa.attrelid = k.confrelid AND pa.attnum = k.confkey[1]
-	   WHERE t.relnamespace = current_schema()::regnamespace AND k.contype = 'f'`, func(r pgx.Rows) error {
+	   WHERE t.relnamespace = current_schema()::regnamespace AND k.contype = 'f'`, func(r *sql.Rows) error {
 		var tb, from, parent, to, onDelete string
 		if err := r.Scan(&tb, &from, &parent, &to, &onDelete); err != nil {
 			return err
@@ -439,7 +433,7 @@ func postgresSchema(t *testing.T, ctx context.Context, c *pgx.Conn) schema {
 	   FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid
 	   WHERE t.relnamespace = current_schema()::regnamespace
 	     AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = x.indexrelid AND k.conrelid = x.indrelid AND k.contype IN ('p', 'u'))`,
-		func(r pgx.Rows) error {
+		func(r *sql.Rows) error {
 			var name, tb, where, cols string
 			var unique bool
 			if err := r.Scan(&name, &tb, &unique, &where, &cols); err != nil {
