@@ -42,6 +42,13 @@ func (c *Conn) InsertApp(ctx context.Context, a App) (int64, error) {
 	return c.insertID(ctx, `INSERT INTO apps(slug, name, created_at) VALUES (?, ?, ?)`, a.Slug, a.Name, a.CreatedAt)
 }
 
+// EnsureApp makes the app unless one with its slug exists: made by another writer at the same
+// time is not an error. (On PostgreSQL a failed INSERT would end the whole transaction.)
+func (c *Conn) EnsureApp(ctx context.Context, a App) error {
+	_, err := c.exec(ctx, `INSERT INTO apps(slug, name, created_at) VALUES (?, ?, ?) ON CONFLICT (slug) DO NOTHING`, a.Slug, a.Name, a.CreatedAt)
+	return err
+}
+
 func scanApp(row interface{ Scan(...any) error }) (App, error) {
 	var a App
 	err := row.Scan(&a.ID, &a.Slug, &a.Name, &a.Disabled, &a.CreatedAt, &a.NamesMembers)

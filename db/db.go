@@ -282,10 +282,13 @@ func (d *DB) Backup(ctx context.Context, dest string) error {
 
 // Conn runs tokenjar's queries on a pool or inside the writer's transaction.
 type Conn struct {
-	q     Queryer
-	pg    bool           // PostgreSQL: placeholders are rewritten (rebind)
-	cache *stmtCache     // prepared statements of the pool q belongs to
-	gen   *atomic.Uint64 // the writer's generation, inside the writer's transaction
+	q  Queryer
+	pg bool // PostgreSQL: placeholders are rewritten (rebind)
+	// conflict, inside a PostgreSQL write, is set once a statement failed for a conflict with
+	// a concurrent transaction: the write then runs again whatever fn made of the error.
+	conflict *bool
+	cache    *stmtCache     // prepared statements of the pool q belongs to
+	gen      *atomic.Uint64 // the writer's generation, inside the writer's transaction
 }
 
 // WriteGeneration, inside a write, is a number that changes whenever an operation that did not

@@ -128,16 +128,38 @@ func (p *pgStore) runTx(ctx context.Context, fn func(*Conn) error, keepCaches bo
 	if !keepCaches {
 		p.gen.Add(1)
 	}
-	if err := runOp(fn, &Conn{q: tx, pg: true, gen: &p.gen}); err != nil {
+	c := &Conn{q: tx, pg: true, gen: &p.gen, conflict: new(bool)}
+	err = runOp(fn, c)
+	if err == nil {
+		err = tx.Commit()
+	} else {
 		tx.Rollback()
-		return err
 	}
-	return tx.Commit()
+	if err != nil && *c.conflict && !isPgConflict(err) {
+		// A statement failed for a conflict, and fn turned that into an error of its own (or
+		// went on, and COMMIT rolled back): it is still a conflict, and runs again.
+		return fmt.Errorf("%w (after: %w)", errPgConflict, err)
+	}
+	return err
+}
+
+// errPgConflict marks a transaction that one of its statements found conflicting.
+var errPgConflict = errors.New("db: serialization conflict")
+
+// noteConflict records on c a statement error that makes the transaction run again.
+func (c *Conn) noteConflict(err error) error {
+	if err != nil && c.conflict != nil && isPgConflict(err) {
+		*c.conflict = true
+	}
+	return err
 }
 
 // isPgConflict says whether err is PostgreSQL refusing a transaction because of a concurrent
 // one, which succeeds when run again.
 func isPgConflict(err error) bool {
+	if errors.Is(err, errPgConflict) {
+		return true
+	}
 	code := pgCode(err)
 	return code == "40001" || code == "40P01"
 }

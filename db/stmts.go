@@ -63,7 +63,8 @@ func (c *Conn) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 
 func (c *Conn) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	if c.pg {
-		return c.q.ExecContext(ctx, rebind(query), pgArgs(args)...)
+		res, err := c.q.ExecContext(ctx, rebind(query), pgArgs(args)...)
+		return res, c.noteConflict(err)
 	}
 	st, err := c.stmt(ctx, query)
 	if err != nil {
@@ -77,7 +78,8 @@ func (c *Conn) exec(ctx context.Context, query string, args ...any) (sql.Result,
 
 func (c *Conn) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
 	if c.pg {
-		return c.q.QueryContext(ctx, rebind(query), pgArgs(args)...)
+		rows, err := c.q.QueryContext(ctx, rebind(query), pgArgs(args)...)
+		return rows, c.noteConflict(err)
 	}
 	st, err := c.stmt(ctx, query)
 	if err != nil {
@@ -93,18 +95,23 @@ func (c *Conn) query(ctx context.Context, query string, args ...any) (*sql.Rows,
 type row struct {
 	r   *sql.Row
 	err error
+	c   *Conn // PostgreSQL: notes a conflict found at Scan
 }
 
 func (r row) Scan(dest ...any) error {
 	if r.err != nil {
 		return r.err
 	}
-	return r.r.Scan(dest...)
+	err := r.r.Scan(dest...)
+	if r.c != nil {
+		r.c.noteConflict(err)
+	}
+	return err
 }
 
 func (c *Conn) queryRow(ctx context.Context, query string, args ...any) row {
 	if c.pg {
-		return row{r: c.q.QueryRowContext(ctx, rebind(query), pgArgs(args)...)}
+		return row{r: c.q.QueryRowContext(ctx, rebind(query), pgArgs(args)...), c: c}
 	}
 	st, err := c.stmt(ctx, query)
 	if err != nil {

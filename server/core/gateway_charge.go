@@ -185,11 +185,7 @@ func (s *Service) gatewayApp(ctx context.Context, appID int64) (db.App, error) {
 		return a, err
 	}
 	err = s.db.Update(ctx, func(c *db.Conn) error {
-		_, err := c.InsertApp(ctx, db.App{Slug: gatewayAppSlug, Name: "AI gateway", CreatedAt: ms(s.clock.Now())})
-		if db.IsUniqueViolation(err) {
-			return nil
-		}
-		return err
+		return c.EnsureApp(ctx, db.App{Slug: gatewayAppSlug, Name: "AI gateway", CreatedAt: ms(s.clock.Now())})
 	})
 	if err != nil {
 		return a, err
