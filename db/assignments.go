@@ -46,7 +46,7 @@ func (c *Conn) GrantedAssignments(ctx context.Context, granterID int64, hasFrom 
 		WHERE d.user_id IN (SELECT grantee_id FROM given)` + inRange + `
 			AND (d.delegation_id IN (SELECT id FROM given)
 				OR (d.delegation_id = 0 AND d.project IN (SELECT project FROM funded)))
-		GROUP BY d.user_id, d.project
+		GROUP BY d.user_id, u.name, d.project
 		ORDER BY u.name, d.user_id, d.project`
 	args := append([]any{granterID}, dayArgs...)
 	args = append(args, dayArgs...)

@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 )
 
@@ -74,4 +75,21 @@ func (c *Conn) CheckLedger(ctx context.Context) ([]string, error) {
 // QueryRowForTest runs one query that returns a single value; tests use it to count rows.
 func (c *Conn) QueryRowForTest(ctx context.Context, query string, dest any) error {
 	return c.queryRow(ctx, query).Scan(dest)
+}
+
+// ExecForTest runs a statement outside the writer, for tests that break the database on
+// purpose: on its own connection to the SQLite file (the read pool is query-only), or on the
+// PostgreSQL pool.
+func (d *DB) ExecForTest(ctx context.Context, query string) error {
+	if d.pg != nil {
+		_, err := d.pg.pool.ExecContext(ctx, query)
+		return err
+	}
+	conn, err := sql.Open("sqlite", "file:"+d.Path+"?_pragma=busy_timeout(5000)")
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	_, err = conn.ExecContext(ctx, query)
+	return err
 }

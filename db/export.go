@@ -130,7 +130,7 @@ func (c *Conn) WriteUsageCSV(ctx context.Context, f UsageFilter, out CSVOut) err
 	default:
 		return fmt.Errorf("db: the CSV export needs a pool or a connection, not %T", c.q)
 	}
-	held := &Conn{q: conn}
+	held := &Conn{q: conn, pg: c.pg}
 	cells, err := held.csvNameCells(ctx)
 	if err != nil {
 		return err
@@ -140,12 +140,21 @@ func (c *Conn) WriteUsageCSV(ctx context.Context, f UsageFilter, out CSVOut) err
 	}
 	cells.granted = f.GranterID != 0
 	query, args := f.selectFrom(csvRawFor(f.GranterID), " FROM usage_events e")
+	if c.pg {
+		query, args = rebind(pgCSV(query)), pgArgs(args)
+	}
 	return conn.Raw(func(dc any) error {
-		return writeCSV(ctx, dc, query, args, cells, out)
+		var side *Conn
+		if c.pg {
+			// PostgreSQL runs one query at a time on a connection: a row's texts read again
+			// while the walk's rows are open come from another one of the pool.
+			side = c
+		}
+		return writeCSV(ctx, dc, side, query, args, cells, out)
 	})
 }
 
-func writeCSV(ctx context.Context, dc any, query string, args []any, cells csvCells, out CSVOut) error {
+func writeCSV(ctx context.Context, dc any, side *Conn, query string, args []any, cells csvCells, out CSVOut) error {
 	rows, err := driverQuery(ctx, dc, query, args...)
 	if err != nil {
 		return err
@@ -154,7 +163,7 @@ func writeCSV(ctx context.Context, dc any, query string, args []any, cells csvCe
 	if err := out.Start(); err != nil {
 		return err
 	}
-	w := csvWalk{ctx: ctx, dc: dc, cells: cells}
+	w := csvWalk{ctx: ctx, dc: dc, side: side, cells: cells}
 	dest := make([]driver.Value, len(rows.Columns())) // a merged order adds its sort columns
 	buf := make([]byte, 0, csvWriteAt+4096)
 	for {
@@ -245,6 +254,7 @@ func (r stmtRows) Close() error {
 type csvWalk struct {
 	ctx   context.Context
 	dc    any
+	side  *Conn // PostgreSQL: where readTexts reads
 	cells csvCells
 	ints  [csvInts]string
 	texts [csvTexts]string
@@ -279,6 +289,10 @@ func (w *csvWalk) line(b []byte, raw string) ([]byte, error) {
 
 func (w *csvWalk) readTexts() error {
 	id := w.ints[0]
+	if w.side != nil {
+		t := &w.texts
+		return w.side.queryRow(w.ctx, pgCSV(csvTextsByID), atoi(id)).Scan(&t[0], &t[1], &t[2], &t[3], &t[4], &t[5], &t[6], &t[7])
+	}
 	rows, err := driverQuery(w.ctx, w.dc, csvTextsByID, atoi(id))
 	if err != nil {
 		return err

@@ -3,7 +3,6 @@ package server
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
@@ -311,12 +310,7 @@ func TestTheExportAnswersHTTP10(t *testing.T) {
 // row: the head is written only once the rows are open.
 func TestAFailingExportAnswers500(t *testing.T) {
 	ts := newTestServer(t)
-	other, err := sql.Open("sqlite", ts.db.Path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
-	if _, err := other.Exec(`ALTER TABLE usage_events RENAME TO usage_events_gone`); err != nil {
+	if err := ts.db.ExecForTest(context.Background(), `ALTER TABLE usage_events RENAME TO usage_events_gone`); err != nil {
 		t.Fatal(err)
 	}
 	b := ts.do("GET", "/api/v1/usage/export?format=csv", ts.owner, nil, 500, nil)
