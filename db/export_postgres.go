@@ -3,7 +3,7 @@ package db
 import "strings"
 
 // pgCSV turns the export's SQLite expressions into PostgreSQL's: the separators as chr(),
-// ifnull(x, '') as coalesce(x::text, '') (PostgreSQL will not mix a number and a text in one
+// ifnull(x, ”) as coalesce(x::text, ”) (PostgreSQL will not mix a number and a text in one
 // coalesce), and iif as CASE. concat_ws is the same on both: NULLs are left out, numbers written
 // in decimal.
 func pgCSV(q string) string {
