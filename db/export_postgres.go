@@ -3,8 +3,8 @@ package db
 import "strings"
 
 // pgCSV turns the export's SQLite expressions into PostgreSQL's: the separators as chr(),
-// ifnull(x, ”) as coalesce(x::text, ”) (PostgreSQL will not mix a number and a text in one
-// coalesce), and iif as CASE. concat_ws is the same on both: NULLs are left out, numbers written
+// ifnull(x, empty text) as coalesce(x::text, empty text) (PostgreSQL will not mix a number and
+// a text in one coalesce), and iif as CASE. concat_ws is the same on both: NULLs are left out, numbers written
 // in decimal.
 func pgCSV(q string) string {
 	q = strings.ReplaceAll(q, "x'1f'", "chr(31)")
