@@ -25,6 +25,7 @@ type testServer struct {
 	owner  string // owner's personal token
 	appKey string
 	logs   *bytes.Buffer
+	target string // the database d opened (file or URL), for replicas
 }
 
 func newTestServer(t *testing.T) *testServer { t.Helper(); return newTestServerWith(t, Config{}) }
@@ -44,8 +45,30 @@ func newTestServerWith(t *testing.T, cfg Config, opts ...Option) *testServer {
 // newBareTestServer is a fresh instance before its first-run setup: no user, no app.
 func newBareTestServer(t *testing.T, cfg Config, opts ...Option) *testServer {
 	t.Helper()
-	d := dbtest.Open(t)
+	return startTestServer(t, dbtest.Target(t), cfg, opts...)
+}
+
+// replica starts another server on ts's database, as a second replica behind a load balancer
+// would be (PostgreSQL: each has its own pool, caches and charger).
+func (ts *testServer) replica(cfg Config, opts ...Option) *testServer {
+	ts.t.Helper()
+	r := startTestServer(ts.t, ts.target, cfg, opts...)
+	r.owner, r.appKey = ts.owner, ts.appKey
+	return r
+}
+
+// startTestServer runs a server on the database at target, migrated first.
+func startTestServer(t *testing.T, target string, cfg Config, opts ...Option) *testServer {
+	t.Helper()
+	d, err := db.Open(target)
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx := context.Background()
+	if err := d.Migrate(ctx); err != nil {
+		d.Close()
+		t.Fatal(err)
+	}
 	logs := &bytes.Buffer{}
 	log := slog.New(slog.NewTextHandler(logs, nil))
 	svc, err := core.New(ctx, d, nil, log)
@@ -65,7 +88,7 @@ func newBareTestServer(t *testing.T, cfg Config, opts ...Option) *testServer {
 		svc.Close()
 		d.Close()
 	})
-	return &testServer{t: t, url: "http://" + ln.Addr().String(), db: d, svc: svc, logs: logs}
+	return &testServer{t: t, url: "http://" + ln.Addr().String(), db: d, svc: svc, logs: logs, target: target}
 }
 
 // do sends a request with an optional bearer token and checks the status. body may be raw bytes.
