@@ -420,7 +420,7 @@ func replicaDatabase(t *testing.T) string {
 	if dbtest.Engine() != db.Postgres {
 		t.Skip("replicas need PostgreSQL (set " + dbtest.EnvVar + "; `make test` does)")
 	}
-	return dbtest.Target(t)
+	return dbtest.EmptyTarget(t) // the replicas' first start migrates it, all three at once
 }
 
 // runCheck runs `tokenjar check` on the database, as an operator would.
