@@ -32,19 +32,30 @@ func newTestServer(t *testing.T) *testServer { t.Helper(); return newTestServerW
 func newTestServerWith(t *testing.T, cfg Config, opts ...Option) *testServer {
 	t.Helper()
 	ts := newBareTestServer(t, cfg, opts...)
+	ts.setUp()
+	return ts
+}
+
+// setUp makes the owner (first-run setup) and an app.
+func (ts *testServer) setUp() {
+	ts.t.Helper()
 	var setup struct{ Token string }
 	ts.do("POST", "/api/v1/setup", "", map[string]any{"email": "owner@example.org", "name": "Owner", "password": "password123"}, 201, &setup)
 	ts.owner = setup.Token
 	var app struct{ Key string }
 	ts.do("POST", "/api/v1/apps", ts.owner, map[string]any{"name": "Homework Helper"}, 201, &app)
 	ts.appKey = app.Key
-	return ts
 }
 
 // newBareTestServer is a fresh instance before its first-run setup: no user, no app.
 func newBareTestServer(t *testing.T, cfg Config, opts ...Option) *testServer {
 	t.Helper()
-	d := dbtest.Open(t)
+	return serveTestServer(t, dbtest.Open(t), cfg, opts...)
+}
+
+// serveTestServer serves an instance on d, closed (d too) when the test ends.
+func serveTestServer(t *testing.T, d *db.DB, cfg Config, opts ...Option) *testServer {
+	t.Helper()
 	ctx := context.Background()
 	logs := &bytes.Buffer{}
 	log := slog.New(slog.NewTextHandler(logs, nil))
