@@ -135,3 +135,27 @@ func TestReplicaDeliversItsOwnEventsOnce(t *testing.T) {
 		t.Fatalf("the stream got %v, want [%d %d]", got, first, second)
 	}
 }
+
+// Proves: an allowance granted through replica a pays the next report charged through replica
+// b, though b had just charged the same member when they received none. b must not decide who
+// pays from what it remembered of an earlier charge (its grantee cache): money is decided from
+// the database only.
+func TestReplicaChargesAnAllowanceGrantedOnAnother(t *testing.T) {
+	a, b := newReplicas(t)
+	granterID, granter := a.member("granter@example.org")
+	kid, _ := a.member("kid@example.org")
+	a.grant(granterID, "addon", "10")
+	report := func() string {
+		var r struct{ BillingSource string }
+		b.do("POST", "/api/v1/usage", b.appKey, map[string]any{"aiAgentId": "homework-helper", "userId": kid, "description": "x", "credits": 1}, 201, &r)
+		return r.BillingSource
+	}
+	if got := report(); got != "personal" {
+		t.Fatalf("before any allowance b billed %q", got)
+	}
+	a.do("POST", "/api/v1/delegations", granter, map[string]any{"granteeId": kid, "credits": 5, "period": "week"}, 201, nil)
+	if got := report(); got == "personal" {
+		t.Fatal("b billed the kid personally though an allowance from the granter had committed")
+	}
+	a.checkInvariant()
+}
