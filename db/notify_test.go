@@ -60,6 +60,22 @@ func TestNotifyReachesListenersOfTheSameDB(t *testing.T) {
 	}
 }
 
+// openTwice opens one new database twice, as two replicas do; both close when the test ends.
+func openTwice(t *testing.T) (target string, a, b *db.DB) {
+	t.Helper()
+	target = dbtest.Target(t)
+	var err error
+	if a, err = db.Open(target); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	if b, err = db.Open(target); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return target, a, b
+}
+
 func requirePostgres(t *testing.T) {
 	t.Helper()
 	if dbtest.Engine() != db.Postgres {
@@ -73,21 +89,11 @@ func requirePostgres(t *testing.T) {
 // and gets later notices. Does not prove the delay stays under any bound (no timed assertion).
 func TestNoticesBetweenReplicas(t *testing.T) {
 	requirePostgres(t)
-	target := dbtest.Target(t)
-	a, err := db.Open(target)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
+	target, a, b := openTwice(t)
 	ctx := context.Background()
 	if err := a.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	b, err := db.Open(target)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
 	got := listen(b, "tj_test")
 
 	if err := a.Update(ctx, func(c *db.Conn) error {
@@ -148,16 +154,7 @@ func TestNoticesBetweenReplicas(t *testing.T) {
 // connection is woken to LISTEN), and Close ends the listening goroutine.
 func TestListenAddsChannelsLater(t *testing.T) {
 	requirePostgres(t)
-	target := dbtest.Target(t)
-	a, err := db.Open(target)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	b, err := db.Open(target)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, a, b := openTwice(t)
 	first := listen(b, "tj_first")
 	second := listen(b, "tj_second")
 	ctx := context.Background()
