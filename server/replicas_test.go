@@ -159,3 +159,17 @@ func TestReplicaChargesAnAllowanceGrantedOnAnother(t *testing.T) {
 	}
 	a.checkInvariant()
 }
+
+// Proves: a grant made through replica a sends a "balance" notice to the member's open stream on
+// replica b (it reads GET /balance then). Without the notice b's stream would get nothing.
+func TestReplicaStreamHearsOfAGrantOnAnother(t *testing.T) {
+	a, b := newReplicas(t)
+	kid, token := a.member("kid@example.org")
+	s := openStream(t, b, http.DefaultClient, token)
+	a.grant(kid, "addon", "5")
+	within(t, 5*time.Second, "b's stream gets a balance notice", func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.balances > 0 && s.bad == 0
+	})
+}

@@ -157,6 +157,13 @@ func parseCredentialEnd(s string) (credentialEnd, bool) {
 //
 // split over as many notices as db.MaxNotifyPayload needs.
 
+// balanceChanged tells the live views of a member, here and in every replica, that their
+// spending power changed without a usage event (a grant), after it committed.
+func (s *Service) balanceChanged(userID int64) {
+	s.hub.notifyBalance([]int64{userID})
+	s.announceUsage([]chargeOutcome{{notify: []int64{userID}}})
+}
+
 // announceUsage tells the other replicas of the events and balance changes a committed group
 // made. It never fails the group: live views are best effort.
 func (s *Service) announceUsage(outs []chargeOutcome) {
