@@ -51,6 +51,7 @@ type DB struct {
 	ckptDone  chan struct{}
 	// lastCopied is the number of frames the last checkpoint pass found copied (checkpointer's).
 	lastCopied int
+	notify     *notifier // listeners of notices (notify.go); nil until used
 }
 
 func dsn(path string, readOnly bool) string {
@@ -152,6 +153,7 @@ const syncNormal = 1
 const readMmapSize = 2 << 30
 
 func (d *DB) Close() error {
+	d.closeNotify()
 	if d.pg != nil {
 		return d.pg.pool.Close()
 	}

@@ -33,13 +33,19 @@ func newTestServer(t *testing.T) *testServer { t.Helper(); return newTestServerW
 func newTestServerWith(t *testing.T, cfg Config, opts ...Option) *testServer {
 	t.Helper()
 	ts := newBareTestServer(t, cfg, opts...)
+	ts.setUp()
+	return ts
+}
+
+// setUp makes the owner (first-run setup) and an app.
+func (ts *testServer) setUp() {
+	ts.t.Helper()
 	var setup struct{ Token string }
 	ts.do("POST", "/api/v1/setup", "", map[string]any{"email": "owner@example.org", "name": "Owner", "password": "password123"}, 201, &setup)
 	ts.owner = setup.Token
 	var app struct{ Key string }
 	ts.do("POST", "/api/v1/apps", ts.owner, map[string]any{"name": "Homework Helper"}, 201, &app)
 	ts.appKey = app.Key
-	return ts
 }
 
 // newBareTestServer is a fresh instance before its first-run setup: no user, no app.
@@ -57,13 +63,21 @@ func (ts *testServer) replica(cfg Config, opts ...Option) *testServer {
 	return r
 }
 
-// startTestServer runs a server on the database at target, migrated first.
+// startTestServer runs a server on the database at target.
 func startTestServer(t *testing.T, target string, cfg Config, opts ...Option) *testServer {
 	t.Helper()
 	d, err := db.Open(target)
 	if err != nil {
 		t.Fatal(err)
 	}
+	ts := serveTestServer(t, d, cfg, opts...)
+	ts.target = target
+	return ts
+}
+
+// serveTestServer serves an instance on d (migrated first), closed (d too) when the test ends.
+func serveTestServer(t *testing.T, d *db.DB, cfg Config, opts ...Option) *testServer {
+	t.Helper()
 	ctx := context.Background()
 	if err := d.Migrate(ctx); err != nil {
 		d.Close()
@@ -88,7 +102,7 @@ func startTestServer(t *testing.T, target string, cfg Config, opts ...Option) *t
 		svc.Close()
 		d.Close()
 	})
-	return &testServer{t: t, url: "http://" + ln.Addr().String(), db: d, svc: svc, logs: logs, target: target}
+	return &testServer{t: t, url: "http://" + ln.Addr().String(), db: d, svc: svc, logs: logs}
 }
 
 // do sends a request with an optional bearer token and checks the status. body may be raw bytes.

@@ -29,6 +29,10 @@ type Service struct {
 	closed      bool
 	stopSweeper chan struct{}
 	sweeperDone chan struct{}
+	// origin names this Service in its database notices; unlisten stops its listeners
+	// (replicas.go).
+	origin   string
+	unlisten []func()
 }
 
 // New builds the service on an open, migrated database.
@@ -39,12 +43,17 @@ func New(ctx context.Context, d *db.DB, clock Clock, log *slog.Logger) (*Service
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &Service{db: d, clock: clock, log: log, hub: newHub(), throttle: newThrottle(), lookups: newLookups()}
+	s := &Service{db: d, clock: clock, log: log, hub: newHub(), throttle: newThrottle(), lookups: newLookups(), origin: newOrigin()}
 	s.keys.init()
+	// Before the settings are read, so no change made meanwhile by another replica is missed.
+	s.listen()
 	s.charges = make(chan *pendingCharge, 4096)
 	s.chargerDone = make(chan struct{})
 	go s.runCharger()
 	if err := s.loadSettings(ctx); err != nil {
+		for _, stop := range s.unlisten {
+			stop()
+		}
 		return nil, err
 	}
 	return s, nil
@@ -75,8 +84,13 @@ func (s *Service) Close() {
 		s.closed = true
 		close(s.charges)
 	}
+	unlisten := s.unlisten
+	s.unlisten = nil
 	s.closing.Unlock()
 	<-s.chargerDone
+	for _, stop := range unlisten {
+		stop()
+	}
 }
 
 // StartHolds makes this process the keeper of gateway holds: it drops every hold left in the
