@@ -45,6 +45,8 @@ Every command takes --database postgres://… (env TOKENJAR_DATABASE_URL) to run
 instead of the SQLite file in the data folder.
 
 Flags have environment twins: TOKENJAR_ADDR, TOKENJAR_DATA, TOKENJAR_DATABASE_URL.
+TOKENJAR_SECRET_KEY (64 hex digits) gives the secret that seals AI provider keys; unset, it is
+DATA/provider-keys.secret on SQLite and kept in the database on PostgreSQL (docs/scaling.md).
 `
 
 func main() {
@@ -203,9 +205,11 @@ func serve(args []string, out io.Writer) error {
 		return err
 	}
 
-	providerKeys, err := server.LoadOrCreateGatewayKey(st.dir)
+	// On PostgreSQL every replica must seal provider keys with the same secret: from the
+	// environment or the database, never one replica's data folder (server/gatewaykey.go).
+	providerKeys, err := server.LoadGatewayKey(ctx, svc, st.dir, os.Getenv(server.GatewayKeyEnv))
 	if err != nil {
-		return fmt.Errorf("the AI provider key file: %w", err)
+		return fmt.Errorf("the AI provider key secret: %w", err)
 	}
 	srv := server.New(svc, frontendFS(), server.Config{SecureCookies: *secure, TrustProxy: *trustProxy, Version: version, BaseURL: *baseURL, ProviderKeys: providerKeys}, log)
 	ln, err := net.Listen("tcp", *addr)
