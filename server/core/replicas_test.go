@@ -150,3 +150,34 @@ func TestCatchUpOnceWhenTwoReplicasStartTogether(t *testing.T) {
 	}
 	h.checkInvariant()
 }
+
+// On PostgreSQL a replica that starts keeps the live holds of the others and drops only the
+// expired ones: a request held through replica A is still held, and settles, after replica B
+// starts. (On SQLite one server owns the database and drops every hold: TestHoldsNeverStick.)
+// Not covered: the sweeper's ticker.
+func TestAReplicaStartingKeepsTheOthersHolds(t *testing.T) {
+	if dbtest.Engine() != db.Postgres {
+		t.Skip("PostgreSQL only: on SQLite one server owns the database and drops every hold at start")
+	}
+	h := newHarness(t, at("2026-11-10T12:00:00Z"))
+	kid := h.member("kid")
+	h.grant(kid, KindAddon, 10_000, nil)
+	h.hold(tokenOf(kid), gwCall(kid, 1000, 1000)) // expires at 12:15
+	h.clock.Advance(10 * time.Minute)
+	call := gwCall(kid, 1000, 1000)
+	live := h.hold(tokenOf(kid), call) // expires at 12:25
+	svcs, clocks := h.replicas(2)
+	clocks[1].Set(at("2026-11-10T12:16:00Z"))
+	if err := svcs[1].StartHolds(h.ctx); err != nil {
+		t.Fatal(err)
+	}
+	parts, err := h.db.Read().HoldParts(h.ctx)
+	if err != nil || len(parts) != 1 || parts[0].HoldID != live.ID {
+		t.Fatalf("holds after replica B started: %+v %v; want only the live one, %d", parts, err, live.ID)
+	}
+	h.settle(live, call, gwUsage(500, 500))
+	if b := h.balance(kid); b.Reserved != 0 || b.Total != 9000 {
+		t.Fatalf("after settling through replica A: %+v", b)
+	}
+	h.checkInvariant()
+}
