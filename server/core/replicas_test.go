@@ -1,66 +1,183 @@
 package core
 
 import (
-	"strconv"
-	"strings"
+	"fmt"
+	"sync"
 	"testing"
+	"time"
 
 	"tokenjar/db"
+	"tokenjar/db/dbtest"
 )
 
-// Proves: a credential end survives the trip through a notice's text, empty texts included, and
-// a garbled one is refused rather than read as something else.
-func TestCredentialEndNoticeRoundTrip(t *testing.T) {
-	for _, e := range []credentialEnd{
-		{userID: 7, tokenID: 3},
-		{userID: 7, session: "ab12", allSessions: false},
-		{userID: 9, allSessions: true, keepSession: "cd34", allTokens: true},
-	} {
-		got, ok := parseCredentialEnd(e.String())
-		if !ok || got != e {
-			t.Errorf("%+v came back as %+v (%v)", e, got, ok)
+// replicas returns n services on h's database, h.svc first, each with a clock of its own set to
+// h's time. On PostgreSQL the others open the database again, as other `tokenjar serve`
+// replicas do. On SQLite one server owns the file (the data folder's lock), so the "replicas"
+// are h.svc n times: what its scheduler and its catch-up goroutine are when they meet.
+func (h *harness) replicas(n int) ([]*Service, []*fakeClock) {
+	h.t.Helper()
+	svcs, clocks := []*Service{h.svc}, []*fakeClock{h.clock}
+	for len(svcs) < n {
+		if dbtest.Engine() == db.SQLite {
+			svcs, clocks = append(svcs, h.svc), append(clocks, h.clock)
+			continue
 		}
-	}
-	for _, bad := range []string{"", "7 3", "x 0 - false - false", "0 0 - false - false"} {
-		if _, ok := parseCredentialEnd(bad); ok {
-			t.Errorf("%q was read as a credential end", bad)
+		d, err := db.Open(h.target)
+		if err != nil {
+			h.t.Fatal(err)
 		}
+		h.t.Cleanup(func() { d.Close() })
+		clock := &fakeClock{t: h.clock.Now()}
+		svc, err := New(h.ctx, d, clock, nil)
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		h.t.Cleanup(svc.Close)
+		svcs, clocks = append(svcs, svc), append(clocks, clock)
 	}
+	return svcs, clocks
 }
 
-// Proves: usage notices are split so none passes PostgreSQL's payload limit, every entry is
-// sent exactly once with the sender's origin in front, and an entry reads back with its granters.
-func TestUsageNoticesAreSplitUnderTheLimit(t *testing.T) {
-	var entries []string
-	for i := 1; i <= 3000; i++ {
-		entries = append(entries, "e"+strconv.Itoa(1_000_000+i)+".42:5.9."+strconv.Itoa(i)+"/6.10.1")
+// together runs fn for each service at once and waits for all of them.
+func together(svcs []*Service, fn func(i int, s *Service)) {
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i, s := range svcs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			fn(i, s)
+		}()
 	}
-	notices := packNotices("0123456789abcdef", entries, db.MaxNotifyPayload)
-	if len(notices) < 2 {
-		t.Fatalf("%d notices for %d entries", len(notices), len(entries))
+	close(start)
+	wg.Wait()
+}
+
+// jobRuns counts the recorded runs of a job as of from or later.
+func (h *harness) jobRuns(name string, from time.Time) int {
+	h.t.Helper()
+	runs, err := h.db.Read().JobRuns(h.ctx, name, ms(from))
+	if err != nil {
+		h.t.Fatal(err)
 	}
-	seen := 0
-	for _, n := range notices {
-		if len(n) > db.MaxNotifyPayload {
-			t.Fatalf("a notice of %d bytes", len(n))
+	return len(runs)
+}
+
+// planMembers makes n members with a monthly plan of 1000.
+func (h *harness) planMembers(n int) []int64 {
+	h.t.Helper()
+	var ids []int64
+	for i := range n {
+		u := h.member(fmt.Sprintf("m%d", i))
+		if _, err := h.svc.SetPlan(h.ctx, h.owner, u, 1000, false); err != nil {
+			h.t.Fatal(err)
 		}
-		origin, rest, _ := strings.Cut(n, " ")
-		if origin != "0123456789abcdef" {
-			t.Fatalf("origin %q", origin)
+		ids = append(ids, u)
+	}
+	return ids
+}
+
+// The monthly refresh fired on three replicas at the same cycle start runs once: one job_runs
+// row, one subscription bucket per member. It proves the jobs' lock and the "done this cycle"
+// check together; it does not prove anything about replicas whose clocks disagree on the cycle.
+func TestScheduledRefreshRunsOnceOnThreeReplicas(t *testing.T) {
+	h := newHarness(t, at("2026-10-31T23:00:00Z"))
+	members := h.planMembers(60) // more than one chunk (jobChunk)
+	start := at("2026-11-01T00:00:00Z")
+	svcs, clocks := h.replicas(3)
+	for _, c := range clocks {
+		c.Set(start)
+	}
+	var mu sync.Mutex
+	ran := 0
+	together(svcs, func(_ int, s *Service) {
+		_, ok, err := s.RunScheduled(h.ctx, "refresh", t.TempDir())
+		if err != nil {
+			t.Error(err)
 		}
-		for _, f := range strings.Fields(rest) {
-			if f != entries[seen] {
-				t.Fatalf("entry %d is %q, want %q", seen, f, entries[seen])
-			}
-			seen++
+		if ok {
+			mu.Lock()
+			ran++
+			mu.Unlock()
+		}
+	})
+	if ran != 1 || h.jobRuns("refresh", start) != 1 {
+		t.Fatalf("refresh ran %d times, %d job_runs rows for November; want 1 and 1", ran, h.jobRuns("refresh", start))
+	}
+	for _, u := range members {
+		if bs, err := h.db.Read().BucketsInCycle(h.ctx, u, 202611); err != nil || len(bs) != 1 || bs[0].Remaining != 1000 {
+			t.Fatalf("member %d: November buckets %+v, %v; want one of 1000", u, bs, err)
 		}
 	}
-	if seen != len(entries) {
-		t.Fatalf("%d entries sent, want %d", seen, len(entries))
+	// Fired again later in the cycle (a replica whose timer came late), it does nothing.
+	for _, c := range clocks {
+		c.Set(start.Add(time.Minute))
 	}
-	u, ok := parseUsageEntry(strings.TrimPrefix(entries[0], "e"))
-	want := []granterPart{{userID: 5, delegationID: 9, credits: 1}, {userID: 6, delegationID: 10, credits: 1}}
-	if !ok || u.id != 1_000_001 || u.userID != 42 || len(u.granters) != 2 || u.granters[0] != want[0] || u.granters[1] != want[1] {
-		t.Fatalf("parsed %+v (%v)", u, ok)
+	if _, ok, err := svcs[len(svcs)-1].RunScheduled(h.ctx, "refresh", t.TempDir()); err != nil || ok {
+		t.Fatalf("a second scheduled refresh in the cycle ran=%v err=%v", ok, err)
 	}
+	h.checkInvariant()
+}
+
+// Two replicas that start together after downtime (a missed cycle) catch up once: one run of
+// each job, one December bucket per member.
+func TestCatchUpOnceWhenTwoReplicasStartTogether(t *testing.T) {
+	h := newHarness(t, at("2026-10-10T12:00:00Z"))
+	members := h.planMembers(3)
+	if _, err := h.svc.RunJob(h.ctx, "refresh", h.clock.Now(), h.dir); err != nil {
+		t.Fatal(err)
+	}
+	back := at("2026-12-03T09:00:00Z") // off for all of November
+	svcs, clocks := h.replicas(2)
+	for _, c := range clocks {
+		c.Set(back)
+	}
+	together(svcs, func(_ int, s *Service) {
+		if err := s.CatchUp(h.ctx, t.TempDir()); err != nil {
+			t.Error(err)
+		}
+	})
+	for _, job := range Jobs {
+		if n := h.jobRuns(job, back); n != 1 {
+			t.Errorf("%s ran %d times in the catch-up; want 1", job, n)
+		}
+	}
+	for _, u := range members {
+		if bs, err := h.db.Read().BucketsInCycle(h.ctx, u, 202612); err != nil || len(bs) != 1 {
+			t.Fatalf("member %d: December buckets %+v, %v; want one", u, bs, err)
+		}
+	}
+	h.checkInvariant()
+}
+
+// On PostgreSQL a replica that starts keeps the live holds of the others and drops only the
+// expired ones: a request held through replica A is still held, and settles, after replica B
+// starts. (On SQLite one server owns the database and drops every hold: TestHoldsNeverStick.)
+// Not covered: the sweeper's ticker.
+func TestAReplicaStartingKeepsTheOthersHolds(t *testing.T) {
+	if dbtest.Engine() != db.Postgres {
+		t.Skip("PostgreSQL only: on SQLite one server owns the database and drops every hold at start")
+	}
+	h := newHarness(t, at("2026-11-10T12:00:00Z"))
+	kid := h.member("kid")
+	h.grant(kid, KindAddon, 10_000, nil)
+	h.hold(tokenOf(kid), gwCall(kid, 1000, 1000)) // expires at 12:15
+	h.clock.Advance(10 * time.Minute)
+	call := gwCall(kid, 1000, 1000)
+	live := h.hold(tokenOf(kid), call) // expires at 12:25
+	svcs, clocks := h.replicas(2)
+	clocks[1].Set(at("2026-11-10T12:16:00Z"))
+	if err := svcs[1].StartHolds(h.ctx); err != nil {
+		t.Fatal(err)
+	}
+	parts, err := h.db.Read().HoldParts(h.ctx)
+	if err != nil || len(parts) != 1 || parts[0].HoldID != live.ID {
+		t.Fatalf("holds after replica B started: %+v %v; want only the live one, %d", parts, err, live.ID)
+	}
+	h.settle(live, call, gwUsage(500, 500))
+	if b := h.balance(kid); b.Reserved != 0 || b.Total != 9000 {
+		t.Fatalf("after settling through replica A: %+v", b)
+	}
+	h.checkInvariant()
 }
