@@ -75,3 +75,29 @@ func (c *Conn) CheckLedger(ctx context.Context) ([]string, error) {
 func (c *Conn) QueryRowForTest(ctx context.Context, query string, dest any) error {
 	return c.queryRow(ctx, query).Scan(dest)
 }
+
+// QueryRowsForTest runs one query and hands each row to fn as the driver gives it (the slice is
+// reused: copy what you keep); tests use it to compare tables across engines.
+func (c *Conn) QueryRowsForTest(ctx context.Context, query string, fn func(row []any)) error {
+	rows, err := c.query(ctx, query)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return err
+	}
+	vals := make([]any, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	for rows.Next() {
+		if err := rows.Scan(ptrs...); err != nil {
+			return err
+		}
+		fn(vals)
+	}
+	return rows.Err()
+}

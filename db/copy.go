@@ -38,10 +38,10 @@ type CopyProgress struct {
 // TableCount is one table's rows: in the SQLite snapshot that was copied, as copied, and as
 // counted in PostgreSQL after the commit. All three are equal after a good copy.
 type TableCount struct {
-	Table            string
-	Source, Copied   int64
-	Target           int64
-	Took             time.Duration
+	Table          string
+	Source, Copied int64
+	Target         int64
+	Took           time.Duration
 }
 
 // copyProgressEvery is how often a long table reports progress.
