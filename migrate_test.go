@@ -79,14 +79,24 @@ func tableRows(t *testing.T, d *db.DB, table string, cols []string, order string
 	return out
 }
 
+// TestMigrateTheDemoFamily makes the demo family once (it takes a while), migrates it into
+// PostgreSQL, and checks the copy in three steps, in this order (the last one writes to it).
+func TestMigrateTheDemoFamily(t *testing.T) {
+	dir, target, output := migrateDemoFamily(t)
+	if !t.Run("the copy is whole", func(t *testing.T) { copyIsWhole(t, dir, target, output) }) {
+		return
+	}
+	t.Run("a second migrate is refused and writes nothing", func(t *testing.T) { secondMigrateIsRefused(t, dir, target) })
+	t.Run("a server on the copy charges the right member, ids past the old ones", func(t *testing.T) { serveFromTheCopy(t, dir, target) })
+}
+
 // Proves: `tokenjar migrate` copies the demo family into PostgreSQL whole: every table's rows,
 // column by column with their ids, usage_sources in the order the sources paid, balances and
 // debts, the ledger invariant and rollups that add up to the events, all checked on the copy.
 // It does not prove the copy of a large instance is fast (measured by hand on 10M events,
 // docs/scaling.md) nor that a copy interrupted half-way leaves nothing (that rests on the one
-// transaction, which TestMigrateRefusesATargetWithRows partly exercises).
-func TestMigrateCopiesTheDemoFamilyWhole(t *testing.T) {
-	dir, target, output := migrateDemoFamily(t)
+// transaction).
+func copyIsWhole(t *testing.T, dir, target, output string) {
 	if !strings.Contains(output, "ledger consistent on the copy") {
 		t.Fatalf("migrate did not report its checks:\n%s", output)
 	}
@@ -167,8 +177,7 @@ func TestMigrateCopiesTheDemoFamilyWhole(t *testing.T) {
 
 // Proves: migrate refuses a database that has rows, says so, exits non-zero and writes
 // nothing: every table's count and the schema migrations are as they were.
-func TestMigrateRefusesATargetWithRows(t *testing.T) {
-	dir, target, _ := migrateDemoFamily(t)
+func secondMigrateIsRefused(t *testing.T, dir, target string) {
 	_, dst := openBoth(t, dir, target)
 	snapshot := func() map[string]int64 {
 		m := map[string]int64{}
@@ -191,11 +200,10 @@ func TestMigrateRefusesATargetWithRows(t *testing.T) {
 // Proves: a server started on the copy works: a member signs in with the password they had,
 // a new report charges that member, and the new event's and ledger row's ids come after the
 // largest copied ones (the identities were moved past them). The ledger still adds up.
-func TestServeFromAMigratedCopy(t *testing.T) {
+func serveFromTheCopy(t *testing.T, dir, target string) {
 	if testing.Short() {
 		t.Skip("builds and runs the real binary")
 	}
-	dir, target, _ := migrateDemoFamily(t)
 	_, dst := openBoth(t, dir, target)
 	maxEvent := count(t, dst, `SELECT max(id) FROM usage_events`)
 	maxLedger := count(t, dst, `SELECT max(id) FROM ledger`)
