@@ -297,3 +297,28 @@ func serveFromTheCopy(t *testing.T, dir, target string) {
 		t.Fatalf("ledger after serving from the copy: %v %v", bad, err)
 	}
 }
+
+// Proves: migrate will not copy a data folder a server is using (its writes during the copy
+// would be lost or torn): it fails with the folder lock's error, and tells to stop the server.
+// The target is never contacted (its URL here leads nowhere), so this runs on both engines.
+func TestMigrateRefusesAFolderInUse(t *testing.T) {
+	dir := t.TempDir()
+	d, err := db.Open(filepath.Join(dir, "tokenjar.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
+	unlock, err := lockDataFolder(dir) // as `tokenjar serve` does
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	var out bytes.Buffer
+	err = run([]string{"migrate", "--data", dir, "--to", "postgres://nobody@127.0.0.1:1/none"}, &out)
+	if !errors.Is(err, errFolderInUse) || !strings.Contains(err.Error(), "stop the server") {
+		t.Fatalf("migrate of a folder in use: %v, want the folder lock's refusal", err)
+	}
+}
