@@ -177,11 +177,7 @@ func quoteSQLite(name string) string { return `"` + strings.ReplaceAll(name, `"`
 
 // sqliteTables lists the tables a copy takes from the SQLite file.
 func sqliteTables(ctx context.Context, q Queryer) ([]string, error) {
-	rows, err := q.QueryContext(ctx, `SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\_%' ESCAPE '\' ORDER BY name`)
-	if err != nil {
-		return nil, err
-	}
-	names, err := scanStrings(rows)
+	names, err := firstColumn(ctx, q, `SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\_%' ESCAPE '\' ORDER BY name`)
 	if err != nil {
 		return nil, err
 	}
@@ -203,53 +199,63 @@ func sqliteTables(ctx context.Context, q Queryer) ([]string, error) {
 	return out, nil
 }
 
-func scanStrings(rows *sql.Rows) ([]string, error) {
+// textRows reads every row of a query whose columns are all text (catalog queries).
+func textRows(ctx context.Context, q Queryer, query string, args ...any) ([][]string, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
 	defer rows.Close()
-	var out []string
+	cols, err := rows.Columns()
+	if err != nil {
+		return nil, err
+	}
+	var out [][]string
 	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
+		row := make([]string, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range row {
+			ptrs[i] = &row[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
 			return nil, err
 		}
-		out = append(out, s)
+		out = append(out, row)
 	}
 	return out, rows.Err()
 }
 
+// firstColumn reads the first column of every row of a catalog query.
+func firstColumn(ctx context.Context, q Queryer, query string, args ...any) ([]string, error) {
+	rows, err := textRows(ctx, q, query, args...)
+	out := make([]string, len(rows))
+	for i, r := range rows {
+		out[i] = r[0]
+	}
+	return out, err
+}
+
 // pgTableList lists the target's tables, but for the migrations' bookkeeping.
 func pgTableList(ctx context.Context, q Queryer) ([]string, error) {
-	rows, err := q.QueryContext(ctx, `SELECT c.relname FROM pg_class c
+	return firstColumn(ctx, q, `SELECT c.relname FROM pg_class c
 		WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('r', 'p') AND NOT c.relispartition
 		AND c.relname <> 'schema_migrations' ORDER BY c.relname`)
-	if err != nil {
-		return nil, err
-	}
-	return scanStrings(rows)
 }
 
 // pgFillOrder puts tables in an order where every table comes after those its foreign keys
 // point at (by name among equals, so the order is stable).
 func pgFillOrder(ctx context.Context, q Queryer, tables []string) ([]string, error) {
-	rows, err := q.QueryContext(ctx, `SELECT conrelid::regclass::text, confrelid::regclass::text FROM pg_constraint
-		WHERE contype = 'f' AND connamespace = current_schema()::regnamespace`)
+	fks, err := textRows(ctx, q, `SELECT t.relname, r.relname FROM pg_constraint con
+		JOIN pg_class t ON t.oid = con.conrelid JOIN pg_class r ON r.oid = con.confrelid
+		WHERE con.contype = 'f' AND con.connamespace = current_schema()::regnamespace`)
 	if err != nil {
 		return nil, err
 	}
 	deps := map[string][]string{}
-	for rows.Next() {
-		var from, to string
-		if err := rows.Scan(&from, &to); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		from, to = strings.Trim(from, `"`), strings.Trim(to, `"`)
-		if from != to {
+	for _, fk := range fks {
+		if from, to := fk[0], fk[1]; from != to {
 			deps[from] = append(deps[from], to)
 		}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
 	}
 	sorted := append([]string(nil), tables...)
 	sort.Strings(sorted)
@@ -287,52 +293,36 @@ func pgFillOrder(ctx context.Context, q Queryer, tables []string) ([]string, err
 // tables (plain tables only: a partitioned table keeps its indexes), and returns the
 // statements that make them again, indexes first.
 func dropForBulkLoad(ctx context.Context, tx *sql.Tx, tables []string) ([]string, error) {
-	type item struct{ table, name, def string }
-	read := func(query string) ([]item, error) {
-		rows, err := tx.QueryContext(ctx, query, tables)
-		if err != nil {
-			return nil, err
-		}
-		defer rows.Close()
-		var out []item
-		for rows.Next() {
-			var it item
-			if err := rows.Scan(&it.table, &it.name, &it.def); err != nil {
-				return nil, err
-			}
-			out = append(out, it)
-		}
-		return out, rows.Err()
-	}
-	fks, err := read(`SELECT t.relname, con.conname, pg_get_constraintdef(con.oid) FROM pg_constraint con
+	// Rows of (table, name, definition).
+	fks, err := textRows(ctx, tx, `SELECT t.relname, con.conname, pg_get_constraintdef(con.oid) FROM pg_constraint con
 		JOIN pg_class t ON t.oid = con.conrelid
 		WHERE con.contype = 'f' AND t.relkind = 'r' AND NOT t.relispartition
-		AND t.relnamespace = current_schema()::regnamespace AND t.relname = ANY($1) ORDER BY t.relname, con.conname`)
+		AND t.relnamespace = current_schema()::regnamespace AND t.relname = ANY($1) ORDER BY t.relname, con.conname`, tables)
 	if err != nil {
 		return nil, err
 	}
-	idx, err := read(`SELECT t.relname, i.relname, pg_get_indexdef(i.oid) FROM pg_index x
+	idx, err := textRows(ctx, tx, `SELECT t.relname, i.relname, pg_get_indexdef(i.oid) FROM pg_index x
 		JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid
 		WHERE t.relkind = 'r' AND NOT t.relispartition AND t.relnamespace = current_schema()::regnamespace
 		AND t.relname = ANY($1) AND NOT EXISTS (SELECT 1 FROM pg_constraint con WHERE con.conindid = x.indexrelid)
-		ORDER BY t.relname, i.relname`)
+		ORDER BY t.relname, i.relname`, tables)
 	if err != nil {
 		return nil, err
 	}
 	var rebuild []string
 	for _, fk := range fks {
-		if _, err := tx.ExecContext(ctx, `ALTER TABLE `+quotePg(fk.table)+` DROP CONSTRAINT `+quotePg(fk.name)); err != nil {
+		if _, err := tx.ExecContext(ctx, `ALTER TABLE `+quotePg(fk[0])+` DROP CONSTRAINT `+quotePg(fk[1])); err != nil {
 			return nil, err
 		}
 	}
 	for _, ix := range idx {
-		if _, err := tx.ExecContext(ctx, `DROP INDEX `+quotePg(ix.name)); err != nil {
+		if _, err := tx.ExecContext(ctx, `DROP INDEX `+quotePg(ix[1])); err != nil {
 			return nil, err
 		}
-		rebuild = append(rebuild, ix.def)
+		rebuild = append(rebuild, ix[2])
 	}
 	for _, fk := range fks {
-		rebuild = append(rebuild, `ALTER TABLE `+quotePg(fk.table)+` ADD CONSTRAINT `+quotePg(fk.name)+` `+fk.def)
+		rebuild = append(rebuild, `ALTER TABLE `+quotePg(fk[0])+` ADD CONSTRAINT `+quotePg(fk[1])+` `+fk[2])
 	}
 	return rebuild, nil
 }
@@ -343,29 +333,17 @@ type pgColumn struct {
 }
 
 func pgColumns(ctx context.Context, q Queryer, table string) ([]pgColumn, error) {
-	rows, err := q.QueryContext(ctx, `SELECT column_name, data_type FROM information_schema.columns
+	rows, err := textRows(ctx, q, `SELECT column_name, data_type FROM information_schema.columns
 		WHERE table_schema = current_schema() AND table_name = $1 AND is_generated = 'NEVER' ORDER BY ordinal_position`, table)
-	if err != nil {
-		return nil, err
+	out := make([]pgColumn, len(rows))
+	for i, r := range rows {
+		out[i] = pgColumn{name: r[0], dataType: r[1]}
 	}
-	defer rows.Close()
-	var out []pgColumn
-	for rows.Next() {
-		var c pgColumn
-		if err := rows.Scan(&c.name, &c.dataType); err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return out, err
 }
 
 func sqliteColumns(ctx context.Context, q Queryer, table string) ([]string, error) {
-	rows, err := q.QueryContext(ctx, `SELECT name FROM pragma_table_info(?) ORDER BY cid`, table)
-	if err != nil {
-		return nil, err
-	}
-	return scanStrings(rows)
+	return firstColumn(ctx, q, `SELECT name FROM pragma_table_info(?) ORDER BY cid`, table)
 }
 
 // copyTable streams one table from the SQLite snapshot into PostgreSQL with COPY. The columns
@@ -529,30 +507,17 @@ func pgValue(v any, dataType string) (any, error) {
 // resetIdentities moves every identity (or serial) column's sequence of the given tables past
 // the largest value copied, so the ids of new rows continue after the old ones.
 func resetIdentities(ctx context.Context, tx *sql.Tx, tables []string) error {
-	rows, err := tx.QueryContext(ctx, `SELECT table_name, column_name FROM information_schema.columns
+	cols, err := textRows(ctx, tx, `SELECT table_name, column_name FROM information_schema.columns
 		WHERE table_schema = current_schema() AND table_name = ANY($1)
 		AND (is_identity = 'YES' OR column_default LIKE 'nextval(%') ORDER BY table_name, column_name`, tables)
 	if err != nil {
 		return err
 	}
-	type col struct{ table, name string }
-	var cols []col
-	for rows.Next() {
-		var c col
-		if err := rows.Scan(&c.table, &c.name); err != nil {
-			rows.Close()
-			return err
-		}
-		cols = append(cols, c)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
-	}
 	for _, c := range cols {
-		q := `SELECT setval(pg_get_serial_sequence($1, $2), coalesce(max(` + quotePg(c.name) + `), 1), max(` + quotePg(c.name) + `) IS NOT NULL) FROM ` + quotePg(c.table)
-		if _, err := tx.ExecContext(ctx, q, quotePg(c.table), c.name); err != nil {
-			return fmt.Errorf("move the ids of %s.%s past the copied ones: %w", c.table, c.name, err)
+		table, col := c[0], quotePg(c[1])
+		q := `SELECT setval(pg_get_serial_sequence($1, $2), coalesce(max(` + col + `), 1), max(` + col + `) IS NOT NULL) FROM ` + quotePg(table)
+		if _, err := tx.ExecContext(ctx, q, quotePg(table), c[1]); err != nil {
+			return fmt.Errorf("move the ids of %s.%s past the copied ones: %w", table, c[1], err)
 		}
 	}
 	return nil
