@@ -56,6 +56,9 @@ func migrateCmd(args []string, out io.Writer) error {
 		return err
 	}
 	defer dst.Close()
+	if err := dst.RequireEmpty(ctx); err != nil {
+		return fmt.Errorf("%w; nothing was written (a server started on it writes its settings: make a fresh database with createdb and migrate into that)", err)
+	}
 	if err := dst.Migrate(ctx); err != nil {
 		return fmt.Errorf("create the schema: %w", err)
 	}
@@ -71,7 +74,7 @@ func migrateCmd(args []string, out io.Writer) error {
 	})
 	if err != nil {
 		if errors.Is(err, db.ErrTargetNotEmpty) {
-			return fmt.Errorf("%w; nothing was written", err)
+			return fmt.Errorf("%w; nothing was copied", err)
 		}
 		return fmt.Errorf("%w; the copy was rolled back, the target is as it was", err)
 	}

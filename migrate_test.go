@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -298,19 +299,53 @@ func serveFromTheCopy(t *testing.T, dir, target string) {
 	}
 }
 
-// Proves: migrate will not copy a data folder a server is using (its writes during the copy
-// would be lost or torn): it fails with the folder lock's error, and tells to stop the server.
-// The target is never contacted (its URL here leads nowhere), so this runs on both engines.
-func TestMigrateRefusesAFolderInUse(t *testing.T) {
+// Proves: migrate into a PostgreSQL database that some other program already keeps rows in
+// refuses before making its schema there: no tokenjar table appears in it.
+func TestMigrateWritesNothingIntoAForeignDatabase(t *testing.T) {
+	if dbtest.Engine() != db.Postgres {
+		t.Skip("migrate copies into PostgreSQL: set " + dbtest.EnvVar + " to a PostgreSQL admin URL (make test-go-postgres)")
+	}
+	dir := emptyInstance(t)
+	target := dbtest.Target(t)
+	pool, err := sql.Open("pgx", target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	if _, err := pool.Exec(`CREATE TABLE notes (body text); INSERT INTO notes VALUES ('theirs')`); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	err = run([]string{"migrate", "--data", dir, "--to", target}, &out)
+	if !errors.Is(err, db.ErrTargetNotEmpty) || !strings.Contains(err.Error(), "notes") {
+		t.Fatalf("migrate into a database with rows of its own: %v, want a refusal naming the table", err)
+	}
+	var tables int
+	if err := pool.QueryRow(`SELECT count(*) FROM pg_tables WHERE schemaname = current_schema()`).Scan(&tables); err != nil || tables != 1 {
+		t.Fatalf("%d tables in the refused target (want only notes): %v", tables, err)
+	}
+}
+
+// emptyInstance is a data folder with a migrated, empty SQLite file.
+func emptyInstance(t *testing.T) string {
+	t.Helper()
 	dir := t.TempDir()
 	d, err := db.Open(filepath.Join(dir, "tokenjar.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer d.Close()
 	if err := d.Migrate(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	d.Close()
+	return dir
+}
+
+// Proves: migrate will not copy a data folder a server is using (its writes during the copy
+// would be lost or torn): it fails with the folder lock's error, and tells to stop the server.
+// The target is never contacted (its URL here leads nowhere), so this runs on both engines.
+func TestMigrateRefusesAFolderInUse(t *testing.T) {
+	dir := emptyInstance(t)
 	unlock, err := lockDataFolder(dir) // as `tokenjar serve` does
 	if err != nil {
 		t.Fatal(err)

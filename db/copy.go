@@ -92,18 +92,8 @@ func (d *DB) CopyTo(ctx context.Context, dst *DB, progress func(CopyProgress)) (
 			return nil, err
 		}
 	}
-	var full []string
-	for _, t := range pgTables {
-		var any bool
-		if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM `+quotePg(t)+`)`).Scan(&any); err != nil {
-			return nil, err
-		}
-		if any {
-			full = append(full, t)
-		}
-	}
-	if len(full) > 0 {
-		return nil, fmt.Errorf("%w: %s %s rows; tokenjar migrate only writes into a database with no rows in any table", ErrTargetNotEmpty, strings.Join(full, ", "), plural(len(full), "has", "have"))
+	if err := requireEmpty(ctx, tx, pgTables); err != nil {
+		return nil, err
 	}
 	order, err := pgFillOrder(ctx, tx, srcTables)
 	if err != nil {
@@ -145,6 +135,37 @@ func (d *DB) CopyTo(ctx context.Context, dst *DB, progress func(CopyProgress)) (
 		}
 	}
 	return counts, nil
+}
+
+// RequireEmpty fails with ErrTargetNotEmpty, naming the tables, when any table of the
+// PostgreSQL database d has a row. tokenjar migrate asks it before making the schema, so that it
+// writes nothing into a database that is in use (CopyTo asks again, under lock).
+func (d *DB) RequireEmpty(ctx context.Context) error {
+	if d.engine != Postgres {
+		return errors.New("db: RequireEmpty is for the PostgreSQL target of a copy")
+	}
+	tables, err := pgTableList(ctx, d.pg.pool)
+	if err != nil {
+		return err
+	}
+	return requireEmpty(ctx, d.pg.pool, tables)
+}
+
+func requireEmpty(ctx context.Context, q Queryer, tables []string) error {
+	var full []string
+	for _, t := range tables {
+		var any bool
+		if err := q.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM `+quotePg(t)+`)`).Scan(&any); err != nil {
+			return err
+		}
+		if any {
+			full = append(full, t)
+		}
+	}
+	if len(full) > 0 {
+		return fmt.Errorf("%w: %s %s rows; tokenjar migrate only writes into a database with no rows in any table", ErrTargetNotEmpty, strings.Join(full, ", "), plural(len(full), "has", "have"))
+	}
+	return nil
 }
 
 func plural(n int, one, many string) string {
