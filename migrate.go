@@ -66,6 +66,10 @@ func migrateCmd(args []string, out io.Writer) error {
 	fmt.Fprintf(out, "copying %s into PostgreSQL\n", path)
 	counts, err := src.CopyTo(ctx, dst, func(p db.CopyProgress) {
 		rate := float64(p.Rows) / max(p.Took.Seconds(), 0.001)
+		if p.Built != "" {
+			fmt.Fprintf(out, "  %-40s made in %s\n", p.Built, p.Took.Round(time.Millisecond))
+			return
+		}
 		if p.Done {
 			fmt.Fprintf(out, "  %-20s %10d rows in %s (%.0f rows/s)\n", p.Table, p.Rows, p.Took.Round(time.Millisecond), rate)
 		} else {

@@ -27,9 +27,11 @@ var ErrTargetNotEmpty = errors.New("the target database is not empty")
 var copySkipped = map[string]bool{"schema_migrations": true, "deferred_indexes": true}
 
 // CopyProgress tells how far a copy is: Rows of Table copied so far, in Took; Done once the
-// table is whole.
+// table is whole. After the rows, each index and foreign key made again is reported once, as
+// Built (such as "index usage_user_at") with the Took it took, Done.
 type CopyProgress struct {
 	Table string
+	Built string
 	Rows  int64
 	Took  time.Duration
 	Done  bool
@@ -114,9 +116,13 @@ func (d *DB) CopyTo(ctx context.Context, dst *DB, progress func(CopyProgress)) (
 		}
 		counts = append(counts, tc)
 	}
-	for _, stmt := range rebuild {
-		if _, err := tx.ExecContext(ctx, stmt); err != nil {
-			return nil, fmt.Errorf("%s: %w", stmt, err)
+	for _, step := range rebuild {
+		began := time.Now()
+		if _, err := tx.ExecContext(ctx, step.stmt); err != nil {
+			return nil, fmt.Errorf("%s: %w", step.stmt, err)
+		}
+		if progress != nil {
+			progress(CopyProgress{Built: step.what, Took: time.Since(began), Done: true})
 		}
 	}
 	if err := resetIdentities(ctx, tx, order); err != nil {
@@ -310,10 +316,13 @@ func pgFillOrder(ctx context.Context, q Queryer, tables []string) ([]string, err
 	return order, nil
 }
 
+// rebuildStep makes again an index or foreign key that a copy dropped.
+type rebuildStep struct{ what, stmt string }
+
 // dropForBulkLoad drops the foreign keys and the indexes that no constraint owns on the given
 // tables (plain tables only: a partitioned table keeps its indexes), and returns the
 // statements that make them again, indexes first.
-func dropForBulkLoad(ctx context.Context, tx *sql.Tx, tables []string) ([]string, error) {
+func dropForBulkLoad(ctx context.Context, tx *sql.Tx, tables []string) ([]rebuildStep, error) {
 	// Rows of (table, name, definition).
 	fks, err := textRows(ctx, tx, `SELECT t.relname, con.conname, pg_get_constraintdef(con.oid) FROM pg_constraint con
 		JOIN pg_class t ON t.oid = con.conrelid
@@ -330,7 +339,7 @@ func dropForBulkLoad(ctx context.Context, tx *sql.Tx, tables []string) ([]string
 	if err != nil {
 		return nil, err
 	}
-	var rebuild []string
+	var rebuild []rebuildStep
 	for _, fk := range fks {
 		if _, err := tx.ExecContext(ctx, `ALTER TABLE `+quotePg(fk[0])+` DROP CONSTRAINT `+quotePg(fk[1])); err != nil {
 			return nil, err
@@ -340,10 +349,10 @@ func dropForBulkLoad(ctx context.Context, tx *sql.Tx, tables []string) ([]string
 		if _, err := tx.ExecContext(ctx, `DROP INDEX `+quotePg(ix[1])); err != nil {
 			return nil, err
 		}
-		rebuild = append(rebuild, ix[2])
+		rebuild = append(rebuild, rebuildStep{"index " + ix[1], ix[2]})
 	}
 	for _, fk := range fks {
-		rebuild = append(rebuild, `ALTER TABLE `+quotePg(fk[0])+` ADD CONSTRAINT `+quotePg(fk[1])+` `+fk[2])
+		rebuild = append(rebuild, rebuildStep{"foreign key " + fk[1], `ALTER TABLE ` + quotePg(fk[0]) + ` ADD CONSTRAINT ` + quotePg(fk[1]) + ` ` + fk[2]})
 	}
 	return rebuild, nil
 }
