@@ -40,6 +40,10 @@ Usage:
   tokenjar jobs run refresh|expire|backup [--at RFC3339] [--data DIR]
   tokenjar demo [--data DIR] [--seed N]
   tokenjar check [--data DIR]        verify the ledger invariant for every member and bucket
+  tokenjar migrate [--data DIR] --to postgres://…
+                                     copy this SQLite instance (every table, ids kept) into an
+                                     empty PostgreSQL database, then check row counts and the
+                                     ledger on the copy; a server must not be running on DIR
 
 Every command takes --database postgres://… (env TOKENJAR_DATABASE_URL) to run on PostgreSQL
 instead of the SQLite file in the data folder.
@@ -77,6 +81,8 @@ func run(args []string, out io.Writer) error {
 		return demoCmd(args, out)
 	case "check":
 		return checkCmd(args, out)
+	case "migrate":
+		return migrateCmd(args, out)
 	case "help", "-h", "--help":
 		fmt.Fprint(out, usage)
 		return nil
