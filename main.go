@@ -45,7 +45,7 @@ Usage:
                                      empty PostgreSQL database, then check row counts and the
                                      ledger on the copy; a server must not be running on DIR
 
-Every command takes --database postgres://… (env TOKENJAR_DATABASE_URL) to run on PostgreSQL
+Every command but migrate takes --database postgres://… (env TOKENJAR_DATABASE_URL) to run on PostgreSQL
 instead of the SQLite file in the data folder.
 
 Flags have environment twins: TOKENJAR_ADDR, TOKENJAR_DATA, TOKENJAR_DATABASE_URL.

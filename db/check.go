@@ -13,11 +13,15 @@ import (
 //   - each member's debt equals minus the sum of the ledger rows that move debt
 func (c *Conn) CheckLedger(ctx context.Context) ([]string, error) {
 	var out []string
+	// One pass over the ledger, grouped, rather than a lookup per member: with millions of rows
+	// (a copy checked by tokenjar migrate) PostgreSQL would fetch each member's rows one by one.
 	rows, err := c.query(ctx, `SELECT u.id, u.balance, u.debt,
-		(SELECT coalesce(sum(amount), 0) FROM ledger WHERE user_id = u.id),
-		(SELECT coalesce(sum(remaining), 0) FROM buckets WHERE user_id = u.id),
-		(SELECT coalesce(sum(amount), 0) FROM ledger WHERE user_id = u.id AND bucket_id IS NULL)
-		FROM users u ORDER BY u.id`)
+		coalesce(l.total, 0), coalesce(b.remaining, 0), coalesce(l.debt_rows, 0)
+		FROM users u
+		LEFT JOIN (SELECT user_id, sum(amount) AS total, sum(CASE WHEN bucket_id IS NULL THEN amount ELSE 0 END) AS debt_rows
+			FROM ledger GROUP BY user_id) l ON l.user_id = u.id
+		LEFT JOIN (SELECT user_id, sum(remaining) AS remaining FROM buckets GROUP BY user_id) b ON b.user_id = u.id
+		ORDER BY u.id`)
 	if err != nil {
 		return nil, err
 	}
