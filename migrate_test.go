@@ -35,7 +35,7 @@ func migrateDemoFamily(t *testing.T) (dir, target, output string) {
 	if err := run([]string{"demo", "--data", dir}, &out); err != nil {
 		t.Fatalf("demo: %v\n%s", err, out.String())
 	}
-	target = dbtest.Target(t)
+	target = dbtest.EmptyTarget(t)
 	out.Reset()
 	if err := run([]string{"migrate", "--data", dir, "--to", target}, &out); err != nil {
 		t.Fatalf("migrate: %v\n%s", err, out.String())
@@ -306,7 +306,7 @@ func TestMigrateWritesNothingIntoAForeignDatabase(t *testing.T) {
 		t.Skip("migrate copies into PostgreSQL: set " + dbtest.EnvVar + " to a PostgreSQL admin URL (make test-go-postgres)")
 	}
 	dir := emptyInstance(t)
-	target := dbtest.Target(t)
+	target := dbtest.EmptyTarget(t)
 	pool, err := sql.Open("pgx", target)
 	if err != nil {
 		t.Fatal(err)
