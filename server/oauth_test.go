@@ -198,9 +198,18 @@ func (ts *testServer) signInWithProvider(t *testing.T, client *http.Client, f *f
 
 func (ts *testServer) signInVia(t *testing.T, provider string, client *http.Client, f *fakeOIDC, code string, tamperState bool, query string) *url.URL {
 	t.Helper()
-	noFollow := *client
-	noFollow.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	resp, err := noFollow.Get(ts.url + "/api/v1/auth/" + provider + "/start" + query)
+	state := ts.startSignIn(t, provider, client, f, query)
+	if tamperState {
+		state = "forged-" + state
+	}
+	return ts.finishSignIn(t, provider, client, state, code)
+}
+
+// startSignIn opens a provider's start link as a browser would and returns the state it was
+// sent to the provider with.
+func (ts *testServer) startSignIn(t *testing.T, provider string, client *http.Client, f *fakeOIDC, query string) string {
+	t.Helper()
+	resp, err := noRedirects(client).Get(ts.url + "/api/v1/auth/" + provider + "/start" + query)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,11 +218,13 @@ func (ts *testServer) signInVia(t *testing.T, provider string, client *http.Clie
 	if resp.StatusCode != 302 || !strings.HasPrefix(loc.String(), f.srv.URL+"/authorize") {
 		t.Fatalf("start: %d → %s", resp.StatusCode, loc)
 	}
-	state := loc.Query().Get("state")
-	if tamperState {
-		state = "forged-" + state
-	}
-	resp, err = noFollow.Get(ts.url + "/api/v1/auth/" + provider + "/callback?state=" + url.QueryEscape(state) + "&code=" + url.QueryEscape(code))
+	return loc.Query().Get("state")
+}
+
+// finishSignIn follows the provider's redirect back to ts's callback and returns where it landed.
+func (ts *testServer) finishSignIn(t *testing.T, provider string, client *http.Client, state, code string) *url.URL {
+	t.Helper()
+	resp, err := noRedirects(client).Get(ts.url + "/api/v1/auth/" + provider + "/callback?state=" + url.QueryEscape(state) + "&code=" + url.QueryEscape(code))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,6 +234,12 @@ func (ts *testServer) signInVia(t *testing.T, provider string, client *http.Clie
 	}
 	to, _ := url.Parse(resp.Header.Get("Location"))
 	return to
+}
+
+func noRedirects(client *http.Client) *http.Client {
+	c := *client
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &c
 }
 
 // signinRows counts what a sign-in can write: a refused one must leave it unchanged.
