@@ -1,6 +1,10 @@
 package db
 
-import "context"
+import (
+	"context"
+	"database/sql"
+	"errors"
+)
 
 // Sign-in attempts and trusted addresses, for the sign-in throttle (core/throttle.go), which
 // decides what they mean. Times are unix ms. The "attempts" readers return the times of the
@@ -8,52 +12,30 @@ import "context"
 
 // SigninPairAttempts: attempts at account (password generation gen) from ip.
 func (c *Conn) SigninPairAttempts(ctx context.Context, account, gen, ip string, since int64, limit int) ([]int64, error) {
-	return c.signinTimes(ctx, `SELECT at FROM signin_attempts WHERE account = ? AND at > ? AND gen = ? AND ip = ? ORDER BY at DESC LIMIT ?`,
+	return c.ids(ctx, `SELECT at FROM signin_attempts WHERE account = ? AND at > ? AND gen = ? AND ip = ? ORDER BY at DESC LIMIT ?`,
 		account, since, gen, ip, limit)
 }
 
 // SigninAccountAttempts: attempts at account (password generation gen) from any address.
 func (c *Conn) SigninAccountAttempts(ctx context.Context, account, gen string, since int64, limit int) ([]int64, error) {
-	return c.signinTimes(ctx, `SELECT at FROM signin_attempts WHERE account = ? AND at > ? AND gen = ? ORDER BY at DESC LIMIT ?`,
+	return c.ids(ctx, `SELECT at FROM signin_attempts WHERE account = ? AND at > ? AND gen = ? ORDER BY at DESC LIMIT ?`,
 		account, since, gen, limit)
 }
 
 // SigninAddressAttempts: attempts from ip at any account, but for those at account (when not
 // empty) against another password generation than gen.
 func (c *Conn) SigninAddressAttempts(ctx context.Context, ip, account, gen string, since int64, limit int) ([]int64, error) {
-	return c.signinTimes(ctx, `SELECT at FROM signin_attempts WHERE ip = ? AND at > ? AND NOT (account != '' AND account = ? AND gen != ?) ORDER BY at DESC LIMIT ?`,
+	return c.ids(ctx, `SELECT at FROM signin_attempts WHERE ip = ? AND at > ? AND NOT (account != '' AND account = ? AND gen != ?) ORDER BY at DESC LIMIT ?`,
 		ip, since, account, gen, limit)
-}
-
-func (c *Conn) signinTimes(ctx context.Context, query string, args ...any) ([]int64, error) {
-	rows, err := c.query(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []int64
-	for rows.Next() {
-		var at int64
-		if err := rows.Scan(&at); err != nil {
-			return nil, err
-		}
-		out = append(out, at)
-	}
-	return out, rows.Err()
 }
 
 // SigninTrustedAt returns when account last signed in from ip; ok is false if never (or swept).
 func (c *Conn) SigninTrustedAt(ctx context.Context, account, ip string) (at int64, ok bool, err error) {
-	rows, err := c.query(ctx, `SELECT at FROM signin_trust WHERE account = ? AND ip = ?`, account, ip)
-	if err != nil {
-		return 0, false, err
+	err = c.queryRow(ctx, `SELECT at FROM signin_trust WHERE account = ? AND ip = ?`, account, ip).Scan(&at)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, false, nil
 	}
-	defer rows.Close()
-	if rows.Next() {
-		err = rows.Scan(&at)
-		return at, err == nil, err
-	}
-	return 0, false, rows.Err()
+	return at, err == nil, err
 }
 
 // AddSigninAttempt records an attempt and returns its id.
