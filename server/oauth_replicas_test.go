@@ -17,9 +17,7 @@ import (
 // Does not prove: expiry (core's TestSignInFlowCrossesReplicasOnce sets the clock for that).
 func TestProviderSignInCompletesOnAnotherReplica(t *testing.T) {
 	f := newFakeOIDC(t)
-	t.Setenv("TOKENJAR_OIDC_DISCOVERY_URL", f.srv.URL+"/.well-known/openid-configuration")
-	t.Setenv("TOKENJAR_OIDC_CLIENT_ID", f.clientID)
-	t.Setenv("TOKENJAR_OIDC_CLIENT_SECRET", "secret")
+	f.configure(t)
 	a := newTestServer(t)
 	b := a
 	if dbtest.Engine() == db.Postgres {

@@ -122,6 +122,13 @@ func newFakeOIDC(t *testing.T) *fakeOIDC {
 	return f
 }
 
+// configure points the server's generic OIDC provider at f (for servers started after it).
+func (f *fakeOIDC) configure(t *testing.T) {
+	t.Setenv("TOKENJAR_OIDC_DISCOVERY_URL", f.srv.URL+"/.well-known/openid-configuration")
+	t.Setenv("TOKENJAR_OIDC_CLIENT_ID", f.clientID)
+	t.Setenv("TOKENJAR_OIDC_CLIENT_SECRET", "secret")
+}
+
 func (f *fakeOIDC) iss() string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -286,9 +293,7 @@ func newJarClient() *http.Client {
 
 func TestOIDCSignIn(t *testing.T) {
 	f := newFakeOIDC(t)
-	t.Setenv("TOKENJAR_OIDC_DISCOVERY_URL", f.srv.URL+"/.well-known/openid-configuration")
-	t.Setenv("TOKENJAR_OIDC_CLIENT_ID", f.clientID)
-	t.Setenv("TOKENJAR_OIDC_CLIENT_SECRET", "secret")
+	f.configure(t)
 	t.Setenv("TOKENJAR_OIDC_NAME", "School SSO")
 	ts := newTestServer(t)
 	var providers []struct{ ID, Name string }
@@ -487,9 +492,7 @@ func TestDisabledMembersAndRevokedTokensStopAtOnce(t *testing.T) {
 // confusion, malformed JWTs); it proves tokenjar wires the checks in for the generic provider.
 func TestOIDCIDTokenVerification(t *testing.T) {
 	f := newFakeOIDC(t)
-	t.Setenv("TOKENJAR_OIDC_DISCOVERY_URL", f.srv.URL+"/.well-known/openid-configuration")
-	t.Setenv("TOKENJAR_OIDC_CLIENT_ID", f.clientID)
-	t.Setenv("TOKENJAR_OIDC_CLIENT_SECRET", "secret")
+	f.configure(t)
 	ts := newTestServer(t)
 	memberID, _ := ts.member("pupil@school.example.org")
 	good := func(extra map[string]any) string {
@@ -757,9 +760,7 @@ func TestGitHubEmailMustBeVerified(t *testing.T) {
 func TestOIDCIssuerWithTrailingSlash(t *testing.T) {
 	f := newFakeOIDC(t)
 	f.issuer = f.srv.URL + "/"
-	t.Setenv("TOKENJAR_OIDC_DISCOVERY_URL", f.srv.URL+"/.well-known/openid-configuration")
-	t.Setenv("TOKENJAR_OIDC_CLIENT_ID", f.clientID)
-	t.Setenv("TOKENJAR_OIDC_CLIENT_SECRET", "secret")
+	f.configure(t)
 	ts := newTestServer(t)
 	id, _ := ts.member("pupil@school.example.org")
 	client := newJarClient()
@@ -776,9 +777,7 @@ func TestOIDCIssuerWithTrailingSlash(t *testing.T) {
 // go-oidc rather than proving a defect fixed. It does not cover signed userinfo answers.
 func TestOIDCEmailFromUserinfo(t *testing.T) {
 	f := newFakeOIDC(t)
-	t.Setenv("TOKENJAR_OIDC_DISCOVERY_URL", f.srv.URL+"/.well-known/openid-configuration")
-	t.Setenv("TOKENJAR_OIDC_CLIENT_ID", f.clientID)
-	t.Setenv("TOKENJAR_OIDC_CLIENT_SECRET", "secret")
+	f.configure(t)
 	ts := newTestServer(t)
 	id, _ := ts.member("pupil@school.example.org")
 	f.userinfo["s-unverified"] = map[string]any{"email": "pupil@school.example.org", "email_verified": false}
