@@ -137,7 +137,7 @@ func TestServeSurvivesRunningOutOfFileDescriptors(t *testing.T) {
 // from their own address) gets back in after an operator runs `tokenjar user reset-password` in
 // another process while the server runs; before, the lock held for 15 minutes whatever the
 // password. Does not prove the lock survives a server restart (it is kept in the database, so it
-does; not tested here).
+// does; not tested here).
 func TestResetPasswordLiftsTheSigninLock(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the real binary")
