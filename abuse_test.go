@@ -136,7 +136,8 @@ func TestServeSurvivesRunningOutOfFileDescriptors(t *testing.T) {
 // Proves, through the real processes: a member locked out by wrong passwords (here, their own,
 // from their own address) gets back in after an operator runs `tokenjar user reset-password` in
 // another process while the server runs; before, the lock held for 15 minutes whatever the
-// password. Does not prove the lock survives a server restart (it does not: it is in memory).
+// password. Does not prove the lock survives a server restart (it is kept in the database, so it
+// does; not tested here).
 func TestResetPasswordLiftsTheSigninLock(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the real binary")

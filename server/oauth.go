@@ -24,48 +24,12 @@ import (
 
 // This file adapts goth to Fiber. goth's gothic helper is net/http only, so the server drives
 // goth's providers itself: BeginAuth → redirect, then Authorize + FetchUser on the callback.
-// The in-flight state lives server side, keyed by a random state that is also set in an
-// HttpOnly cookie, so a callback only completes in the browser that started it.
+// The in-flight state lives in the database (core.StartSignInFlow), so the callback may reach
+// any replica, keyed by a random state that is also set in an HttpOnly cookie, so a callback
+// only completes in the browser that started it.
 
 const oauthCookie = "tj_oauth"
-const oauthTTL = 10 * time.Minute
-
-type oauthFlow struct {
-	provider string
-	session  string // goth session, marshalled
-	invite   string
-	next     string
-	expires  time.Time
-}
-
-type oauthFlows struct {
-	mu    sync.Mutex
-	flows map[string]oauthFlow
-}
-
-func (f *oauthFlows) put(state string, fl oauthFlow) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	now := time.Now()
-	for k, v := range f.flows { // drop abandoned sign-ins
-		if now.After(v.expires) {
-			delete(f.flows, k)
-		}
-	}
-	f.flows[state] = fl
-}
-
-// take returns and forgets a flow: a state works once.
-func (f *oauthFlows) take(state string) (oauthFlow, bool) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	fl, ok := f.flows[state]
-	delete(f.flows, state)
-	if !ok || time.Now().After(fl.expires) {
-		return oauthFlow{}, false
-	}
-	return fl, true
-}
+const oauthTTL = core.SignInFlowTTL
 
 // providerCache keeps built goth providers: building the OIDC one fetches its discovery document.
 type providerCache struct {
@@ -178,7 +142,10 @@ func (s *Server) oauthStart(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	s.flows.put(state, oauthFlow{provider: id, session: sess.Marshal(), invite: c.Query("invite"), next: safeNext(c.Query("next")), expires: time.Now().Add(oauthTTL)})
+	flow := core.SignInFlow{Provider: id, Session: sess.Marshal(), Invite: c.Query("invite"), Next: safeNext(c.Query("next"))}
+	if err := s.svc.StartSignInFlow(c.UserContext(), state, flow); err != nil {
+		return s.loginError(c, err)
+	}
 	c.Cookie(&fiber.Cookie{Name: oauthCookie, Value: state, Path: "/api/v1/auth/", MaxAge: int(oauthTTL.Seconds()), HTTPOnly: true, SameSite: "Lax", Secure: s.secure(c)})
 	return c.Redirect(authURL, fiber.StatusFound)
 }
@@ -203,8 +170,11 @@ func (s *Server) oauthCallback(c *fiber.Ctx) error {
 		s.svc.AuditFailedSignin(c.UserContext(), id, c.IP(), "state does not match this browser")
 		return s.loginError(c, core.Errorf(core.EUNAUTHORIZED, "this sign-in link is not from this browser or has expired; start again"))
 	}
-	fl, ok := s.flows.take(state)
-	if !ok || fl.provider != id {
+	fl, ok, err := s.svc.TakeSignInFlow(c.UserContext(), state)
+	if err != nil {
+		return s.loginError(c, err)
+	}
+	if !ok || fl.Provider != id {
 		s.svc.AuditFailedSignin(c.UserContext(), id, c.IP(), "unknown or expired state")
 		return s.loginError(c, core.Errorf(core.EUNAUTHORIZED, "this sign-in has expired; start again"))
 	}
@@ -216,7 +186,7 @@ func (s *Server) oauthCallback(c *fiber.Ctx) error {
 	if err != nil {
 		return s.loginError(c, err)
 	}
-	sess, err := p.UnmarshalSession(fl.session)
+	sess, err := p.UnmarshalSession(fl.Session)
 	if err != nil {
 		return s.loginError(c, err)
 	}
@@ -259,12 +229,12 @@ func (s *Server) oauthCallback(c *fiber.Ctx) error {
 		// verified primary; ask GitHub whether the address it returned is verified.
 		claims.EmailVerified = s.githubVerified(c.UserContext(), user.AccessToken, user.Email)
 	}
-	_, sid, session, err := s.svc.SignInWithProvider(c.UserContext(), claims, fl.invite, c.IP())
+	_, sid, session, err := s.svc.SignInWithProvider(c.UserContext(), claims, fl.Invite, c.IP())
 	if err != nil {
 		return s.loginError(c, err)
 	}
 	s.setSessionCookies(c, sid, session)
-	return c.Redirect(fl.next, fiber.StatusFound)
+	return c.Redirect(fl.Next, fiber.StatusFound)
 }
 
 // githubVerified tells whether email is one of the GitHub account's verified addresses, from

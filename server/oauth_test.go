@@ -122,6 +122,13 @@ func newFakeOIDC(t *testing.T) *fakeOIDC {
 	return f
 }
 
+// configure points the server's generic OIDC provider at f (for servers started after it).
+func (f *fakeOIDC) configure(t *testing.T) {
+	t.Setenv("TOKENJAR_OIDC_DISCOVERY_URL", f.srv.URL+"/.well-known/openid-configuration")
+	t.Setenv("TOKENJAR_OIDC_CLIENT_ID", f.clientID)
+	t.Setenv("TOKENJAR_OIDC_CLIENT_SECRET", "secret")
+}
+
 func (f *fakeOIDC) iss() string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -198,9 +205,18 @@ func (ts *testServer) signInWithProvider(t *testing.T, client *http.Client, f *f
 
 func (ts *testServer) signInVia(t *testing.T, provider string, client *http.Client, f *fakeOIDC, code string, tamperState bool, query string) *url.URL {
 	t.Helper()
-	noFollow := *client
-	noFollow.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	resp, err := noFollow.Get(ts.url + "/api/v1/auth/" + provider + "/start" + query)
+	state := ts.startSignIn(t, provider, client, f, query)
+	if tamperState {
+		state = "forged-" + state
+	}
+	return ts.finishSignIn(t, provider, client, state, code)
+}
+
+// startSignIn opens a provider's start link as a browser would and returns the state it was
+// sent to the provider with.
+func (ts *testServer) startSignIn(t *testing.T, provider string, client *http.Client, f *fakeOIDC, query string) string {
+	t.Helper()
+	resp, err := noRedirects(client).Get(ts.url + "/api/v1/auth/" + provider + "/start" + query)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,11 +225,13 @@ func (ts *testServer) signInVia(t *testing.T, provider string, client *http.Clie
 	if resp.StatusCode != 302 || !strings.HasPrefix(loc.String(), f.srv.URL+"/authorize") {
 		t.Fatalf("start: %d → %s", resp.StatusCode, loc)
 	}
-	state := loc.Query().Get("state")
-	if tamperState {
-		state = "forged-" + state
-	}
-	resp, err = noFollow.Get(ts.url + "/api/v1/auth/" + provider + "/callback?state=" + url.QueryEscape(state) + "&code=" + url.QueryEscape(code))
+	return loc.Query().Get("state")
+}
+
+// finishSignIn follows the provider's redirect back to ts's callback and returns where it landed.
+func (ts *testServer) finishSignIn(t *testing.T, provider string, client *http.Client, state, code string) *url.URL {
+	t.Helper()
+	resp, err := noRedirects(client).Get(ts.url + "/api/v1/auth/" + provider + "/callback?state=" + url.QueryEscape(state) + "&code=" + url.QueryEscape(code))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,6 +241,12 @@ func (ts *testServer) signInVia(t *testing.T, provider string, client *http.Clie
 	}
 	to, _ := url.Parse(resp.Header.Get("Location"))
 	return to
+}
+
+func noRedirects(client *http.Client) *http.Client {
+	c := *client
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &c
 }
 
 // signinRows counts what a sign-in can write: a refused one must leave it unchanged.
@@ -269,9 +293,7 @@ func newJarClient() *http.Client {
 
 func TestOIDCSignIn(t *testing.T) {
 	f := newFakeOIDC(t)
-	t.Setenv("TOKENJAR_OIDC_DISCOVERY_URL", f.srv.URL+"/.well-known/openid-configuration")
-	t.Setenv("TOKENJAR_OIDC_CLIENT_ID", f.clientID)
-	t.Setenv("TOKENJAR_OIDC_CLIENT_SECRET", "secret")
+	f.configure(t)
 	t.Setenv("TOKENJAR_OIDC_NAME", "School SSO")
 	ts := newTestServer(t)
 	var providers []struct{ ID, Name string }
@@ -470,9 +492,7 @@ func TestDisabledMembersAndRevokedTokensStopAtOnce(t *testing.T) {
 // confusion, malformed JWTs); it proves tokenjar wires the checks in for the generic provider.
 func TestOIDCIDTokenVerification(t *testing.T) {
 	f := newFakeOIDC(t)
-	t.Setenv("TOKENJAR_OIDC_DISCOVERY_URL", f.srv.URL+"/.well-known/openid-configuration")
-	t.Setenv("TOKENJAR_OIDC_CLIENT_ID", f.clientID)
-	t.Setenv("TOKENJAR_OIDC_CLIENT_SECRET", "secret")
+	f.configure(t)
 	ts := newTestServer(t)
 	memberID, _ := ts.member("pupil@school.example.org")
 	good := func(extra map[string]any) string {
@@ -740,9 +760,7 @@ func TestGitHubEmailMustBeVerified(t *testing.T) {
 func TestOIDCIssuerWithTrailingSlash(t *testing.T) {
 	f := newFakeOIDC(t)
 	f.issuer = f.srv.URL + "/"
-	t.Setenv("TOKENJAR_OIDC_DISCOVERY_URL", f.srv.URL+"/.well-known/openid-configuration")
-	t.Setenv("TOKENJAR_OIDC_CLIENT_ID", f.clientID)
-	t.Setenv("TOKENJAR_OIDC_CLIENT_SECRET", "secret")
+	f.configure(t)
 	ts := newTestServer(t)
 	id, _ := ts.member("pupil@school.example.org")
 	client := newJarClient()
@@ -759,9 +777,7 @@ func TestOIDCIssuerWithTrailingSlash(t *testing.T) {
 // go-oidc rather than proving a defect fixed. It does not cover signed userinfo answers.
 func TestOIDCEmailFromUserinfo(t *testing.T) {
 	f := newFakeOIDC(t)
-	t.Setenv("TOKENJAR_OIDC_DISCOVERY_URL", f.srv.URL+"/.well-known/openid-configuration")
-	t.Setenv("TOKENJAR_OIDC_CLIENT_ID", f.clientID)
-	t.Setenv("TOKENJAR_OIDC_CLIENT_SECRET", "secret")
+	f.configure(t)
 	ts := newTestServer(t)
 	id, _ := ts.member("pupil@school.example.org")
 	f.userinfo["s-unverified"] = map[string]any{"email": "pupil@school.example.org", "email_verified": false}

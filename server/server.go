@@ -42,7 +42,6 @@ type Server struct {
 	spa fs.FS
 	// done closes on Shutdown, so long-lived streams end instead of holding shutdown up.
 	done      chan struct{}
-	flows     oauthFlows
 	gothCache providerCache
 	// largeBodies maps "METHOD /api/v1/path" of largeBodyRoutes to the access they need.
 	largeBodies map[string]string
@@ -58,7 +57,6 @@ func New(svc *core.Service, spa fs.FS, cfg Config, log *slog.Logger, opts ...Opt
 	for _, o := range opts {
 		o(s)
 	}
-	s.flows.flows = map[string]oauthFlow{}
 	s.gothCache.m = map[string]goth.Provider{}
 	s.app = fiber.New(fiber.Config{
 		ErrorHandler:          s.handleError,

@@ -101,12 +101,15 @@ func (s *Service) LoginWithCode(ctx context.Context, code, ip string) (Member, s
 		return Member{}, "", Session{}, Invalid("code", "code is required")
 	}
 	now := s.clock.Now()
-	att, wait := s.throttle.begin(now, "", "", ip)
+	att, wait, err := s.throttle.begin(ctx, now, "", "", ip)
+	if err != nil {
+		return Member{}, "", Session{}, err
+	}
 	if wait > 0 {
 		return Member{}, "", Session{}, tooManySignins(wait)
 	}
 	var u db.User
-	err := s.db.Update(ctx, func(c *db.Conn) error {
+	err = s.db.Update(ctx, func(c *db.Conn) error {
 		id, err := c.TakeSigninCode(ctx, hashSecret(norm), ms(now))
 		if err != nil {
 			return err
@@ -114,7 +117,9 @@ func (s *Service) LoginWithCode(ctx context.Context, code, ip string) (Member, s
 		u, err = c.UserByID(ctx, id)
 		return err
 	})
-	s.throttle.finish(s.clock.Now(), att, err == nil && !u.Disabled)
+	if ferr := s.throttle.finish(ctx, s.clock.Now(), att, err == nil && !u.Disabled); ferr != nil {
+		return Member{}, "", Session{}, ferr
+	}
 	if errors.Is(err, db.ErrNotFound) || (err == nil && u.Disabled) {
 		s.audit(ctx, 0, "signin_failed", "code", ip, "")
 		return Member{}, "", Session{}, &Error{Code: EUNAUTHORIZED, Message: "this code is wrong, used or expired; ask for a new one", Field: "code"}

@@ -34,12 +34,17 @@ func (s *Service) Login(ctx context.Context, email, password, ip string) (Member
 	if known {
 		hash, gen = u.PasswordHash, passwordGeneration(u.PasswordHash)
 	}
-	att, wait := s.throttle.begin(s.clock.Now(), email, gen, ip)
+	att, wait, err := s.throttle.begin(ctx, s.clock.Now(), email, gen, ip)
+	if err != nil {
+		return Member{}, "", Session{}, err
+	}
 	if wait > 0 {
 		return Member{}, "", Session{}, tooManySignins(wait)
 	}
 	ok := s.throttle.compare([]byte(hash), []byte(password)) == nil && known && !u.Disabled
-	s.throttle.finish(s.clock.Now(), att, ok)
+	if err := s.throttle.finish(ctx, s.clock.Now(), att, ok); err != nil {
+		return Member{}, "", Session{}, err
+	}
 	if !ok {
 		s.audit(ctx, u.ID, "signin_failed", email, ip, "password")
 		return Member{}, "", Session{}, Errorf(EUNAUTHORIZED, "wrong email or password")

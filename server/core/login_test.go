@@ -55,8 +55,8 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 // password checks, and the right password sent while those are in flight is refused (429):
 // the attempt is counted before the password is checked. The wrong guesses are held inside the
 // check until every one of them has either entered it or been refused, so the batch really is
-// parallel. Does not prove anything about several server processes (there is one throttle per
-// process).
+// parallel. Does not prove anything about several replicas (server's
+// TestParallelGuessesOverTwoReplicas does, over HTTP).
 func TestParallelGuessesAreCountedBeforeThePasswordCheck(t *testing.T) {
 	h := newHarness(t, at("2026-11-01T12:00:00Z"))
 	hold := make(chan struct{})
@@ -88,7 +88,7 @@ func TestParallelGuessesAreCountedBeforeThePasswordCheck(t *testing.T) {
 // Proves: a stranger's wrong passwords from one address lock out only that address; the owner,
 // signing in from another address, gets in. Guessing spread over many addresses hits the
 // per-account limit for new addresses, but an address that signed in before is exempt. Does
-// not prove the limits survive a restart (they live in memory).
+// not prove the limits survive a restart (they are kept in the database; not tested here).
 func TestAStrangerCannotLockTheOwnerOut(t *testing.T) {
 	h := newHarness(t, at("2026-11-01T12:00:00Z"))
 	fastCompares(h)

@@ -43,7 +43,7 @@ func New(ctx context.Context, d *db.DB, clock Clock, log *slog.Logger) (*Service
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &Service{db: d, clock: clock, log: log, hub: newHub(), throttle: newThrottle(), lookups: newLookups(), origin: newOrigin()}
+	s := &Service{db: d, clock: clock, log: log, hub: newHub(), throttle: newThrottle(d), lookups: newLookups(), origin: newOrigin()}
 	s.keys.init()
 	// Before the settings are read, so no change made meanwhile by another replica is missed.
 	s.listen()

@@ -1,10 +1,13 @@
 package core
 
 import (
+	"context"
 	"sync"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
+
+	"tokenjar/db"
 )
 
 // Sign-in limits. A failed attempt counts for throttleWindow. Each limit is checked, and the
@@ -27,29 +30,28 @@ const (
 // An attempt is one sign-in counted by the throttle: in flight until finish, then a failure
 // (or dropped, when it succeeded).
 type attempt struct {
-	at      time.Time
+	id      int64 // its row in signin_attempts
 	ip      string
 	account string // the normalized email; empty for one-time codes
-	gen     string // the account's password generation at the time (see passwordGeneration)
 }
 
 // throttle counts sign-in attempts per account and address, per account, and per address.
-// It lives in the server's memory: a restart forgets it. Failures against an older password
-// generation do not count, so a password set from the command line (another process) lifts a
-// lock without the server being told.
+// The attempts live in the database (signin_attempts, signin_trust), shared by every replica
+// and kept over a restart: N replicas behind a load balancer give a guesser no more guesses
+// than one. Each attempt is counted in one write transaction with the check of the limits
+// (SQLite's single writer, or PostgreSQL's SERIALIZABLE retried), so parallel attempts on any
+// replicas cannot pass a limit together. Failures against an older password generation do not
+// count, so a password set from the command line (another process) lifts a lock.
 type throttle struct {
-	mu        sync.Mutex
-	byAccount map[string][]*attempt
-	byIP      map[string][]*attempt
-	trusted   map[string]time.Time // account + "\x00" + ip → last successful sign-in
-	swept     time.Time
+	db    *db.DB
+	mu    sync.Mutex
+	swept time.Time // when this process last swept (see sweep)
 	// compare is the password check the throttle guards (a test hook counts it).
 	compare func(hash, password []byte) error
 }
 
-func newThrottle() *throttle {
-	return &throttle{byAccount: map[string][]*attempt{}, byIP: map[string][]*attempt{}, trusted: map[string]time.Time{},
-		compare: bcrypt.CompareHashAndPassword}
+func newThrottle(d *db.DB) *throttle {
+	return &throttle{db: d, compare: bcrypt.CompareHashAndPassword}
 }
 
 func tooManySignins(wait time.Duration) error {
@@ -59,106 +61,84 @@ func tooManySignins(wait time.Duration) error {
 // begin counts an attempt at account (password generation gen) from ip, or returns how long
 // the caller must wait. With an empty account only the address is limited (one-time codes).
 // The caller must finish the attempt it gets.
-func (t *throttle) begin(now time.Time, account, gen, ip string) (*attempt, time.Duration) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.sweep(now)
-	var pair, acct []*attempt
-	if account != "" {
-		t.byAccount[account] = live(now, t.byAccount[account])
-		for _, a := range t.byAccount[account] {
-			if a.gen != gen {
-				continue
+func (t *throttle) begin(ctx context.Context, now time.Time, account, gen, ip string) (*attempt, time.Duration, error) {
+	t.sweep(ctx, now)
+	var a *attempt
+	var wait time.Duration
+	err := t.db.UpdateKeepingCaches(ctx, func(c *db.Conn) error {
+		a, wait = nil, 0 // fn may run again (PostgreSQL)
+		since := ms(now.Add(-throttleWindow))
+		if account != "" {
+			pair, err := c.SigninPairAttempts(ctx, account, gen, ip, since, throttlePair)
+			if err != nil {
+				return err
 			}
-			acct = append(acct, a)
-			if a.ip == ip {
-				pair = append(pair, a)
+			wait = waitFor(now, pair, throttlePair)
+			trust, ok, err := c.SigninTrustedAt(ctx, account, ip)
+			if err != nil {
+				return err
+			}
+			if !ok || now.Sub(fromMS(trust)) > trustedFor {
+				acct, err := c.SigninAccountAttempts(ctx, account, gen, since, throttleAccount)
+				if err != nil {
+					return err
+				}
+				wait = max(wait, waitFor(now, acct, throttleAccount))
 			}
 		}
-	}
-	t.byIP[ip] = live(now, t.byIP[ip])
-	var fromIP []*attempt
-	for _, a := range t.byIP[ip] {
 		// Failures at this account against an older password do not hold its owner back.
-		if account != "" && a.account == account && a.gen != gen {
-			continue
+		fromIP, err := c.SigninAddressAttempts(ctx, ip, account, gen, since, throttleIP)
+		if err != nil {
+			return err
 		}
-		fromIP = append(fromIP, a)
+		wait = max(wait, waitFor(now, fromIP, throttleIP))
+		if wait > 0 {
+			return nil
+		}
+		id, err := c.AddSigninAttempt(ctx, ms(now), ip, account, gen)
+		a = &attempt{id: id, ip: ip, account: account}
+		return err
+	})
+	if err != nil {
+		return nil, 0, err
 	}
-	wait := max(waitFor(now, pair, throttlePair), waitFor(now, fromIP, throttleIP))
-	if trust, ok := t.trusted[account+"\x00"+ip]; !ok || now.Sub(trust) > trustedFor {
-		wait = max(wait, waitFor(now, acct, throttleAccount))
-	}
-	if wait > 0 {
-		return nil, wait
-	}
-	a := &attempt{at: now, ip: ip, account: account, gen: gen}
-	if account != "" {
-		t.byAccount[account] = append(t.byAccount[account], a)
-	}
-	t.byIP[ip] = append(t.byIP[ip], a)
-	return a, 0
+	return a, wait, nil
 }
 
 // finish records how an attempt ended. A success is not a failure: it is dropped, the
 // account's failures from that address are cleared, and the address is trusted for the account.
-func (t *throttle) finish(now time.Time, a *attempt, ok bool) {
+func (t *throttle) finish(ctx context.Context, now time.Time, a *attempt, ok bool) error {
 	if a == nil || !ok {
-		return
+		return nil
 	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.byIP[a.ip] = remove(t.byIP[a.ip], func(b *attempt) bool { return b == a })
-	if a.account != "" {
-		t.byAccount[a.account] = remove(t.byAccount[a.account], func(b *attempt) bool { return b.ip == a.ip })
-		t.byIP[a.ip] = remove(t.byIP[a.ip], func(b *attempt) bool { return b.account == a.account })
-		t.trusted[a.account+"\x00"+a.ip] = now
-	}
+	return t.db.UpdateKeepingCaches(ctx, func(c *db.Conn) error {
+		return c.SigninSucceeded(ctx, a.id, a.account, a.ip, ms(now))
+	})
 }
 
-// waitFor returns how long until fewer than limit of the attempts (oldest first) are within
-// the window, or 0 if there are fewer already.
-func waitFor(now time.Time, as []*attempt, limit int) time.Duration {
-	if len(as) < limit {
+// waitFor returns how long until fewer than limit of the attempts are within the window, or 0
+// if there are fewer already. newest are the times of the newest attempts, newest first (at
+// most limit of them).
+func waitFor(now time.Time, newest []int64, limit int) time.Duration {
+	if len(newest) < limit {
 		return 0
 	}
-	return max(throttleWindow-now.Sub(as[len(as)-limit].at), time.Second)
+	return max(throttleWindow-now.Sub(fromMS(newest[limit-1])), time.Second)
 }
 
-func live(now time.Time, as []*attempt) []*attempt {
-	return remove(as, func(a *attempt) bool { return now.Sub(a.at) >= throttleWindow })
-}
-
-func remove(as []*attempt, drop func(*attempt) bool) []*attempt {
-	keep := as[:0]
-	for _, a := range as {
-		if !drop(a) {
-			keep = append(keep, a)
-		}
+// sweep deletes what has expired, once a window per process, so addresses and emails that are
+// never seen again do not stay in the database. A failed sweep is tried again next window.
+func (t *throttle) sweep(ctx context.Context, now time.Time) {
+	t.mu.Lock()
+	due := now.Sub(t.swept) >= throttleWindow
+	if due {
+		t.swept = now
 	}
-	clear(as[len(keep):])
-	return keep
-}
-
-// sweep forgets what has expired, once a window, so addresses and emails that are never seen
-// again do not stay in memory.
-func (t *throttle) sweep(now time.Time) {
-	if now.Sub(t.swept) < throttleWindow {
+	t.mu.Unlock()
+	if !due {
 		return
 	}
-	t.swept = now
-	for _, m := range []map[string][]*attempt{t.byAccount, t.byIP} {
-		for k, as := range m {
-			if as = live(now, as); len(as) == 0 {
-				delete(m, k)
-			} else {
-				m[k] = as
-			}
-		}
-	}
-	for k, at := range t.trusted {
-		if now.Sub(at) > trustedFor {
-			delete(t.trusted, k)
-		}
-	}
+	t.db.UpdateKeepingCaches(ctx, func(c *db.Conn) error {
+		return c.SweepSignins(ctx, ms(now.Add(-throttleWindow)), ms(now.Add(-trustedFor)))
+	})
 }
