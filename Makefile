@@ -37,7 +37,7 @@ test-go:
 # postgresql, installed with apt-get if missing) and stops after it, also when a test fails.
 test-go-postgres:
 	$(ENSURE_STRACE)
-	scripts/with-pg-cluster.sh $(GO) test -count=1 -p 2 ./...
+	scripts/with-pg-cluster.sh $(GO) test -count=1 -p 2 -timeout 25m ./...
 
 test-frontend: node_modules/.installed
 	npm run check

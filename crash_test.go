@@ -65,7 +65,8 @@ func startServer(t *testing.T, bin, addr, data string) *exec.Cmd {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	for i := 0; i < 100; i++ {
+	// A deadline, not a count of tries: on a busy machine a start can take several seconds.
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); {
 		if resp, err := http.Get("http://" + addr + "/api/v1/healthz"); err == nil {
 			resp.Body.Close()
 			return cmd

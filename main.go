@@ -34,17 +34,23 @@ const usage = `tokenjar: a self-hosted AI credit wallet and usage dashboard.
 Usage:
   tokenjar [serve] [--addr 127.0.0.1:8420] [--data DIR] [--no-browser]
   tokenjar version
-  tokenjar backup [--data DIR] [--out FILE]
+  tokenjar backup [--data DIR] [--out FILE]   on PostgreSQL: a pg_dump archive, if pg_dump is installed
   tokenjar user create --email E --name N [--password P] [--role owner|admin|member] [--data DIR]
   tokenjar user reset-password --email E --password P [--data DIR]
   tokenjar jobs run refresh|expire|backup [--at RFC3339] [--data DIR]
   tokenjar demo [--data DIR] [--seed N]
   tokenjar check [--data DIR]        verify the ledger invariant for every member and bucket
+  tokenjar migrate [--data DIR] --to postgres://…
+                                     copy this SQLite instance (every table, ids kept) into an
+                                     empty PostgreSQL database, then check row counts and the
+                                     ledger on the copy; a server must not be running on DIR
 
 Every command takes --database postgres://… (env TOKENJAR_DATABASE_URL) to run on PostgreSQL
 instead of the SQLite file in the data folder.
 
 Flags have environment twins: TOKENJAR_ADDR, TOKENJAR_DATA, TOKENJAR_DATABASE_URL.
+TOKENJAR_SECRET_KEY (64 hex digits) gives the secret that seals AI provider keys; unset, it is
+DATA/provider-keys.secret on SQLite and kept in the database on PostgreSQL (docs/scaling.md).
 `
 
 func main() {
@@ -75,6 +81,8 @@ func run(args []string, out io.Writer) error {
 		return demoCmd(args, out)
 	case "check":
 		return checkCmd(args, out)
+	case "migrate":
+		return migrateCmd(args, out)
 	case "help", "-h", "--help":
 		fmt.Fprint(out, usage)
 		return nil
@@ -203,9 +211,11 @@ func serve(args []string, out io.Writer) error {
 		return err
 	}
 
-	providerKeys, err := server.LoadOrCreateGatewayKey(st.dir)
+	// On PostgreSQL every replica must seal provider keys with the same secret: from the
+	// environment or the database, never one replica's data folder (server/gatewaykey.go).
+	providerKeys, err := server.LoadGatewayKey(ctx, svc, st.dir, os.Getenv(server.GatewayKeyEnv))
 	if err != nil {
-		return fmt.Errorf("the AI provider key file: %w", err)
+		return fmt.Errorf("the AI provider key secret: %w", err)
 	}
 	srv := server.New(svc, frontendFS(), server.Config{SecureCookies: *secure, TrustProxy: *trustProxy, Version: version, BaseURL: *baseURL, ProviderKeys: providerKeys}, log)
 	ln, err := net.Listen("tcp", *addr)
@@ -275,7 +285,7 @@ func openBrowser(url string) {
 func backupCmd(args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("backup", flag.ContinueOnError)
 	st := storeFlags(fs)
-	dest := fs.String("out", "", "file to write (default: DATA/backups/tokenjar-<time>.db)")
+	dest := fs.String("out", "", "file to write (default: DATA/backups/tokenjar-manual-<time>.db, or .dump on PostgreSQL)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -289,12 +299,19 @@ func backupCmd(args []string, out io.Writer) error {
 		if err := os.MkdirAll(filepath.Join(st.dir, "backups"), 0o700); err != nil {
 			return err
 		}
-		*dest = filepath.Join(st.dir, "backups", "tokenjar-manual-"+time.Now().Format("20060102-150405")+".db")
+		*dest = filepath.Join(st.dir, "backups", "tokenjar-manual-"+time.Now().Format("20060102-150405")+d.BackupExt())
 	}
 	if _, err := os.Stat(*dest); err == nil {
 		return fmt.Errorf("%s exists already", *dest)
 	}
+	// On PostgreSQL, a pg_dump archive (restore it with pg_restore); without pg_dump installed,
+	// the pg_dump command to run where it is.
 	if err := d.Backup(ctx, *dest); err != nil {
+		var noDump *db.NoPgDumpError
+		if errors.As(err, &noDump) {
+			fmt.Fprintf(out, "pg_dump is not installed here. Back up the PostgreSQL database where it is, with:\n  %s\n(put the password back in place of ***, or set PGPASSWORD)\n", noDump.Command)
+			return errors.New("no backup written: pg_dump is not installed")
+		}
 		return err
 	}
 	if err := os.Chmod(*dest, 0o600); err != nil { // it holds password hashes

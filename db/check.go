@@ -93,3 +93,29 @@ func (d *DB) ExecForTest(ctx context.Context, query string) error {
 	_, err = conn.ExecContext(ctx, query)
 	return err
 }
+
+// QueryRowsForTest runs one query and hands each row to fn as the driver gives it (the slice is
+// reused: copy what you keep); tests use it to compare tables across engines.
+func (c *Conn) QueryRowsForTest(ctx context.Context, query string, fn func(row []any)) error {
+	rows, err := c.query(ctx, query)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return err
+	}
+	vals := make([]any, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	for rows.Next() {
+		if err := rows.Scan(ptrs...); err != nil {
+			return err
+		}
+		fn(vals)
+	}
+	return rows.Err()
+}

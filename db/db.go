@@ -51,6 +51,8 @@ type DB struct {
 	ckptDone  chan struct{}
 	// lastCopied is the number of frames the last checkpoint pass found copied (checkpointer's).
 	lastCopied int
+	notify     *notifier  // listeners of notices (notify.go); nil until used
+	jobs       jobMutexes // the job locks on SQLite (jobs_lock.go)
 }
 
 func dsn(path string, readOnly bool) string {
@@ -152,6 +154,7 @@ const syncNormal = 1
 const readMmapSize = 2 << 30
 
 func (d *DB) Close() error {
+	d.closeNotify()
 	if d.pg != nil {
 		return d.pg.pool.Close()
 	}
@@ -267,10 +270,14 @@ func (d *DB) Migrate(ctx context.Context) error {
 	return d.buildDeferredIndexes(ctx)
 }
 
-// Backup writes a consistent copy of the database to dest with VACUUM INTO. It uses a
+// Backup writes a consistent copy of the database to dest: on PostgreSQL a pg_dump archive
+// (NoPgDumpError when pg_dump is not installed). On SQLite, with VACUUM INTO. It uses a
 // connection of its own: the read pool is query-only, and the write connection belongs to
 // the writer, which must not wait on a copy.
 func (d *DB) Backup(ctx context.Context, dest string) error {
+	if d.pg != nil {
+		return d.pgDump(ctx, dest) // backup_postgres.go
+	}
 	conn, err := sql.Open("sqlite", "file:"+d.Path+"?_pragma=busy_timeout(5000)")
 	if err != nil {
 		return err

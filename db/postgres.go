@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"math/rand/v2"
 	neturl "net/url"
 	"sort"
@@ -113,10 +114,10 @@ func redactURL(u string) string {
 	return u
 }
 
-// pgMaxAttempts bounds the retries of one write that keeps conflicting. Conflicts come from
-// writes to the same rows (one wallet charged from three replicas), and each retry waits a
-// little longer, so this is reached only if the database is unhealthy.
-const pgMaxAttempts = 60
+// pgRetryFor bounds how long one write that keeps conflicting is retried. Conflicts come from
+// writes to the same rows (one wallet charged from three replicas at once), and each retry
+// waits a little longer, so this is reached only if the database is unhealthy.
+const pgRetryFor = 30 * time.Second
 
 // pgUpdate runs fn in a SERIALIZABLE transaction, again from the start whenever PostgreSQL
 // refuses it for a conflict with a concurrent transaction (SQLSTATE 40001, or 40P01 for a
@@ -124,14 +125,18 @@ const pgMaxAttempts = 60
 // in variables it sets afresh on each run.
 func (d *DB) pgUpdate(ctx context.Context, fn func(*Conn) error, keepCaches bool) error {
 	p := d.pg
+	began := time.Now()
 	for attempt := 1; ; attempt++ {
 		err := p.runTx(ctx, fn, keepCaches)
 		if err == nil {
 			p.commits.Add(1)
+			if attempt > 20 {
+				slog.Warn("db: a write conflicted with others many times before it committed", "attempts", attempt, "took", time.Since(began).Round(time.Millisecond))
+			}
 			return nil
 		}
 		p.gen.Add(1) // rolled back: cached rows read inside may be wrong
-		if !isPgConflict(err) || attempt >= pgMaxAttempts {
+		if !isPgConflict(err) || time.Since(began) > pgRetryFor {
 			return storageError(err)
 		}
 		// Back off with jitter, so the transactions that collided do not collide again.

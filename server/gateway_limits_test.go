@@ -14,7 +14,10 @@ import (
 	"testing"
 
 	"github.com/openai/openai-go/v3"
+	ooption "github.com/openai/openai-go/v3/option"
 
+	"tokenjar/db"
+	"tokenjar/db/dbtest"
 	"tokenjar/server/core"
 )
 
@@ -115,11 +118,53 @@ func TestConcurrentGatewayRequestsNeverOverspend(t *testing.T) {
 	var answered, refused atomic.Int64
 	for wave := 0; wave < 20; wave++ {
 		before := answered.Load()
-		g.gatewayWave(t, ctx, 200, &answered, &refused)
+		g.gatewayWave(t, ctx, 200, []string{g.url}, &answered, &refused)
 		if answered.Load() == before {
 			break
 		}
 	}
+	g.checkNoOverspend(t, ctx, deleg, &answered, &refused)
+}
+
+// TestConcurrentGatewayRequestsOverThreeReplicasNeverOverspend is the test above with the waves
+// spread over three servers on one PostgreSQL database, each with its own pool, caches and
+// charger: the holds of one replica count in the decisions of the others, because each hold is
+// a serializable transaction on the shared database, not a number in one process's memory.
+func TestConcurrentGatewayRequestsOverThreeReplicasNeverOverspend(t *testing.T) {
+	if dbtest.Engine() != db.Postgres {
+		t.Skip("replicas need PostgreSQL (set " + dbtest.EnvVar + "; `make test` does)")
+	}
+	g, deleg := newLimitsEnv(t, "20", "10")
+	r1, r2 := g.replica(Config{ProviderKeys: g.box}), g.replica(Config{ProviderKeys: g.box})
+	urls := []string{g.url, r1.url, r2.url}
+	defer func() { // what the servers logged of a failure
+		if !t.Failed() {
+			return
+		}
+		for _, l := range []string{g.logs.String(), r1.logs.String(), r2.logs.String()} {
+			for _, line := range strings.Split(l, "\n") {
+				if strings.Contains(line, "level=ERROR") {
+					t.Log(line)
+				}
+			}
+		}
+	}()
+	ctx := context.Background()
+	var answered, refused atomic.Int64
+	for wave := 0; wave < 20; wave++ {
+		before := answered.Load()
+		g.gatewayWave(t, ctx, 200, urls, &answered, &refused)
+		if answered.Load() == before {
+			break
+		}
+	}
+	g.checkNoOverspend(t, ctx, deleg, &answered, &refused)
+}
+
+// checkNoOverspend checks the kid's money after the waves: nothing charged beyond the 20-credit
+// allowance and the 10 own credits, no debt, an event for every answer, and the money run down.
+func (g *gatewayEnv) checkNoOverspend(t *testing.T, ctx context.Context, deleg int64, answered, refused *atomic.Int64) {
+	t.Helper()
 	used, balance, debt := g.kidMoney(t, deleg)
 	var charged, events int64
 	for q, dest := range map[string]*int64{
@@ -150,14 +195,14 @@ func TestConcurrentGatewayRequestsNeverOverspend(t *testing.T) {
 
 // gatewayWave sends n requests at once, every other one streamed, and counts the answers and
 // the 402s; any other failure fails the test.
-func (g *gatewayEnv) gatewayWave(t *testing.T, ctx context.Context, n int, answered, refused *atomic.Int64) {
+func (g *gatewayEnv) gatewayWave(t *testing.T, ctx context.Context, n int, urls []string, answered, refused *atomic.Int64) {
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
 	for i := range n {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			client := g.openai(g.token)
+			client := openai.NewClient(ooption.WithBaseURL(urls[i%len(urls)]+"/v1/"), ooption.WithAPIKey(g.token), ooption.WithMaxRetries(0))
 			var err error
 			if i%2 == 0 {
 				_, err = client.Chat.Completions.New(ctx, chatWithCap("hi", 5))

@@ -25,6 +25,7 @@ type testServer struct {
 	owner  string // owner's personal token
 	appKey string
 	logs   *bytes.Buffer
+	target string // the database d opened (file or URL), for replicas
 }
 
 func newTestServer(t *testing.T) *testServer { t.Helper(); return newTestServerWith(t, Config{}) }
@@ -32,20 +33,56 @@ func newTestServer(t *testing.T) *testServer { t.Helper(); return newTestServerW
 func newTestServerWith(t *testing.T, cfg Config, opts ...Option) *testServer {
 	t.Helper()
 	ts := newBareTestServer(t, cfg, opts...)
+	ts.setUp()
+	return ts
+}
+
+// setUp makes the owner (first-run setup) and an app.
+func (ts *testServer) setUp() {
+	ts.t.Helper()
 	var setup struct{ Token string }
 	ts.do("POST", "/api/v1/setup", "", map[string]any{"email": "owner@example.org", "name": "Owner", "password": "password123"}, 201, &setup)
 	ts.owner = setup.Token
 	var app struct{ Key string }
 	ts.do("POST", "/api/v1/apps", ts.owner, map[string]any{"name": "Homework Helper"}, 201, &app)
 	ts.appKey = app.Key
-	return ts
 }
 
 // newBareTestServer is a fresh instance before its first-run setup: no user, no app.
 func newBareTestServer(t *testing.T, cfg Config, opts ...Option) *testServer {
 	t.Helper()
-	d := dbtest.Open(t)
+	return startTestServer(t, dbtest.Target(t), cfg, opts...)
+}
+
+// replica starts another server on ts's database, as a second replica behind a load balancer
+// would be (PostgreSQL: each has its own pool, caches and charger).
+func (ts *testServer) replica(cfg Config, opts ...Option) *testServer {
+	ts.t.Helper()
+	r := startTestServer(ts.t, ts.target, cfg, opts...)
+	r.owner, r.appKey = ts.owner, ts.appKey
+	return r
+}
+
+// startTestServer runs a server on the database at target.
+func startTestServer(t *testing.T, target string, cfg Config, opts ...Option) *testServer {
+	t.Helper()
+	d, err := db.Open(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := serveTestServer(t, d, cfg, opts...)
+	ts.target = target
+	return ts
+}
+
+// serveTestServer serves an instance on d (migrated first), closed (d too) when the test ends.
+func serveTestServer(t *testing.T, d *db.DB, cfg Config, opts ...Option) *testServer {
+	t.Helper()
 	ctx := context.Background()
+	if err := d.Migrate(ctx); err != nil {
+		d.Close()
+		t.Fatal(err)
+	}
 	logs := &bytes.Buffer{}
 	log := slog.New(slog.NewTextHandler(logs, nil))
 	svc, err := core.New(ctx, d, nil, log)

@@ -12,6 +12,8 @@ import (
 
 // Scheduler runs the jobs on their schedule. The exact times follow the instance time zone;
 // a catch-up check every few minutes covers missed runs, time zone changes and restarts.
+// Every replica sharing a PostgreSQL database runs a scheduler; the jobs' locks and records
+// (core.RunScheduled, core.CatchUp) make each run happen on one of them.
 type Scheduler struct {
 	cron *cron.Cron
 }
@@ -30,12 +32,15 @@ func StartScheduler(svc *core.Service, dataDir string, log *slog.Logger) (*Sched
 				}
 				return
 			}
-			res, err := svc.RunJob(ctx, name, svc.Now(), dataDir)
+			// Skipped when another replica sharing the database runs it, or ran it already.
+			res, ran, err := svc.RunScheduled(ctx, name, dataDir)
 			if err != nil {
 				log.Error("job failed", "job", name, "err", err)
 				return
 			}
-			log.Info("job ran", "job", name, "result", res)
+			if ran {
+				log.Info("job ran", "job", name, "result", res)
+			}
 		}
 	}
 	for spec, name := range map[string]string{

@@ -70,8 +70,9 @@ func (s *Server) export(c *fiber.Ctx, granted bool) error {
 
 // streamRecheck is how often an open stream checks that its credential still holds, and
 // streamRecheckBeforeSend how old that check may be when an event goes out. Credentials ended
-// in this process close the stream at once (core.Subscription.Done); these checks catch what
-// changes elsewhere: another process on the same database, or a session's expiry.
+// in this process, or in another replica that told this one (a database notice), close the
+// stream at once (core.Subscription.Done); these checks catch the rest: a notice missed, a
+// command-line tool on a SQLite file, or a session's expiry.
 var (
 	streamRecheck           = 15 * time.Second
 	streamRecheckBeforeSend = time.Second
@@ -140,6 +141,11 @@ func (s *Server) stream(c *fiber.Ctx) error {
 				}
 				w.WriteString("event: balance\ndata: {}\n\n")
 			case <-recheck.C:
+				if !valid() {
+					return
+				}
+				continue
+			case <-sub.Recheck: // another replica's notices may have been missed
 				if !valid() {
 					return
 				}

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -55,27 +56,47 @@ func Open(t testing.TB) *db.DB {
 
 var created atomic.Int64
 
-// Target returns what db.Open (or `tokenjar --database`) takes for a fresh, empty database: a
-// file path in the test's temp folder, or the URL of a new PostgreSQL database. Each call makes
-// a new one.
+// Target returns what db.Open (or `tokenjar --database`) takes for a fresh database: a file
+// path in the test's temp folder (no file yet), or the URL of a new PostgreSQL database that
+// has the schema and no rows (copied from a template migrated once per test binary: migrating
+// each of hundreds of test databases took most of the suite's time). Each call makes a new one.
 func Target(t testing.TB) string {
 	t.Helper()
-	admin := os.Getenv(EnvVar)
-	if admin == "" {
+	if os.Getenv(EnvVar) == "" {
 		return filepath.Join(t.TempDir(), "tokenjar.db")
 	}
-	name := fmt.Sprintf("tj_test_%d_%d_%d", os.Getpid(), time.Now().UnixNano()%1e9, created.Add(1))
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	pool, err := sql.Open("pgx", admin)
+	tpl, err := migratedTemplate()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer pool.Close()
-	if _, err := pool.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
+	return createDatabase(t, "TEMPLATE "+tpl)
+}
+
+// EmptyTarget is Target without the schema on PostgreSQL: for tests of migrating itself.
+func EmptyTarget(t testing.TB) string {
+	t.Helper()
+	if os.Getenv(EnvVar) == "" {
+		return filepath.Join(t.TempDir(), "tokenjar.db")
+	}
+	return createDatabase(t, "")
+}
+
+func createDatabase(t testing.TB, options string) string {
+	t.Helper()
+	admin := os.Getenv(EnvVar)
+	name := newName("tj_test")
+	if err := adminExec(admin, "CREATE DATABASE "+name+" "+options); err != nil {
 		t.Fatalf("create test database: %v", err)
 	}
-	t.Cleanup(func() { dropDatabase(admin, name) })
+	t.Cleanup(func() { adminExec(admin, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)") })
+	return databaseURL(t, admin, name)
+}
+
+func newName(prefix string) string {
+	return fmt.Sprintf("%s_%d_%d_%d", prefix, os.Getpid(), time.Now().UnixNano()%1e9, created.Add(1))
+}
+
+func databaseURL(t testing.TB, admin, name string) string {
 	u, err := url.Parse(admin)
 	if err != nil {
 		t.Fatal(err)
@@ -84,14 +105,48 @@ func Target(t testing.TB) string {
 	return u.String()
 }
 
-func dropDatabase(admin, name string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+var template struct {
+	once sync.Once
+	name string
+	err  error
+}
+
+// migratedTemplate makes, once per test binary, a database with the schema to copy. It is
+// left behind when the binary ends (nothing runs then); the throwaway cluster of `make test`
+// goes with it.
+func migratedTemplate() (string, error) {
+	template.once.Do(func() {
+		admin := os.Getenv(EnvVar)
+		name := newName("tj_tpl")
+		if template.err = adminExec(admin, "CREATE DATABASE "+name); template.err != nil {
+			return
+		}
+		u, err := url.Parse(admin)
+		if err != nil {
+			template.err = err
+			return
+		}
+		u.Path = "/" + name
+		d, err := db.Open(u.String())
+		if err != nil {
+			template.err = err
+			return
+		}
+		template.err = d.Migrate(context.Background())
+		d.Close() // a template must have no connections when it is copied
+		template.name = name
+	})
+	return template.name, template.err
+}
+
+func adminExec(admin, statement string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	pool, err := sql.Open("pgx", admin)
 	if err != nil {
-		return
+		return err
 	}
 	defer pool.Close()
-	// FORCE ends connections a test left open (a killed server's, say).
-	pool.ExecContext(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+	_, err = pool.ExecContext(ctx, statement)
+	return err
 }

@@ -96,6 +96,7 @@ func (s *Service) SetupWith(ctx context.Context, m NewMember, settings SettingsU
 	s.settings.mu.Lock()
 	s.settings.s = next
 	s.settings.mu.Unlock()
+	s.announce("c " + cacheSettings)
 	return res, nil
 }
 
@@ -307,9 +308,10 @@ func (s *Service) RevokeToken(ctx context.Context, p Principal, id int64) error 
 	if errors.Is(err, db.ErrNotFound) {
 		return Errorf(ENOTFOUND, "no token %d", id)
 	}
-	s.keys.clear()
 	if err == nil {
 		s.credentialsEnded(credentialEnd{userID: p.UserID, tokenID: id})
+	} else {
+		s.keys.clear()
 	}
 	return err
 }
@@ -356,7 +358,8 @@ func (s *Service) ResetPasswordAsOperator(ctx context.Context, email, password s
 	if err != nil {
 		return err
 	}
-	return s.db.Update(ctx, func(c *db.Conn) error {
+	var userID int64
+	err = s.db.Update(ctx, func(c *db.Conn) error {
 		u, err := c.UserByEmail(ctx, email)
 		if errors.Is(err, db.ErrNotFound) {
 			return Invalid("email", "no member with this email")
@@ -367,6 +370,12 @@ func (s *Service) ResetPasswordAsOperator(ctx context.Context, email, password s
 		if err := c.SetPassword(ctx, u.ID, hash); err != nil {
 			return err
 		}
+		userID = u.ID
 		return c.DeleteUserSessions(ctx, u.ID)
 	})
+	if err == nil {
+		// The server (every replica of it) closes the live views of the ended sessions.
+		s.credentialsEnded(credentialEnd{userID: userID, allSessions: true})
+	}
+	return err
 }

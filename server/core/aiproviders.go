@@ -201,7 +201,7 @@ func isAIProviderUniqueErr(err error) bool {
 
 // CreateAIProvider adds a provider (admins only). The key is sealed with box and never shown again.
 func (s *Service) CreateAIProvider(ctx context.Context, p Principal, in AIProviderInput, box *KeyBox) (AIProviderInfo, error) {
-	defer s.gwConf.clear() // after the change has committed
+	defer s.changed(cacheGateway) // after the change has committed
 	if err := p.requireAdmin(); err != nil {
 		return AIProviderInfo{}, err
 	}
@@ -229,7 +229,7 @@ func (s *Service) CreateAIProvider(ctx context.Context, p Principal, in AIProvid
 
 // UpdateAIProvider changes a provider (admins only); fields left nil stay as they are.
 func (s *Service) UpdateAIProvider(ctx context.Context, p Principal, id int64, in AIProviderInput, box *KeyBox) (AIProviderInfo, error) {
-	defer s.gwConf.clear() // after the change has committed
+	defer s.changed(cacheGateway) // after the change has committed
 	if err := p.requireAdmin(); err != nil {
 		return AIProviderInfo{}, err
 	}
@@ -267,7 +267,7 @@ func aiProviderErr(err error) error {
 
 // DeleteAIProvider removes a provider and its sealed key (admins only).
 func (s *Service) DeleteAIProvider(ctx context.Context, p Principal, id int64) error {
-	defer s.gwConf.clear() // after the change has committed
+	defer s.changed(cacheGateway) // after the change has committed
 	if err := p.requireAdmin(); err != nil {
 		return err
 	}

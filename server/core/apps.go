@@ -156,7 +156,7 @@ func (s *Service) RevokeAppKey(ctx context.Context, p Principal, appID, keyID in
 	if errors.Is(err, db.ErrNotFound) {
 		return Errorf(ENOTFOUND, "no live key %d on app %d", keyID, appID)
 	}
-	s.keys.clear()
+	s.changed(cacheKeys)
 	return err
 }
 
@@ -194,7 +194,6 @@ func (s *Service) UpdateApp(ctx context.Context, p Principal, id int64, name *st
 		out = appInfo(a, keys)
 		return err
 	})
-	s.keys.clear()
-	s.lookups.clear()
+	s.changed(cacheKeys, cacheLookups)
 	return out, err
 }

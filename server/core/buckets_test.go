@@ -315,12 +315,13 @@ func TestBackupKeepsSeven(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	ext := h.db.BackupExt() // .dump on PostgreSQL: pg_dump archives
 	res, err := h.svc.RunJob(h.ctx, "backup", h.clock.Now().AddDate(0, 0, 8), h.dir)
-	if err != nil || res != "already backed up today: tokenjar-2026-11-09.db" {
+	if err != nil || res != "already backed up today: tokenjar-2026-11-09"+ext {
 		t.Fatalf("second backup the same day: %q %v", res, err)
 	}
-	files, _ := filepathGlob(h.dir + "/backups/tokenjar-*.db")
-	if len(files) != BackupsKept || files[0] != h.dir+"/backups/tokenjar-2026-11-03.db" {
+	files, _ := filepathGlob(h.dir + "/backups/tokenjar-*" + ext)
+	if len(files) != BackupsKept || files[0] != h.dir+"/backups/tokenjar-2026-11-03"+ext {
 		t.Fatalf("backups kept: %v", files)
 	}
 }

@@ -98,6 +98,9 @@ func (s *Service) chargeGroup(g *chargeGroup, group []*pendingCharge) chan struc
 			p.done <- chargeReply{out: outs[i], err: err}
 		}
 		close(onDisk)
+		if err == nil {
+			s.announceUsage(outs) // to the live views of the other replicas
+		}
 	}()
 	return onDisk
 }
@@ -164,6 +167,8 @@ func (g *chargeGroup) begin(ctx context.Context, c *db.Conn, now time.Time) erro
 	if gen != g.gen || version != g.version || len(g.wallets) > maxCachedWallets {
 		g.reset()
 		g.gen, g.version = gen, version
+		// Another write (here, or another process or replica) may have made a member a grantee.
+		g.s.lookups.dropGrantees()
 	}
 	g.ctx, g.c, g.now = ctx, c, now
 	g.seq++

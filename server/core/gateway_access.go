@@ -172,7 +172,7 @@ func (s *Service) SetAppNamesMembers(ctx context.Context, p Principal, appID int
 		}
 		return s.auditTx(ctx, c, p.UserID, "app_names_members", fmt.Sprintf("app %d", appID), p.IP, strconv.FormatBool(v))
 	})
-	s.keys.clear()
+	s.changed(cacheKeys)
 	return err
 }
 

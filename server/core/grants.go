@@ -93,7 +93,7 @@ func (s *Service) Grant(ctx context.Context, p Principal, userID int64, g NewGra
 	})
 	if err == nil {
 		// The member's live views (balance, ledger) read again: new credits came in.
-		s.hub.notifyBalance([]int64{userID})
+		s.balanceChanged(userID)
 	}
 	return res, err
 }

@@ -23,6 +23,9 @@ type Subscription struct {
 	// its session ended, its member disabled. The stream must then stop at once and send
 	// nothing more, not even what is already waiting in C.
 	Done <-chan struct{}
+	// Recheck receives a notice when the credential may have ended without this process being
+	// told which (a replica's notices were missed): the viewer checks it at once.
+	Recheck chan struct{}
 
 	done    chan struct{}
 	via     string
@@ -35,7 +38,7 @@ func newHub() *Hub { return &Hub{subs: map[*Subscription]struct{}{}} }
 // Subscribe starts a subscription for the caller; call Unsubscribe when the viewer leaves.
 func (h *Hub) Subscribe(p Principal) *Subscription {
 	done := make(chan struct{})
-	sub := &Subscription{UserID: p.UserID, C: make(chan UsageItem, 64), Balance: make(chan struct{}, 1), Done: done, done: done,
+	sub := &Subscription{UserID: p.UserID, C: make(chan UsageItem, 64), Balance: make(chan struct{}, 1), Done: done, done: done, Recheck: make(chan struct{}, 1),
 		via: p.Via, keyID: p.KeyID, session: p.SessionHash}
 	h.mu.Lock()
 	h.subs[sub] = struct{}{}
@@ -92,6 +95,36 @@ func (h *Hub) notifyBalance(userIDs []int64) {
 				}
 				break
 			}
+		}
+	}
+}
+
+// watchesAny says whether a subscription here may see an event of this member or of these
+// granters.
+func (h *Hub) watchesAny(userID int64, granters []granterPart) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for sub := range h.subs {
+		if sub.UserID == userID {
+			return true
+		}
+		for _, g := range granters {
+			if sub.UserID == g.userID {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// recheckAll asks every live view to check its credential now.
+func (h *Hub) recheckAll() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for sub := range h.subs {
+		select {
+		case sub.Recheck <- struct{}{}:
+		default:
 		}
 	}
 }

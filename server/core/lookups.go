@@ -43,6 +43,16 @@ func (l *lookups) clear() {
 	l.apps, l.users = map[string]cachedApp{}, map[string]cachedUser{}
 }
 
+// dropGrantees forgets who may receive a delegation: a write this process did not see may
+// have made anyone a grantee (the charge group calls it when its cached rows are dropped).
+func (l *lookups) dropGrantees() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.grantees) > 0 {
+		l.grantees = map[int64]bool{}
+	}
+}
+
 // app finds an app by id or slug, through the cache.
 func (s *Service) cachedApp(ctx context.Context, ref string) (db.App, error) {
 	key := strings.ToLower(ref)

@@ -190,8 +190,7 @@ func (s *Service) UpdateMember(ctx context.Context, p Principal, id int64, upd M
 		return err
 	})
 	if err == nil {
-		s.keys.clear() // roles and disabled members must take effect on cached tokens at once
-		s.lookups.clear()
+		s.changed(cacheKeys, cacheLookups) // roles and disabled members must take effect on cached tokens at once
 		if out.Disabled {
 			s.credentialsEnded(credentialEnd{userID: id, allSessions: true, allTokens: true})
 		}

@@ -91,7 +91,7 @@ func overridePrice(o db.PriceOverride) Price {
 // SetPrice sets an admin's price for model (admins only). It overrides the shipped table for that id
 // (and its dated variants) and survives updates of the table.
 func (s *Service) SetPrice(ctx context.Context, p Principal, model string, in PriceInput) (PriceView, error) {
-	defer s.gwConf.clear() // after the change has committed
+	defer s.changed(cacheGateway) // after the change has committed
 	if err := p.requireAdmin(); err != nil {
 		return PriceView{}, err
 	}
@@ -115,7 +115,7 @@ func (s *Service) SetPrice(ctx context.Context, p Principal, model string, in Pr
 
 // DeletePrice returns model to the shipped table's price (admins only).
 func (s *Service) DeletePrice(ctx context.Context, p Principal, model string) error {
-	defer s.gwConf.clear() // after the change has committed
+	defer s.changed(cacheGateway) // after the change has committed
 	if err := p.requireAdmin(); err != nil {
 		return err
 	}

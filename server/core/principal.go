@@ -90,34 +90,45 @@ func hashSecret(plain string) string {
 }
 
 // keyCache remembers which principal a token or app key hash belongs to, so the ingest path
-// skips a query per request. Revocation and disabling members clear it at once.
+// skips a query per request. Revocation and disabling members clear it at once, on every
+// replica (replicas.go); keyCacheTTL bounds what a lost notice leaves.
 type keyCache struct {
 	mu sync.RWMutex
-	m  map[string]Principal
+	m  map[string]cachedKey
 }
 
-func (k *keyCache) init() { k.m = map[string]Principal{} }
+type cachedKey struct {
+	p  Principal
+	at time.Time
+}
+
+const keyCacheTTL = 30 * time.Second
+
+func (k *keyCache) init() { k.m = map[string]cachedKey{} }
 
 func (k *keyCache) get(hash string) (Principal, bool) {
 	k.mu.RLock()
 	defer k.mu.RUnlock()
-	p, ok := k.m[hash]
-	return p, ok
+	c, ok := k.m[hash]
+	if !ok || time.Since(c.at) >= keyCacheTTL {
+		return Principal{}, false
+	}
+	return c.p, true
 }
 
 func (k *keyCache) put(hash string, p Principal) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if len(k.m) > 100_000 {
-		k.m = map[string]Principal{}
+		k.m = map[string]cachedKey{}
 	}
-	k.m[hash] = p
+	k.m[hash] = cachedKey{p, time.Now()}
 }
 
 func (k *keyCache) clear() {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	k.m = map[string]Principal{}
+	k.m = map[string]cachedKey{}
 }
 
 // AuthenticateBearer resolves a personal token or an app key.

@@ -29,6 +29,10 @@ type Service struct {
 	closed      bool
 	stopSweeper chan struct{}
 	sweeperDone chan struct{}
+	// origin names this Service in its database notices; unlisten stops its listeners
+	// (replicas.go).
+	origin   string
+	unlisten []func()
 }
 
 // New builds the service on an open, migrated database.
@@ -39,12 +43,17 @@ func New(ctx context.Context, d *db.DB, clock Clock, log *slog.Logger) (*Service
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &Service{db: d, clock: clock, log: log, hub: newHub(), throttle: newThrottle(), lookups: newLookups()}
+	s := &Service{db: d, clock: clock, log: log, hub: newHub(), throttle: newThrottle(), lookups: newLookups(), origin: newOrigin()}
 	s.keys.init()
+	// Before the settings are read, so no change made meanwhile by another replica is missed.
+	s.listen()
 	s.charges = make(chan *pendingCharge, 4096)
 	s.chargerDone = make(chan struct{})
 	go s.runCharger()
 	if err := s.loadSettings(ctx); err != nil {
+		for _, stop := range s.unlisten {
+			stop()
+		}
 		return nil, err
 	}
 	return s, nil
@@ -75,17 +84,30 @@ func (s *Service) Close() {
 		s.closed = true
 		close(s.charges)
 	}
+	unlisten := s.unlisten
+	s.unlisten = nil
 	s.closing.Unlock()
 	<-s.chargerDone
+	for _, stop := range unlisten {
+		stop()
+	}
 }
 
-// StartHolds makes this process the keeper of gateway holds: it drops every hold left in the
-// database and starts the sweeper that releases expired ones. Only the server, which holds the
-// data folder's lock, calls it: a hold found then belongs to a process that is gone (a crash), and
-// its request will never be settled, so nothing was charged for it and nothing stays set aside.
-// Command-line tools that open the same database while the server runs must not.
+// StartHolds makes this process a keeper of gateway holds: it drops the holds left in the
+// database by a process that is gone, and starts the sweeper that releases expired ones. Only
+// the server calls it; command-line tools that open the same database while it runs must not.
+//
+// On SQLite the server holds the data folder's lock, so every hold found belongs to a process
+// that is gone (a crash): its request will never be settled, nothing was charged for it, and
+// all of them are dropped. On PostgreSQL other replicas may be serving requests that hold
+// credits right now, and a hold does not say whose process made it: only the expired ones are
+// dropped, and a crashed replica's holds set their credits aside until they expire (holdTTL).
 func (s *Service) StartHolds(ctx context.Context) error {
-	if err := s.db.Update(ctx, func(c *db.Conn) error { return c.DeleteAllHolds(ctx) }); err != nil {
+	if s.Replicated() {
+		if _, err := s.ReleaseExpiredHolds(ctx); err != nil {
+			return err
+		}
+	} else if err := s.db.Update(ctx, func(c *db.Conn) error { return c.DeleteAllHolds(ctx) }); err != nil {
 		return err
 	}
 	s.closing.Lock()

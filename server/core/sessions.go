@@ -50,8 +50,16 @@ func (s *Service) StillSignedIn(ctx context.Context, p Principal) error {
 }
 
 // credentialsEnded is called once a change that ends credentials has committed: cached
-// tokens are forgotten and the live views opened with the ended credentials close at once.
+// tokens are forgotten and the live views opened with the ended credentials close at once, in
+// this process and in every replica (replicas.go).
 func (s *Service) credentialsEnded(e credentialEnd) {
+	s.endCredentials(e)
+	s.announce("end " + e.String())
+}
+
+// endCredentials forgets the ended tokens and closes the live views of this process that were
+// opened with the ended credentials.
+func (s *Service) endCredentials(e credentialEnd) {
 	if e.tokenID != 0 || e.allTokens {
 		s.keys.clear()
 	}

@@ -144,6 +144,7 @@ func (s *Service) UpdateSettings(ctx context.Context, p Principal, u SettingsUpd
 	s.settings.mu.Lock()
 	s.settings.s = next
 	s.settings.mu.Unlock()
+	s.announce("c " + cacheSettings)
 	return next, nil
 }
 
