@@ -162,7 +162,9 @@ pg_down() {
   if [ "${BENCH_PG_KEEP:-1}" = 1 ]; then
     as_postgres "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m fast -w -t 60 stop >/dev/null 2>&1 || true
   else
+    # The dataset goes with the cluster: without demo.json the next run seeds again.
     scripts/pg-test-cluster.sh stop "$PG_DIR" || true
+    rm -f "$DATA/demo.json" "$DATA/bench-seed.txt"
   fi
   PG_DIR=""
 }
