@@ -18,8 +18,20 @@ local nonce = os.getenv("BENCH_NONCE") or tostring(os.time())
 
 local threads = {}
 
+-- BENCH_REPLICAS ("127.0.0.1:PORT,127.0.0.1:PORT,..."), when set, spreads wrk's threads over
+-- those servers in turn (thread i talks to server i mod n): one wrk run, one latency histogram,
+-- for several tokenjar replicas on one database. The URL on wrk's command line names the first.
+local replicas = {}
+for hostport in string.gmatch(os.getenv("BENCH_REPLICAS") or "", "[^,]+") do
+  local host, port = string.match(hostport, "^(.*):(%d+)$")
+  table.insert(replicas, wrk.lookup(host, port)[1])
+end
+
 function setup(thread)
   thread:set("tid", #threads + 1)
+  if #replicas > 0 then
+    thread.addr = replicas[(#threads % #replicas) + 1]
+  end
   table.insert(threads, thread)
 end
 

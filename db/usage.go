@@ -172,6 +172,10 @@ type UsageFilter struct {
 	// models, set by withSortModels, makes an order by credits or tokens with no model
 	// filter a merge of one walk per model.
 	models []string
+	// limitArms (PostgreSQL) gives each walk of the merge its own ORDER BY and LIMIT: without
+	// them PostgreSQL's planner reads every matching row of each model and sorts them all
+	// (seconds for a member with 100,000s of events) instead of merging the index walks.
+	limitArms bool
 }
 
 // Cursor is a keyset position: the sort value and id of the last row of the previous page.
@@ -287,6 +291,10 @@ func (f UsageFilter) selectFrom(cols, from string) (string, []any) {
 		for i, m := range f.models {
 			arms[i] = `SELECT ` + cols + `, ` + col + ` AS sort_v, e.id AS sort_id` + from + where + ` AND e.model = ?`
 			all = append(append(all, args...), m)
+			if f.limitArms && f.Limit > 0 {
+				arms[i] = `(` + arms[i] + ` ORDER BY ` + col + ` ` + dir + `, e.id ` + dir + ` LIMIT ?)`
+				all = append(all, f.Limit)
+			}
 		}
 		q, args = strings.Join(arms, " UNION ALL ")+` ORDER BY sort_v `+dir+`, sort_id `+dir, all
 	} else {
@@ -312,7 +320,7 @@ func (c *Conn) withSortModels(ctx context.Context, f UsageFilter) (UsageFilter, 
 		return f, err
 	}
 	defer rows.Close()
-	f.models = nil
+	f.models, f.limitArms = nil, c.pg
 	for rows.Next() {
 		var m string
 		if err := rows.Scan(&m); err != nil {

@@ -35,9 +35,14 @@ func emit(results string, r Row) error {
 		r.Note = strings.TrimSpace(r.Note + " (would be " + r.Result + ")")
 		r.Result = "INFO"
 	}
-	// A baseline binary measured in the same run (BENCH_BASELINE_BIN) has its rows named apart.
+	// A baseline binary measured in the same run (BENCH_BASELINE_BIN), or the three replicas
+	// of a PostgreSQL run, have their rows named apart.
 	if label := os.Getenv("BENCH_LABEL"); label != "" {
 		r.Metric = label + ": " + r.Metric
+	}
+	// Rows measured on PostgreSQL (bench/run.sh with BENCH_DATABASE=postgres) say so.
+	if engine := os.Getenv("BENCH_ENGINE"); engine != "" && engine != "sqlite" {
+		r.Metric = engine + ": " + r.Metric
 	}
 	fmt.Printf("  %-44s %-12s %-40s %s %s\n", r.Metric, r.Target, r.Measured, r.Result, r.Note)
 	if results == "" {
