@@ -190,6 +190,11 @@ func isPgConflict(err error) bool {
 		return true
 	}
 	code := pgCode(err)
+	if code == "" && err != nil {
+		// fn may have turned the error into text of its own; pgx's text names the code.
+		msg := err.Error()
+		return strings.Contains(msg, "(SQLSTATE 40001)") || strings.Contains(msg, "(SQLSTATE 40P01)")
+	}
 	return code == "40001" || code == "40P01"
 }
 

@@ -111,6 +111,12 @@ func (s *Service) cachedUser(ctx context.Context, id int64, email string) (db.Us
 // members never do, and for them the charge path skips the delegation query. Inside the
 // writer, so it sees every delegation committed before.
 func (s *Service) mayHaveDelegations(ctx context.Context, c *db.Conn, userID int64) (bool, error) {
+	if s.db.Engine() == db.Postgres {
+		// Several chargers and replicas write there: only the charge's own transaction may
+		// decide whether an allowance pays.
+		n, err := c.CountDelegationsReceived(ctx, userID)
+		return n > 0, err
+	}
 	s.lookups.mu.Lock()
 	known, ok := s.lookups.grantees[userID]
 	s.lookups.mu.Unlock()
