@@ -49,10 +49,12 @@ func (c *Conn) buckets(ctx context.Context, query string, args ...any) ([]Bucket
 
 // BucketsWithCredits returns a member's buckets that still hold credits, expired or not,
 // in deduction order: event (soonest expiry, then oldest), subscription, addon (oldest first).
+// deductionOrder is the order a member's buckets pay in.
+const deductionOrder = `CASE kind WHEN 'event' THEN 0 WHEN 'subscription' THEN 1 ELSE 2 END,
+		expires_at IS NULL, expires_at, granted_at, id`
+
 func (c *Conn) BucketsWithCredits(ctx context.Context, userID int64) ([]Bucket, error) {
-	return c.buckets(ctx, `SELECT `+bucketCols+` FROM buckets WHERE user_id = ? AND remaining > 0
-		ORDER BY CASE kind WHEN 'event' THEN 0 WHEN 'subscription' THEN 1 ELSE 2 END,
-		         expires_at IS NULL, expires_at, granted_at, id`, userID)
+	return c.buckets(ctx, `SELECT `+bucketCols+` FROM buckets WHERE user_id = ? AND remaining > 0 ORDER BY `+deductionOrder, userID)
 }
 
 func (c *Conn) BucketByID(ctx context.Context, id int64) (Bucket, error) {

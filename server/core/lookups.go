@@ -110,13 +110,10 @@ func (s *Service) cachedUser(ctx context.Context, id int64, email string) (db.Us
 // mayHaveDelegations tells whether a member receives (or once received) any delegation. Most
 // members never do, and for them the charge path skips the delegation query. Inside the
 // writer, so it sees every delegation committed before.
+//
+// Not used on PostgreSQL, where other replicas create delegations: the charge reads the
+// member's delegations in its own transaction instead.
 func (s *Service) mayHaveDelegations(ctx context.Context, c *db.Conn, userID int64) (bool, error) {
-	if s.db.Engine() == db.Postgres {
-		// Several chargers and replicas write there: only the charge's own transaction may
-		// decide whether an allowance pays.
-		n, err := c.CountDelegationsReceived(ctx, userID)
-		return n > 0, err
-	}
 	s.lookups.mu.Lock()
 	known, ok := s.lookups.grantees[userID]
 	s.lookups.mu.Unlock()
