@@ -55,7 +55,12 @@ func (c *Conn) CountActiveOwners(ctx context.Context) (int64, error) {
 }
 
 func (c *Conn) ListUsers(ctx context.Context) ([]User, error) {
-	rows, err := c.query(ctx, `SELECT `+userCols+` FROM users ORDER BY id`)
+	return c.users(ctx, `SELECT `+userCols+` FROM users ORDER BY id`)
+}
+
+// users runs a query of userCols and scans every row.
+func (c *Conn) users(ctx context.Context, query string, args ...any) ([]User, error) {
+	rows, err := c.query(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}

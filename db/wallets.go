@@ -14,20 +14,7 @@ func (c *Conn) UsersByIDs(ctx context.Context, ids []int64) ([]User, error) {
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	rows, err := c.query(ctx, `SELECT `+userCols+` FROM users WHERE id IN (`+placeholders(len(ids))+`) ORDER BY id`, int64Args(ids)...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []User
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, u)
-	}
-	return out, rows.Err()
+	return c.users(ctx, `SELECT `+userCols+` FROM users WHERE id IN (`+placeholders(len(ids))+`) ORDER BY id`, int64Args(ids)...)
 }
 
 // BucketsWithCreditsOf returns the buckets holding credits of these members: grouped by
