@@ -49,10 +49,8 @@ type DB struct {
 	ckpt      *sql.DB
 	stopCkpt  chan struct{}
 	ckptDone  chan struct{}
-	// lastCopied is the number of frames the last checkpoint pass found copied (checkpointer's).
-	lastCopied int
-	notify     *notifier  // listeners of notices (notify.go); nil until used
-	jobs       jobMutexes // the job locks on SQLite (jobs_lock.go)
+	notify    *notifier  // listeners of notices (notify.go); nil until used
+	jobs      jobMutexes // the job locks on SQLite (jobs_lock.go)
 }
 
 func dsn(path string, readOnly bool) string {
@@ -85,7 +83,7 @@ func dsn(path string, readOnly bool) string {
 		// No checkpoint inside a commit: the background checkpointer copies the log, and the
 		// writer finishes the copy between two transactions (see wal.go).
 		q.Add("_pragma", "wal_autocheckpoint(0)")
-		q.Add("_pragma", fmt.Sprintf("journal_size_limit(%d)", walSizeLimit))
+		q.Add("_pragma", fmt.Sprintf("journal_size_limit(%d)", walMinBound))
 	}
 	return "file:" + path + "?" + q.Encode()
 }

@@ -1,47 +1,207 @@
 package db
 
 import (
+	"context"
 	"database/sql"
 	"log/slog"
 	"os"
+	"strconv"
+	"sync/atomic"
 	"time"
+
+	"modernc.org/sqlite"
 )
 
-// The write-ahead log is kept short by checkpoints, which copy its pages back into the database
-// file, and SQLite starts the log over once a checkpoint has copied all of it. The work is split
-// so that the single writer, whom every caller waits on, does as little of it as possible:
+// The write-ahead log is kept bounded by checkpoints, which copy its pages back into the
+// database file; SQLite starts the log over at the next commit once a checkpoint has copied all
+// of it. Two things pull against each other:
 //
-//   - A background connection runs a PASSIVE checkpoint every checkpointEvery (250 ms: a page
-//     the commits rewrite many times in that time is copied once; the log's bound holds). It blocks no one
-//     and copies, on the other core, whatever the commits have added, then fsyncs the database
-//     file, so those pages are on disk before anyone waits for them. Under a steady stream of
-//     commits it never reaches the log's end: commits keep adding to it.
-//   - When the log is past walCheckpointPages, the background pass asks the writer to finish.
-//     Between two transactions the writer runs a PASSIVE checkpoint of its own, which copies
-//     the little that the last pass left and reaches the end (no commit can land meanwhile),
-//     and SQLite starts the log over at the next commit, truncating the file to walSizeLimit
-//     (journal_size_limit).
+//   - Every checkpoint writes each page the log holds to the database file once, however often
+//     the commits changed it, and the database file is fsynced when the log starts over. A page
+//     that many reports touch (an index's upper levels, a member's newest rollups and ledger
+//     page) is written once per cycle of the log, so a longer cycle writes less: at 10M events
+//     and 5,000 reports/s, a report cost 96 KB of disk writes with a pass every 250 ms and 61 KB
+//     with a cycle of about a second (docs/benchmarks.md).
+//   - The log must stay bounded: it takes disk space beside the database, and on a small disk
+//     it could fill it.
 //
-// So the log file stays under about walSizeLimit. It grows past that only while a read
-// transaction that began before the checkpoint still needs older pages (a long export), since
-// SQLite keeps every frame a reader may need; the first checkpoint after that read ends brings
-// it back. SQLite syncs the log before any checkpoint copies from it, and syncs the database
-// file when a checkpoint reaches the log's end, so no page is lost whatever is interrupted.
+// So the bound grows with the database: the log may hold walBound(database size), a sixteenth
+// of the database file, at least 24 MB and at most 256 MB (an 18 MB database keeps a log of at
+// most 24 MB; a 4 GB one up to 256 MB). The cycle follows the log's length, not the clock:
+//
+//   - The writer counts the frames each commit appends (SQLite's own counter of pages written,
+//     sqlite3_db_status CACHE_WRITE). Once the log holds half its bound, it wakes the
+//     checkpointer.
+//   - The checkpointer, on its own connection, runs PASSIVE checkpoints back to back, each
+//     copying what the commits added during the last one, until one finds little new; it fsyncs
+//     the database file and asks the writer to finish. A PASSIVE checkpoint blocks no one, but
+//     under a steady stream of commits it never reaches the log's end.
+//   - The writer finishes between two transactions: its PASSIVE checkpoint copies the little
+//     the last pass left and reaches the end (no commit can land meanwhile), and SQLite starts
+//     the log over at the next commit. If the log reaches its whole bound before the
+//     checkpointer asked (a slow disk), the writer finishes anyway.
+//   - journal_size_limit is the bound too, so the log file is reused in place from one cycle to
+//     the next (its size, and so its metadata, does not change at every fsync) and never kept
+//     larger than the bound. A clean stop truncates it.
+//   - Once a second, if no commit landed since the last tick, the checkpointer copies whatever
+//     is in the log, so a quiet log starts over too.
+//
+// The log grows past its bound only while a read transaction that began before the last
+// checkpoint stays open (a long export): SQLite keeps every frame a reader may need. The first
+// checkpoint after that read ends brings it back. SQLite syncs the log before any checkpoint
+// copies from it, and the database file when a checkpoint reaches the log's end, so no page is
+// lost whatever is interrupted; checkpoints play no part in a commit's durability (logsync.go).
 const (
-	walCheckpointPages = 4096     // 16 MB of 4 KiB pages
-	walSizeLimit       = 24 << 20 // bytes
-	checkpointEvery    = 250 * time.Millisecond
+	walMinBound   = 24 << 20  // bytes
+	walMaxBound   = 256 << 20 // bytes
+	walBoundShare = 16        // the log may hold 1/walBoundShare of the database file
+	walIdleEvery  = time.Second
+	// walSettled ends a round of passes: a pass that found fewer new frames than this leaves
+	// the writer little to copy.
+	walSettled   = 1000
+	walMaxPasses = 8
 )
+
+// walBound is the log's bound, in bytes, for a database file of dbBytes.
+func walBound(dbBytes int64) int64 {
+	return min(max(dbBytes/walBoundShare, walMinBound), walMaxBound)
+}
+
+// walLog is what the writer and the checkpointer know of the log's length.
+type walLog struct {
+	frameBytes int64        // a frame: a page and its 24-byte header
+	frames     atomic.Int64 // frames appended since the log last started over (at least)
+	round      atomic.Int64 // at this many frames the checkpointer starts a round
+	limit      atomic.Int64 // at this many frames the writer finishes the checkpoint itself
+	bound      atomic.Int64 // the bound in bytes
+	// sizeLimit is a journal_size_limit for the writer to set (0: nothing to set).
+	sizeLimit atomic.Int64
+	// long is set by the checkpointer after a round: the writer finishes the checkpoint.
+	long atomic.Bool
+	// seq is odd while the writer has a transaction open: a checkpoint that copied the whole
+	// log with seq even and unchanged around it saw every frame, and the log starts over.
+	seq  atomic.Int64
+	path string        // the log file
+	wake chan struct{} // the writer wakes the checkpointer when the log reaches round
+}
+
+func newWALLog(dbPath string, pageSize int64) *walLog {
+	l := &walLog{frameBytes: pageSize + 24, wake: make(chan struct{}, 1), path: dbPath + "-wal"}
+	l.setBound(walMinBound)
+	return l
+}
+
+// setBound sets the bound in bytes, and asks the writer to make it the log file's size limit.
+func (l *walLog) setBound(bytes int64) {
+	if l.bound.Swap(bytes) == bytes {
+		return
+	}
+	limit := bytes / l.frameBytes
+	l.limit.Store(limit)
+	l.round.Store(limit / 2)
+	l.sizeLimit.Store(bytes)
+}
+
+// added counts the frames a commit appended, and wakes the checkpointer once the log is half
+// way to its bound.
+func (l *walLog) added(n int64) {
+	if l.frames.Add(n) >= l.round.Load() && !l.long.Load() {
+		select {
+		case l.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// atLeast corrects the count up to what a checkpoint found in the log (after a start, the log
+// may hold frames no commit of this process counted).
+func (l *walLog) atLeast(frames int64) {
+	for {
+		cur := l.frames.Load()
+		if frames <= cur || l.frames.CompareAndSwap(cur, frames) {
+			return
+		}
+	}
+}
+
+// startedOver records a checkpoint that copied the whole log, with no transaction open
+// meanwhile: the next commit starts the log over. (SQLite does not, while a reader that began
+// before the checkpoint is still open; then the file grows past its size, which the writer
+// watches too: see wantsCheckpoint.)
+func (l *walLog) startedOver() {
+	l.frames.Store(0)
+	l.long.Store(false)
+}
+
+// fileLonger reports whether the log file is longer than the bound. journal_size_limit is the
+// bound, so the file is only ever longer when the log is.
+func (l *walLog) fileLonger() bool {
+	fi, err := os.Stat(l.path)
+	return err == nil && fi.Size() > l.bound.Load()+l.frameBytes
+}
+
+// countFrames adds the frames the last transaction appended to the log: SQLite counts the pages
+// the connection wrote (in WAL mode, the frames), and the count is reset by reading it.
+func (w *Writer) countFrames() {
+	var n int
+	err := w.conn.Raw(func(dc any) error {
+		s, ok := dc.(sqlite.DBStatus)
+		if !ok {
+			return nil
+		}
+		var err error
+		n, _, err = s.Status(sqlite.DBStatusCacheWrite, true)
+		return err
+	})
+	if err != nil {
+		slog.Warn("db: counting the log's frames", "err", err)
+		return
+	}
+	w.wal.added(int64(n))
+}
+
+// finishCheckpoint copies the rest of the log between two transactions, so that the copy
+// reaches the log's end and SQLite starts it over at the next commit. A reader still on an
+// older snapshot keeps it short of the end: then the writer tries again after its next batch.
+func (w *Writer) finishCheckpoint() {
+	var busy, frames, copied int
+	err := w.conn.QueryRowContext(context.Background(), "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &copied)
+	if err != nil {
+		slog.Warn("db: checkpoint", "err", err)
+		w.wal.long.Store(false) // the checkpointer asks again after its next round
+		return
+	}
+	w.wal.atLeast(int64(frames))
+	if busy == 0 && copied == frames {
+		w.wal.startedOver()
+	}
+}
+
+// wantsCheckpoint tells the writer to finish a checkpoint after its batch: the checkpointer
+// asked, or the log reached its bound (by the count, or by the file's size).
+func (w *Writer) wantsCheckpoint() bool {
+	return w.wal.long.Load() || w.wal.frames.Load() >= w.wal.limit.Load() || w.wal.fileLonger()
+}
+
+// applySizeLimit sets a new journal_size_limit on the write connection, between transactions.
+func (w *Writer) applySizeLimit() {
+	if v := w.wal.sizeLimit.Swap(0); v != 0 {
+		if _, err := w.conn.ExecContext(context.Background(), "PRAGMA journal_size_limit = "+strconv.FormatInt(v, 10)); err != nil {
+			slog.Warn("db: journal_size_limit", "err", err)
+		}
+	}
+}
 
 func (d *DB) startCheckpointer() error {
 	// Its own connection: the writer's belongs to the writer goroutine. A short busy timeout,
-	// since a PASSIVE checkpoint that finds the log busy just tries again at the next tick.
+	// since a PASSIVE checkpoint that finds the log busy just tries again later.
 	ckpt, err := sql.Open("sqlite", "file:"+d.Path+"?_pragma=busy_timeout(100)&_pragma=synchronous(FULL)")
 	if err != nil {
 		return err
 	}
 	ckpt.SetMaxOpenConns(1)
 	d.ckpt, d.stopCkpt, d.ckptDone = ckpt, make(chan struct{}), make(chan struct{})
+	d.setWALBound()
 	go d.checkpointer()
 	return nil
 }
@@ -58,8 +218,10 @@ func (d *DB) stopCheckpointer() {
 
 func (d *DB) checkpointer() {
 	defer close(d.ckptDone)
-	t := time.NewTicker(checkpointEvery)
+	t := time.NewTicker(walIdleEvery)
 	defer t.Stop()
+	l := d.writer.wal
+	lastTick := int64(-1)
 	for {
 		select {
 		case <-d.stopCkpt:
@@ -68,33 +230,69 @@ func (d *DB) checkpointer() {
 				slog.Warn("db: final checkpoint", "err", err)
 			}
 			return
+		case <-l.wake:
+			d.checkpointRound()
 		case <-t.C:
-			d.checkpointPass()
+			// A quiet log: copy it, so that it starts over. While commits go on, the rounds
+			// do that.
+			if n := l.frames.Load(); n == lastTick {
+				d.checkpointPass()
+			}
+			lastTick = l.frames.Load()
 		}
 	}
 }
 
-// checkpointPass copies what it can of the log, and asks the writer to finish when the log is
-// long. An error (the disk is full, say) leaves the log as it is; commits are unaffected.
-func (d *DB) checkpointPass() {
-	var busy, frames, copied int
-	if err := d.ckpt.QueryRow("PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &copied); err != nil {
-		return
+// checkpointRound copies the log back to back until a pass finds little new, then asks the
+// writer to finish. An error (the disk is full, say) leaves the log as it is; commits are
+// unaffected, and the writer still finishes once the log reaches its bound.
+func (d *DB) checkpointRound() {
+	l := d.writer.wal
+	if l.long.Load() || l.frames.Load() < l.round.Load() {
+		return // a wake from before the writer finished
 	}
-	if copied > d.lastCopied && frames > walCheckpointPages/2 {
-		// SQLite syncs the database file only in a checkpoint that reaches the log's end, which
-		// is the writer's: without this it would wait for every page the passes copied. This
-		// sync only moves that wait here; SQLite's own syncs decide what is durable. It starts
-		// once the log is half way to the writer's turn: an fsync of the database file every
-		// pass wrote each hot page to the disk ten times a second, and the log's fsyncs, which
-		// every caller waits on, queued behind those writes.
-		if err := syncFile(d.Path); err != nil {
-			slog.Warn("db: fsync of the database file after a checkpoint pass", "err", err)
+	d.setWALBound()
+	last := int64(-1)
+	for range walMaxPasses {
+		frames, whole, ok := d.checkpointPass()
+		if !ok || whole {
+			return
 		}
+		if last >= 0 && frames-last < walSettled {
+			break
+		}
+		last = frames
 	}
-	d.lastCopied = copied
-	if frames > walCheckpointPages {
-		d.writer.logLong.Store(true)
+	// SQLite fsyncs the database file when a checkpoint reaches the log's end, which is the
+	// writer's, and every caller waits on the writer: this fsync moves that wait here. It does
+	// not decide what is durable; SQLite's own syncs do.
+	if err := syncFile(d.Path); err != nil {
+		slog.Warn("db: fsync of the database file after a checkpoint round", "err", err)
+	}
+	l.long.Store(true)
+}
+
+// checkpointPass runs one PASSIVE checkpoint: frames is the log's length when it began, whole
+// whether it copied all of it while no transaction was open (then the log starts over).
+func (d *DB) checkpointPass() (frames int64, whole, ok bool) {
+	l := d.writer.wal
+	seq := l.seq.Load()
+	var busy, n, copied int
+	if err := d.ckpt.QueryRow("PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &n, &copied); err != nil {
+		return 0, false, false
+	}
+	l.atLeast(int64(n))
+	whole = busy == 0 && copied == n && seq%2 == 0 && l.seq.Load() == seq
+	if whole {
+		l.startedOver()
+	}
+	return int64(n), whole, true
+}
+
+// setWALBound sets the log's bound from the database file's size.
+func (d *DB) setWALBound() {
+	if fi, err := os.Stat(d.Path); err == nil {
+		d.writer.wal.setBound(walBound(fi.Size()))
 	}
 }
 

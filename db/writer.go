@@ -50,9 +50,9 @@ type Writer struct {
 	gen    atomic.Uint64 // bumped by every op that may invalidate a caller's cache of rows
 	// commits counts the transactions that committed (tests read it).
 	commits atomic.Uint64
-	// logLong is set by the checkpointer when the log is past walCheckpointPages: the writer
-	// then finishes the checkpoint between two transactions (see wal.go).
-	logLong atomic.Bool
+	// wal is the log's length as the writer counts it, and whether it should finish a
+	// checkpoint between two transactions (see wal.go).
+	wal *walLog
 }
 
 var errClosed = errors.New("db: writer is closed")
@@ -62,7 +62,13 @@ func newWriter(pool *sql.DB, path string) (*Writer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("db: writer connection: %w", err)
 	}
-	w := &Writer{conn: conn, stmts: newStmtCache(conn), log: newLogSyncer(path), ops: make(chan *op, 4096), quit: make(chan struct{})}
+	var pageSize int64
+	if err := conn.QueryRowContext(context.Background(), "PRAGMA page_size").Scan(&pageSize); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("db: page size: %w", err)
+	}
+	w := &Writer{conn: conn, stmts: newStmtCache(conn), log: newLogSyncer(path), wal: newWALLog(path, pageSize),
+		ops: make(chan *op, 4096), quit: make(chan struct{})}
 	w.wg.Add(1)
 	go w.loop()
 	return w, nil
@@ -132,25 +138,9 @@ func (w *Writer) loop() {
 			}
 		}
 		w.run(batch)
-		if w.logLong.Load() {
+		if w.wantsCheckpoint() {
 			w.finishCheckpoint()
 		}
-	}
-}
-
-// finishCheckpoint copies the rest of the log between two transactions, so that the copy
-// reaches the log's end and SQLite starts it over at the next commit. A reader still on an
-// older snapshot keeps it short of the end: then the writer tries again after its next batch.
-func (w *Writer) finishCheckpoint() {
-	var busy, frames, copied int
-	err := w.conn.QueryRowContext(context.Background(), "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &copied)
-	if err != nil {
-		slog.Warn("db: checkpoint", "err", err)
-		w.logLong.Store(false) // the checkpointer asks again at its next pass
-		return
-	}
-	if busy == 0 && copied == frames {
-		w.logLong.Store(false)
 	}
 }
 
@@ -170,6 +160,9 @@ func (w *Writer) run(batch []*op) {
 		return
 	}
 	ctx := context.Background()
+	w.applySizeLimit()
+	w.wal.seq.Add(1) // a transaction is open (see walLog.seq)
+	defer w.wal.seq.Add(1)
 	conn := &Conn{q: w.conn, cache: w.stmts, gen: &w.gen}
 	if _, err := conn.exec(ctx, "BEGIN IMMEDIATE"); err != nil {
 		fail(batch, fmt.Errorf("db: begin: %w", err))
@@ -223,6 +216,7 @@ func (w *Writer) run(batch []*op) {
 		return
 	}
 	w.commits.Add(1)
+	w.countFrames()
 	for i, o := range batch {
 		if o.committed != nil {
 			o.committed <- results[i]
