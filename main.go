@@ -210,6 +210,7 @@ func serve(args []string, out io.Writer) error {
 	if err := svc.StartHolds(ctx); err != nil {
 		return err
 	}
+	svc.WarmSignIn()
 
 	// On PostgreSQL every replica must seal provider keys with the same secret: from the
 	// environment or the database, never one replica's data folder (server/gatewaykey.go).

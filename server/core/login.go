@@ -56,6 +56,20 @@ func (s *Service) Login(ctx context.Context, email, password, ip string) (Member
 	return memberOf(u), id, sess, err
 }
 
+// WarmSignIn makes the dummy hash in the background. Made on first use, it cost the first
+// sign-in after a start a second bcrypt hashing, known email or not: a gap between the first
+// attempts at known and unknown emails that looked like an oracle (bench/abuse: 69 against 54 ms,
+// the mean of four each, known first).
+// The channel it returns is closed once the hash is made.
+func (s *Service) WarmSignIn() <-chan struct{} {
+	made := make(chan struct{})
+	go func() {
+		dummyHash()
+		close(made)
+	}()
+	return made
+}
+
 var dummy struct {
 	once sync.Once
 	hash string
