@@ -25,10 +25,12 @@ frontend: node_modules/.installed
 test: test-go test-go-postgres test-frontend e2e
 
 ENSURE_STRACE := scripts/ensure-package.sh strace strace "the fsync test (fsync_test.go)"
+ENSURE_SQLITE3 := scripts/ensure-package.sh sqlite3 sqlite3 "the lock test (db/locks_test.go)"
 
 # The Go suite on SQLite, the default engine: TOKENJAR_TEST_DATABASE is cleared for it.
 test-go:
 	$(ENSURE_STRACE)
+	$(ENSURE_SQLITE3)
 	$(GO) vet ./...
 	env -u TOKENJAR_TEST_DATABASE $(GO) test -count=1 ./...
 
@@ -37,6 +39,7 @@ test-go:
 # postgresql, installed with apt-get if missing) and stops after it, also when a test fails.
 test-go-postgres:
 	$(ENSURE_STRACE)
+	$(ENSURE_SQLITE3)
 	scripts/with-pg-cluster.sh $(GO) test -count=1 -p 2 -timeout 25m ./...
 
 test-frontend: node_modules/.installed

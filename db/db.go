@@ -15,6 +15,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/url"
+	"os"
 	"runtime"
 	"sort"
 	"strings"
@@ -49,6 +50,7 @@ type DB struct {
 	ckpt      *sql.DB
 	stopCkpt  chan struct{}
 	ckptDone  chan struct{}
+	dbFile    *os.File   // the database file, for the checkpointer's fsync (wal.go); closed last
 	notify    *notifier  // listeners of notices (notify.go); nil until used
 	jobs      jobMutexes // the job locks on SQLite (jobs_lock.go)
 }
@@ -161,6 +163,9 @@ func (d *DB) Close() error {
 	d.readStmts.close()
 	err1 := d.read.Close()
 	err2 := d.write.Close()
+	if d.dbFile != nil {
+		d.dbFile.Close() // after every SQLite connection: see startCheckpointer
+	}
 	return errors.Join(err1, err2)
 }
 

@@ -200,6 +200,17 @@ func (d *DB) startCheckpointer() error {
 		return err
 	}
 	ckpt.SetMaxOpenConns(1)
+	// The database file, opened once for the fsync after a round and closed only after every
+	// SQLite connection (DB.Close). Closing any descriptor of a file drops all the POSIX locks
+	// the process holds on it, SQLite's included: an open-sync-close here let another process
+	// (tokenjar check, backup) take the exclusive lock when it closed, checkpoint, and delete the
+	// log the server was still writing to, losing acknowledged commits.
+	f, err := os.OpenFile(d.Path, os.O_RDWR, 0)
+	if err != nil {
+		ckpt.Close()
+		return err
+	}
+	d.dbFile = f
 	d.ckpt, d.stopCkpt, d.ckptDone = ckpt, make(chan struct{}), make(chan struct{})
 	d.setWALBound()
 	go d.checkpointer()
@@ -266,7 +277,7 @@ func (d *DB) checkpointRound() {
 	// SQLite fsyncs the database file when a checkpoint reaches the log's end, which is the
 	// writer's, and every caller waits on the writer: this fsync moves that wait here. It does
 	// not decide what is durable; SQLite's own syncs do.
-	if err := syncFile(d.Path); err != nil {
+	if err := d.syncDBFile(); err != nil {
 		slog.Warn("db: fsync of the database file after a checkpoint round", "err", err)
 	}
 	l.long.Store(true)
@@ -296,14 +307,6 @@ func (d *DB) setWALBound() {
 	}
 }
 
-func syncFile(path string) error {
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		return err
-	}
-	err = f.Sync()
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
+// syncDBFile fsyncs the database file through the descriptor kept open for it (never one opened
+// and closed here: see startCheckpointer).
+func (d *DB) syncDBFile() error { return d.dbFile.Sync() }
