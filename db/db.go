@@ -62,7 +62,7 @@ func dsn(path string, readOnly bool) string {
 	// after it, but not at COMMIT. The writer's log syncer fsyncs the log after each commit and
 	// answers the callers only then (see logsync.go for why that is enough).
 	q.Add("_pragma", "synchronous(NORMAL)")
-	q.Add("_pragma", "busy_timeout(5000)")
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeoutMS))
 	q.Add("_pragma", "foreign_keys(1)")
 	// A write that shares its batch runs in a SAVEPOINT, and a statement that may have to undo
 	// itself (a foreign key check, say) keeps a statement journal: both hold the original of
@@ -149,6 +149,9 @@ func openSQLite(path string) (*DB, error) {
 }
 
 const syncNormal = 1
+
+// busyTimeoutMS is how long a connection of the pools waits for a lock another holds.
+const busyTimeoutMS = 5000
 
 // readMmapSize is the read pool's memory map: SQLite caps it to what the build allows (2 GB).
 const readMmapSize = 2 << 30

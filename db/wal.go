@@ -60,6 +60,10 @@ const (
 	// the writer little to copy.
 	walSettled   = 1000
 	walMaxPasses = 8
+	// Past the bound, the writer waits up to walRestartWait for readers to leave the log, at
+	// most every walRestartEvery (see restartCheckpoint).
+	walRestartWait  = 50 * time.Millisecond
+	walRestartEvery = 250 * time.Millisecond
 )
 
 // walBound is the log's bound, in bytes, for a database file of dbBytes.
@@ -174,14 +178,50 @@ func (w *Writer) finishCheckpoint() {
 	w.wal.atLeast(int64(frames))
 	if busy == 0 && copied == frames {
 		w.wal.startedOver()
+		return
+	}
+	if w.wal.pastBound() && time.Since(w.lastRestart) >= walRestartEvery {
+		w.lastRestart = time.Now()
+		w.restartCheckpoint()
+	}
+}
+
+// restartCheckpoint waits a little for readers to leave the log. A PASSIVE checkpoint copies
+// only up to what the oldest reader may still read, and SQLite starts the log over only when no
+// reader is on it: short reads that overlap one another can hold it off for ever (the log of a
+// small database reached 126 MB against its 24 MB bound with three readers back to back). A
+// RESTART checkpoint waits (busy_timeout, here walRestartWait) until every reader has moved to
+// the database file; new readers then read the file, so the next commit starts the log over.
+// A long export outlasts the wait: the writer then tries again after walRestartEvery.
+func (w *Writer) restartCheckpoint() {
+	ctx := context.Background()
+	if _, err := w.conn.ExecContext(ctx, "PRAGMA busy_timeout = "+strconv.Itoa(int(walRestartWait.Milliseconds()))); err != nil {
+		slog.Warn("db: checkpoint", "err", err)
+		return
+	}
+	defer func() {
+		if _, err := w.conn.ExecContext(ctx, "PRAGMA busy_timeout = "+strconv.Itoa(busyTimeoutMS)); err != nil {
+			slog.Error("db: busy_timeout", "err", err)
+		}
+	}()
+	var busy, frames, copied int
+	if err := w.conn.QueryRowContext(ctx, "PRAGMA wal_checkpoint(RESTART)").Scan(&busy, &frames, &copied); err != nil {
+		slog.Warn("db: checkpoint", "err", err)
+		return
+	}
+	println("DBG restart", busy, frames, copied)
+	if busy == 0 && copied == frames {
+		w.wal.startedOver()
 	}
 }
 
 // wantsCheckpoint tells the writer to finish a checkpoint after its batch: the checkpointer
-// asked, or the log reached its bound (by the count, or by the file's size).
-func (w *Writer) wantsCheckpoint() bool {
-	return w.wal.long.Load() || w.wal.frames.Load() >= w.wal.limit.Load() || w.wal.fileLonger()
-}
+// asked, or the log reached its bound.
+func (w *Writer) wantsCheckpoint() bool { return w.wal.long.Load() || w.wal.pastBound() }
+
+// pastBound reports whether the log has reached its bound, by the writer's count or by the
+// file's size.
+func (l *walLog) pastBound() bool { return l.frames.Load() >= l.limit.Load() || l.fileLonger() }
 
 // applySizeLimit sets a new journal_size_limit on the write connection, between transactions.
 func (w *Writer) applySizeLimit() {

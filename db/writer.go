@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // maxBatch bounds how many operations share one commit, so one fsync never waits on an
@@ -53,6 +54,8 @@ type Writer struct {
 	// wal is the log's length as the writer counts it, and whether it should finish a
 	// checkpoint between two transactions (see wal.go).
 	wal *walLog
+	// lastRestart is when the writer last waited for readers to leave the log (wal.go).
+	lastRestart time.Time
 }
 
 var errClosed = errors.New("db: writer is closed")
