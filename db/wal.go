@@ -3,9 +3,11 @@ package db
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"log/slog"
 	"os"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -144,6 +146,8 @@ func (l *walLog) fileLonger() bool {
 	return err == nil && fi.Size() > l.bound.Load()+l.frameBytes
 }
 
+var noFrameCount sync.Once
+
 // countFrames adds the frames the last transaction appended to the log: SQLite counts the pages
 // the connection wrote (in WAL mode, the frames), and the count is reset by reading it.
 func (w *Writer) countFrames() {
@@ -151,6 +155,9 @@ func (w *Writer) countFrames() {
 	err := w.conn.Raw(func(dc any) error {
 		s, ok := dc.(sqlite.DBStatus)
 		if !ok {
+			noFrameCount.Do(func() {
+				slog.Warn("db: the SQLite driver counts no written pages; the log is checkpointed only at its bound", "driver", fmt.Sprintf("%T", dc))
+			})
 			return nil
 		}
 		var err error
@@ -332,10 +339,16 @@ func (d *DB) checkpointPass() (frames int64, whole, ok bool) {
 	if err := d.ckpt.QueryRow("PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &n, &copied); err != nil {
 		return 0, false, false
 	}
+	if busy != 0 || n < 0 {
+		return 0, false, false // the writer holds the log (its own checkpoint): nothing learned
+	}
 	l.atLeast(int64(n))
-	whole = busy == 0 && copied == n && seq%2 == 0 && l.seq.Load() == seq
-	if whole {
-		l.startedOver()
+	counted := l.frames.Load()
+	whole = copied == n && seq%2 == 0 && l.seq.Load() == seq
+	// Only if no commit counted frames since: one that ran between the check and here started
+	// the log over and its frames are the log now.
+	if whole && l.frames.CompareAndSwap(counted, 0) {
+		l.long.Store(false)
 	}
 	return int64(n), whole, true
 }
