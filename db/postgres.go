@@ -59,7 +59,7 @@ const pgPoolSize = 24
 // statements pgx prepares once per connection would otherwise get PostgreSQL's generic plan after
 // five runs, planned without the member, the dates or the model. For the usage log that plan
 // sorts the member's whole history for a page of 51 (seconds at a million events, against half a
-// millisecond planned with the values); see docs/benchmarks.md. Planning each run costs far less.
+// millisecond planned with the values); see docs/benchmarks-postgres.md. Planning each run costs far less.
 var pgCustomPlans = [2]string{"plan_cache_mode", "force_custom_plan"}
 
 // withRuntimeParam adds name=value to a postgres:// URL's query unless it names it already (pgx

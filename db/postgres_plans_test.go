@@ -10,7 +10,7 @@ import (
 // Every PostgreSQL connection asks for custom plans (pgCustomPlans) unless the URL says
 // otherwise. This proves the URL rewrite and, with a server (TOKENJAR_TEST_DATABASE), that the
 // server reports the setting on the pool's connections; that a generic plan was slow is in
-// docs/benchmarks.md, not here.
+// docs/benchmarks-postgres.md, not here.
 func TestPostgresConnectionsAskForCustomPlans(t *testing.T) {
 	for _, tc := range []struct{ in, want string }{
 		{"postgres://u@127.0.0.1:5432/db?sslmode=disable", "postgres://u@127.0.0.1:5432/db?plan_cache_mode=force_custom_plan&sslmode=disable"},
